@@ -1,0 +1,142 @@
+// An AF_PACKET SOCK_RAW socket bound to one interface: synack's only way onto the wire.
+//
+// Set-up order (trap 7): socket(AF_PACKET, SOCK_RAW, 0) receives nothing until bound; attach the
+// BPF filter (rx_filter.hpp); drain whatever was queued; only then bind(ETH_P_ALL) to the
+// interface, so no frame from another interface or port is ever queued.
+//
+// RX is a TPACKET_V2 ring (trap 6: a V3 ring only wakes the reader when a block fills or times out,
+// adding up to milliseconds per reply; V2 signals each frame). Frames are 64 KiB by default so
+// GRO/GSO super-frames (trap 4) fit whole; a frame that does not fit arrives `truncated`.
+// The socket never sees its own transmissions (trap 5): PACKET_IGNORE_OUTGOING where the kernel
+// has it (4.20+), else frames marked PACKET_OUTGOING are skipped in drain().
+//
+// Not thread-safe: one thread drains and sends.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include "synack/link/ports.hpp"
+#include "synack/wire/address.hpp"
+
+namespace synack::link {
+
+// One received frame, valid only during the drain() callback (it points into the ring).
+struct rx_frame {
+  std::span<const std::byte> data;  // from the Ethernet header; data.size() <= original_length
+  std::size_t original_length = 0;  // the frame's length on the wire
+  // Trap 3. The kernel's checksum status: over a veth the sender's checksum is left partial
+  // (CHECKSUM_PARTIAL), so a frame with checksum_unverified must not be checksum-verified.
+  bool checksum_unverified = false;  // TP_STATUS_CSUMNOTREADY
+  bool checksum_valid = false;       // TP_STATUS_CSUM_VALID: the device or kernel checked it
+  bool truncated = false;            // did not fit the ring frame (data.size() < original_length)
+  bool gso_tcp = false;              // TP_STATUS_GSO_TCP: a GRO/GSO super-frame (trap 4)
+  bool losing = false;               // TP_STATUS_LOSING: the ring dropped frames since last stats()
+  // When the kernel received it (CLOCK_REALTIME, since the epoch).
+  std::chrono::nanoseconds kernel_timestamp{};
+};
+
+struct packet_stats {
+  std::uint64_t received = 0;  // frames that passed the filter
+  std::uint64_t dropped = 0;   // of those, dropped because the ring was full
+};
+
+class packet_socket {
+ public:
+  struct options {
+    int ifindex = 0;
+    wire::ipv4_addr local_addr;  // the filter keeps TCP to this address and ARP for it
+    port_range ports{61000, 65535};
+    // Each ring slot holds one received frame after a 66-byte ring header, so 64 KiB slots keep
+    // IPv4 packets up to 65456 bytes whole (GRO/TSO super-frames stay below that: measured 65226
+    // over a veth); 2048 is enough with GRO off and gives many more slots per byte.
+    std::size_t rx_frame_size = 1 << 16;
+    std::size_t rx_ring_bytes = 8 << 20;  // 128 frames of 64 KiB
+    std::size_t send_buffer_bytes = 4 << 20;  // SO_SNDBUF(FORCE); 0 keeps the kernel default
+    bool qdisc_bypass = false;  // PACKET_QDISC_BYPASS (trap 8: also skips tc on this interface)
+    // Also receive ICMP destination-unreachable/time-exceeded sent to local_addr (rx_filter.hpp).
+    bool icmp_errors = false;
+  };
+
+  // Throws setup_error: permission (EPERM), unknown_interface (ENODEV), interface_down, system.
+  explicit packet_socket(const options& opts);
+  ~packet_socket();
+  packet_socket(packet_socket&& other) noexcept;
+  packet_socket& operator=(packet_socket&& other) noexcept;
+  packet_socket(const packet_socket&) = delete;
+  packet_socket& operator=(const packet_socket&) = delete;
+
+  int fd() const noexcept { return fd_; }
+  const options& opts() const noexcept { return opts_; }
+
+  // Calls on_frame(const rx_frame&) for up to max_frames ready frames, handing each slot back to
+  // the kernel after the call (also when it throws). Returns how many slots were consumed.
+  template <class F>
+  std::size_t drain(F&& on_frame, std::size_t max_frames = 64);
+
+  // True when drain() would find a frame now (no system call; for busy polling).
+  bool ready() const noexcept;
+
+  // Waits until a frame is ready or the timeout passes (ppoll). Returns false on timeout and on
+  // EINTR, so the caller can check its signal flag. An asynchronous socket error (e.g. ENETDOWN)
+  // makes it return true and is kept for take_error().
+  bool wait_readable(std::chrono::nanoseconds timeout);
+  std::error_code take_error() noexcept;
+
+  // Sends one complete Ethernet frame (checksums already filled in, trap 3). Never blocks: a full
+  // queue gives EAGAIN/ENOBUFS and the frame is dropped (TCP retransmits).
+  std::error_code send(std::span<const std::byte> frame) noexcept;
+
+  // Batching: queue() copies the frame; flush() sends everything queued with sendmmsg(2). queue()
+  // flushes by itself when the batch is full. On an error the rest of the batch is dropped and the
+  // first error returned.
+  std::error_code queue(std::span<const std::byte> frame);
+  std::error_code flush() noexcept;
+  std::size_t queued() const noexcept { return batch_offsets_.size(); }
+
+  // Kernel counters since the last call (PACKET_STATISTICS, reset on read).
+  packet_stats stats() noexcept;
+
+ private:
+  // The current slot's frame if it is ready for user space; skips (and returns) outgoing frames.
+  bool next(rx_frame& frame) noexcept;
+  void release_current() noexcept;  // hand the current slot back and advance
+  std::byte* slot_at(std::size_t index) const noexcept;
+  void close() noexcept;
+
+  options opts_;
+  int fd_ = -1;
+  bool ignore_outgoing_ = false;  // PACKET_IGNORE_OUTGOING took effect
+  std::byte* ring_ = nullptr;
+  std::size_t ring_bytes_ = 0;
+  std::size_t frame_size_ = 0;
+  std::size_t frames_per_block_ = 0;
+  std::size_t block_size_ = 0;
+  std::size_t frame_count_ = 0;
+  std::size_t current_ = 0;
+  int pending_error_ = 0;
+  std::vector<std::byte> batch_;
+  std::vector<std::size_t> batch_offsets_;  // start of each queued frame in batch_, plus sizes below
+  std::vector<std::size_t> batch_sizes_;
+};
+
+template <class F>
+std::size_t packet_socket::drain(F&& on_frame, std::size_t max_frames) {
+  std::size_t n = 0;
+  rx_frame frame;
+  while (n < max_frames && next(frame)) {
+    struct give_back {
+      packet_socket* self;
+      ~give_back() { self->release_current(); }
+    } guard{this};
+    ++n;
+    on_frame(static_cast<const rx_frame&>(frame));
+  }
+  return n;
+}
+
+}  // namespace synack::link

@@ -1,0 +1,100 @@
+// A fixed-capacity FIFO of bytes, used for the send and receive buffers. The storage is allocated
+// once, on the first write, and never grows: a connection's memory is bounded by its config.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <span>
+
+namespace synack::tcp {
+
+class byte_ring {
+public:
+  explicit byte_ring(std::size_t capacity) : cap_(capacity) {}
+
+  std::size_t capacity() const { return cap_; }
+  std::size_t size() const { return size_; }
+  std::size_t free() const { return cap_ - size_; }
+  bool empty() const { return size_ == 0; }
+
+  // Append as much of `data` as fits; returns the count appended.
+  std::size_t write(std::span<const std::byte> data) {
+    const std::size_t n = std::min(data.size(), free());
+    if (n == 0) return 0;
+    if (!buf_) buf_ = std::make_unique<std::byte[]>(cap_);
+    const std::size_t tail = (head_ + size_) % cap_;
+    const std::size_t first = std::min(n, cap_ - tail);
+    std::memcpy(buf_.get() + tail, data.data(), first);
+    std::memcpy(buf_.get(), data.data() + first, n - first);
+    size_ += n;
+    return n;
+  }
+
+  // The longest contiguous run of at most `max` bytes starting `offset` bytes past the front.
+  // Shorter than `max` where the ring wraps.
+  std::span<const std::byte> peek(std::size_t offset, std::size_t max) const {
+    if (offset >= size_) return {};
+    const std::size_t start = (head_ + offset) % cap_;
+    const std::size_t n = std::min({max, size_ - offset, cap_ - start});
+    return {buf_.get() + start, n};
+  }
+
+  // Drop `n` bytes from the front.
+  void consume(std::size_t n) {
+    n = std::min(n, size_);
+    head_ = size_ == n ? 0 : (head_ + n) % cap_;
+    size_ -= n;
+  }
+
+  // Copy from the front into `out` and drop what was copied.
+  std::size_t read(std::span<std::byte> out) {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const auto part = peek(0, out.size() - done);
+      if (part.empty()) break;
+      std::memcpy(out.data() + done, part.data(), part.size());
+      consume(part.size());
+      done += part.size();
+    }
+    return done;
+  }
+
+  void clear() { head_ = size_ = 0; }
+
+private:
+  std::unique_ptr<std::byte[]> buf_;
+  std::size_t cap_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+// A fixed-capacity FIFO of small values (the event queue). Never allocates.
+template <class T, std::size_t N>
+class bounded_queue {
+public:
+  bool push(const T& v) {
+    if (size_ == N) return false;
+    items_[(head_ + size_) % N] = v;
+    ++size_;
+    return true;
+  }
+  bool pop(T& out) {
+    if (size_ == 0) return false;
+    out = items_[head_];
+    head_ = (head_ + 1) % N;
+    --size_;
+    return true;
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+private:
+  std::array<T, N> items_{};
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace synack::tcp

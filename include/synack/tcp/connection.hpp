@@ -1,0 +1,230 @@
+// One TCP connection (RFC 9293), sans-I/O. Segments and the current time go in; segments to send,
+// the next timer deadline and user events come out. It never reads a clock, never touches a socket
+// and never calls user code: events are queued and drained by the owner after each call.
+//
+// The engine relies on every public member below keeping its meaning.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+
+#include "synack/tcp/byte_ring.hpp"
+#include "synack/tcp/config.hpp"
+#include "synack/tcp/isn.hpp"
+#include "synack/tcp/rtt.hpp"
+#include "synack/tcp/segment.hpp"
+#include "synack/tcp/state.hpp"
+#include "synack/tcp/time.hpp"
+#include "synack/tcp/timers.hpp"
+#include "synack/wire/address.hpp"
+
+namespace synack::tcp {
+
+struct event {
+  enum class kind : std::uint8_t {
+    state_changed,  // from -> to (every transition, in order)
+    connected,      // handshake completed (ESTABLISHED reached from SYN_SENT/SYN_RCVD)
+    readable,       // new in-order data can be received
+    eof,            // the peer's FIN was received: no more data will arrive
+    writable,       // send buffer space became available after being full
+    error,          // the connection failed; `ec` says why; the state is now CLOSED
+    closed,         // the connection reached CLOSED without error (orderly end or after TIME_WAIT)
+  };
+  kind what{};
+  state from{};
+  state to{};
+  std::error_code ec{};  // std::errc::connection_refused, connection_reset, timed_out, ...
+};
+
+struct connection_stats {
+  std::uint32_t syn_retransmits = 0;  // SYNs and SYN-ACKs sent again
+  std::uint32_t retransmits = 0;      // all retransmitted segments, SYNs included
+  std::uint32_t rto_expirations = 0;  // retransmission timer expiries
+  std::uint32_t challenge_acks = 0;   // RFC 5961 challenge ACKs sent (after rate limiting)
+  std::uint32_t events_dropped = 0;   // events lost because the owner did not drain the queue
+  std::uint64_t bytes_sent = 0;       // new payload bytes sent (retransmissions excluded)
+  std::uint64_t bytes_received = 0;   // payload bytes accepted in order
+};
+
+// The RFC 9293 §3.3.1 sequence variables, for inspection. Windows are in bytes (already scaled).
+struct transmission_control_block {
+  seq iss;               // initial send sequence number
+  seq snd_una;           // oldest unacknowledged sequence number
+  seq snd_nxt;           // next sequence number to send (rewound to SND.UNA on RTO: go-back-N)
+  std::uint32_t snd_wnd = 0;  // peer's receive window
+  seq snd_wl1;           // SEG.SEQ of the segment that last updated SND.WND
+  seq snd_wl2;           // SEG.ACK of the segment that last updated SND.WND
+  seq irs;               // peer's initial sequence number
+  seq rcv_nxt;           // next sequence number expected
+  std::uint32_t rcv_wnd = 0;  // free space in the receive buffer
+};
+
+// What the handshake settled.
+struct negotiated_options {
+  std::uint16_t peer_mss = 536;  // RFC 9293 §3.7.1 default when the peer sent none
+  bool window_scaling = false;   // both sent window scale (RFC 7323 §2.2)
+  std::uint8_t snd_wscale = 0;   // shift applied to the peer's windows
+  std::uint8_t rcv_wscale = 0;   // shift applied to the windows we send
+  bool timestamps = false;       // both sent TSopt (RFC 7323 §3.2)
+  bool sack_permitted = false;   // both sent SACK-permitted (RFC 2018); recorded only
+};
+
+class connection {
+public:
+  // `isns` must outlive the connection. The tuple's remote half may be empty for listen().
+  connection(const config& cfg, const isn_generator& isns, wire::four_tuple tuple);
+
+  // --- opening -----------------------------------------------------------------------------
+  // Active open: CLOSED -> SYN_SENT; the SYN comes out of poll_transmit. The ISN comes from the
+  // generator (RFC 6528) unless given.
+  void connect(instant now);
+  void connect(instant now, seq isn);
+  // Passive open: CLOSED -> LISTEN. A SYN then moves it to SYN_RCVD; the owner must call
+  // set_remote() with the SYN's source first (segments carry no addresses).
+  void listen();
+  void set_remote(wire::ipv4_addr addr, std::uint16_t port);
+
+  // --- input -------------------------------------------------------------------------------
+  // One arriving segment (already checksum-verified and addressed to this tuple).
+  void on_segment(instant now, const segment& seg);
+  // Fire every timer that is due at `now` (no-op if none is).
+  void on_timer(instant now);
+
+  // --- output ------------------------------------------------------------------------------
+  // Produce the next segment to send, if any. The payload view points into the connection's
+  // send buffer and stays valid until the next non-const call. Call until it returns nullopt.
+  std::optional<segment> poll_transmit(instant now);
+  // The earliest instant at which on_timer() has work, or nullopt if no timer is armed.
+  std::optional<instant> next_deadline() const;
+  // Next queued user event, oldest first.
+  std::optional<event> poll_event();
+
+  // --- user calls ----------------------------------------------------------------------------
+  // Queue data to send; returns how many bytes fit in the send buffer (0 if closed for sending).
+  // Data may be queued in SYN_SENT/SYN_RCVD; it goes out once ESTABLISHED.
+  std::size_t send(std::span<const std::byte> data);
+  // Copy received in-order data out; returns the number of bytes copied.
+  std::size_t receive(std::span<std::byte> out);
+  std::size_t available() const;
+  // Free space in the send buffer (0 once closed for sending).
+  std::size_t send_space() const;
+  // Graceful close of our sending direction: FIN after queued data (half-close; receiving goes
+  // on). In LISTEN or SYN_SENT: straight to CLOSED. In SYN_RCVD the FIN waits for ESTABLISHED.
+  void close();
+  // Abort: RST to the peer if synchronized, then CLOSED at once (event closed, no error).
+  void abort();
+
+  // --- inspection ----------------------------------------------------------------------------
+  state current_state() const;
+  const wire::four_tuple& tuple() const;
+  const connection_stats& stats() const;
+  std::error_code error() const;       // why it failed, if it did
+  std::optional<duration> srtt() const;  // smoothed RTT once measured
+  duration rto() const;                   // current retransmission timeout, backoff included
+  const transmission_control_block& tcb() const { return tcb_; }
+  const negotiated_options& negotiated() const { return opts_; }
+  std::optional<instant> timer_deadline(timer_kind k) const { return timers_.deadline(k); }
+
+private:
+  // --- state and events (connection.cpp) ---
+  void set_state(state to);  // the one place the state changes
+  void push_event(event e);
+  void fail(std::errc why);                   // -> CLOSED with an error event
+  void finish();                               // -> CLOSED with a closed event
+  void reset_for_open();
+  void enter_time_wait(instant now);
+  void enter_fin_wait_2(instant now);
+  void enter_established();
+  void return_to_listen();                     // RFC 9293: a passive SYN_RCVD reset goes back
+  void begin_close();                          // queue our FIN and move on from ESTABLISHED/CLOSE_WAIT
+  void update_rcv_wnd();
+  void update_persist_timer(instant now);
+  void on_retransmit_timeout(instant now);
+  void on_persist_timeout(instant now);
+  duration persist_interval() const;
+  bool zero_window_blocked() const;
+  bool fin_acked() const { return fin_seq_ && *fin_seq_ < tcb_.snd_una; }
+
+  // --- segment arrival by RFC 9293 §3.10.7 step (connection_input.cpp) ---
+  void arrive_closed(const segment& seg);
+  void arrive_listen(instant now, const segment& seg);
+  void arrive_syn_sent(instant now, const segment& seg);
+  void arrive_synchronized(instant now, const segment& seg);
+  bool time_wait_fin_retransmitted(instant now, const segment& seg);
+  bool syn_received_duplicate_syn(segment& seg);
+  bool check_sequence(instant now, const segment& seg, bool& ack_only);  // step 1
+  bool check_rst(instant now, const segment& seg);                        // step 2
+  bool check_syn(instant now, const segment& seg);                        // step 4
+  bool process_ack(instant now, const segment& seg);                      // step 5
+  void process_text(instant now, const segment& seg);                     // step 7
+  void process_fin(instant now, const segment& seg);                      // step 8
+  void take_peer_syn(const segment& seg);
+  void acknowledge_new_data(instant now, seq ack, std::optional<std::uint32_t> echoed);
+  std::optional<std::uint32_t> echoed_timestamp(const segment& seg) const;
+  void update_send_window(const segment& seg);
+  void update_ts_recent(const segment& seg);
+  void challenge_ack(instant now);
+  void owe_ack(instant now, bool data);
+  void queue_rst_reply(const segment& seg);
+
+  // --- output (connection_output.cpp) ---
+  std::optional<segment> transmit_syn(instant now);
+  std::optional<segment> transmit_data(instant now);
+  segment make_segment(instant now, seq seq_num) const;
+  void after_transmit(instant now, const segment& seg);
+  std::uint16_t window_field(bool syn) const;
+  std::uint32_t effective_mss() const;
+  std::uint32_t ms_clock(instant now) const;
+
+  config cfg_;
+  const isn_generator* isns_;
+  wire::four_tuple tuple_;
+  state state_ = state::closed;
+  bool passive_ = false;  // this handshake began in LISTEN
+  std::error_code error_;
+
+  transmission_control_block tcb_;
+  seq snd_max_;                     // one past the highest sequence number ever sent
+  std::uint32_t max_snd_wnd_ = 0;   // MAX.SND.WND of RFC 5961 §5
+  negotiated_options opts_;
+  std::optional<seq> fin_seq_;      // sequence number of our FIN once close() queued it
+  bool close_pending_ = false;      // close() in SYN_RCVD: FIN after the handshake
+  bool peer_fin_ = false;           // the peer's FIN was accepted
+
+  // RFC 7323 timestamps.
+  std::uint32_t ts_recent_ = 0;
+  seq last_ack_sent_;
+
+  // Output obligations.
+  bool ack_owed_ = false;
+  bool probe_owed_ = false;
+  std::optional<segment> pending_rst_;
+  std::uint32_t last_window_advertised_ = 0;  // bytes
+  unsigned segments_unacked_ = 0;             // for the delayed-ACK hook
+
+  // Retransmission.
+  rtt_estimator rtt_;
+  unsigned retries_ = 0;           // consecutive RTO expiries without progress
+  unsigned persist_backoffs_ = 0;
+  bool syn_retransmitted_ = false;
+  std::optional<seq> rtt_seq_;     // timed segment (Karn): sample when this is acknowledged
+  instant rtt_start_{};
+
+  // RFC 5961 §7 rate limit.
+  instant challenge_window_start_{};
+  unsigned challenge_count_ = 0;
+
+  byte_ring send_buf_;
+  byte_ring recv_buf_;
+  bool send_was_full_ = false;
+  bool readable_queued_ = false;
+
+  timer_set timers_;
+  bounded_queue<event, 32> events_;
+  connection_stats stats_;
+};
+
+}  // namespace synack::tcp

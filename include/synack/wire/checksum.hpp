@@ -1,0 +1,42 @@
+// The Internet checksum (RFC 1071): the 16-bit one's-complement of the one's-complement sum of
+// the data taken as big-endian 16-bit words, an odd final byte padded with zero.
+#pragma once
+
+#include <cstdint>
+
+#include "synack/wire/address.hpp"
+#include "synack/wire/bytes.hpp"
+
+namespace synack::wire {
+
+// Accumulates a one's-complement sum over any number of pieces. Pieces may have odd lengths: a
+// piece that starts at an odd offset of the whole is summed byte-swapped (RFC 1071 §2(B)), so the
+// result equals summing the concatenation in one go.
+class checksum_accumulator {
+public:
+  checksum_accumulator& add(bytes data);
+  checksum_accumulator& add_u16(std::uint16_t v);  // as two bytes, big-endian
+  checksum_accumulator& add_u32(std::uint32_t v);  // as four bytes, big-endian
+
+  // The folded 16-bit one's-complement sum (not yet complemented).
+  std::uint16_t fold() const;
+  // The checksum to store: ~fold(). Over data that already contains a correct checksum this is 0.
+  std::uint16_t finish() const { return static_cast<std::uint16_t>(~fold()); }
+
+private:
+  std::uint64_t sum_ = 0;  // 16-bit words in the even-offset byte order, folded lazily
+  bool odd_ = false;       // the bytes added so far have an odd total length
+};
+
+// The checksum of `data` alone.
+inline std::uint16_t internet_checksum(bytes data) { return checksum_accumulator{}.add(data).finish(); }
+
+// RFC 791 §3.1: over the IPv4 header as given. With the checksum field zeroed this is the value to
+// store; over a received header it is 0 exactly when the stored checksum is right.
+inline std::uint16_t ipv4_header_checksum(bytes header) { return internet_checksum(header); }
+
+// RFC 9293 §3.1: over the IPv4 pseudo-header (src, dst, zero, protocol 6, TCP length) and the
+// segment as given. Same convention: zeroed field -> value to store; received segment -> 0 if right.
+std::uint16_t tcp_checksum(ipv4_addr src, ipv4_addr dst, bytes segment);
+
+}  // namespace synack::wire

@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# Throw-away network namespaces for synack's demo and integration tests.
+#
+# Topology (everything lives inside two namespaces this script creates; the host's own
+# interfaces, routes and firewall are never touched):
+#
+#   <prefix>-c  (synack's side)              <prefix>-s  (the peer: the Linux kernel's TCP)
+#   veth-c 10.111.0.1/24  <---- veth ---->   veth-s 10.111.0.2/24
+#
+# The veth pair is created directly inside the two namespaces (`ip link add ... netns`), so it
+# never appears in the host's namespace, and the fixed interface names cannot collide with
+# anything. 10.111.0.3 is on the link but owned by nobody (for "host unreachable").
+# GRO/GSO/TSO are turned off on both ends with ethtool (when present; set NETNS_OFFLOADS=keep to
+# leave them on) so that captures show one TCP segment per frame, as on a real wire. Transmit
+# checksum offload is left on: frames the kernel sends across the veth then carry partial
+# checksums, which synack must cope with (field notes, trap 3). IPv6 is disabled in both
+# namespaces to keep captures free of router/neighbour solicitations.
+#
+# Use as a library:
+#   source scripts/netns.sh
+#   netns_setup                 # unique prefix, namespaces, veth, traps EXIT/INT/TERM/HUP
+#   netns_http_server 8080      # python3 -m http.server in the peer namespace, waits for LISTEN
+#   netns_capture_start cap "tcp port 8080"   # tcpdump on the peer's veth, waits until ready
+#   ip netns exec "$NETNS_C" synack ping "$NETNS_IP_S" -p 8080 ...
+#   netns_capture_stop cap      # -> $NETNS_TMP/cap.pcap
+#   (netns_cleanup runs on every exit path)
+#
+# Use as a command:
+#   scripts/netns.sh up NAME [--http PORT]   # creates NAME-c / NAME-s (stays until `down`)
+#   scripts/netns.sh down NAME               # kills everything in them and deletes them
+#   scripts/netns.sh gc                      # deletes namespaces left by killed test runs
+#
+# Every wait is a poll with a deadline; nothing relies on a fixed sleep.
+
+# ---------------------------------------------------------------------------------------------
+# Addresses and names (callers may read these; they are fixed for every topology).
+NETNS_IP_C=10.111.0.1
+NETNS_IP_S=10.111.0.2
+# shellcheck disable=SC2034  # used by the tests
+NETNS_IP_NOBODY=10.111.0.3
+NETNS_PLEN=24
+NETNS_IF_C=veth-c
+NETNS_IF_S=veth-s
+
+# Set by netns_setup.
+NETNS_PREFIX=${NETNS_PREFIX:-}
+NETNS_C=${NETNS_C:-}
+NETNS_S=${NETNS_S:-}
+NETNS_TMP=${NETNS_TMP:-}
+NETNS_PY=${NETNS_PY:-}
+NETNS_LAST_PID=
+NETNS_PIDS=()              # background processes this shell started (ip netns exec ...)
+NETNS_CREATED=()           # namespaces this shell created
+NETNS_CLEANUP_HOOKS=()     # functions to call first in netns_cleanup (e.g. dump artefacts)
+declare -gA NETNS_CAP_PID=()
+NETNS_CLEANED=0
+
+netns_log() { echo "netns: $*" >&2; }
+netns_die() { echo "netns: error: $*" >&2; exit 2; }
+
+# A python3 for the servers: the system one when there is one (no shims inside namespaces).
+netns_python() {
+  if [ -z "$NETNS_PY" ]; then
+    if [ -x /usr/bin/python3 ]; then NETNS_PY=/usr/bin/python3; else NETNS_PY=$(command -v python3 || true); fi
+  fi
+  echo "$NETNS_PY"
+}
+
+# netns_require_root: exit 77 (the CTest skip code) unless root.
+netns_require_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: needs root (network namespaces, raw sockets, iptables)" >&2
+    exit 77
+  fi
+}
+
+# netns_require_tools TOOL...: exit 77 if one is missing (scripts/setup-deps.sh installs them).
+netns_require_tools() {
+  local t missing=()
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "SKIP: missing tools: ${missing[*]} (run scripts/setup-deps.sh)" >&2
+    exit 77
+  fi
+}
+
+# netns_wait_until TIMEOUT_S DESCRIPTION CMD...: poll CMD every 50 ms until it succeeds.
+# Returns 1 (with a message) when the deadline passes.
+netns_wait_until() {
+  local timeout=$1 desc=$2; shift 2
+  local deadline=$(( $(date +%s%N) + $(netns_seconds_to_ns "$timeout") ))
+  while true; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if [ "$(date +%s%N)" -ge "$deadline" ]; then
+      netns_log "timed out after ${timeout}s waiting for: $desc"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# netns_seconds_to_ns SECONDS (may have a fraction, e.g. 2.5)
+netns_seconds_to_ns() {
+  local s=$1 int frac
+  int=${s%%.*}; [ -n "$int" ] || int=0
+  if [[ "$s" == *.* ]]; then frac=${s#*.}; else frac=; fi
+  frac=$(printf '%-9s' "$frac" | tr ' ' 0); frac=${frac:0:9}
+  echo $(( 10#$int * 1000000000 + 10#$frac ))
+}
+
+# netns_pid_alive PID
+netns_pid_alive() { kill -0 "$1" 2>/dev/null; }
+
+# netns_wait_exit PID TIMEOUT_S: wait for a process to exit (bounded). Returns 1 if still alive.
+netns_wait_exit() {
+  local pid=$1 timeout=$2
+  netns_wait_until "$timeout" "pid $pid to exit" eval "! kill -0 $pid"
+}
+
+# netns_new_prefix: a short, unique prefix: "sk" + our pid + "x" + 4 random hex digits.
+netns_new_prefix() {
+  printf 'sk%dx%04x' "$$" "$(( (RANDOM << 1 ^ RANDOM) & 0xffff ))"
+}
+
+# netns_gc: delete namespaces that earlier runs (killed with SIGKILL, e.g. by a CTest timeout)
+# left behind: only names of our own pattern whose owning shell is gone.
+netns_gc() {
+  local ns pid
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    if [[ "$ns" =~ ^sk([0-9]+)x[0-9a-f]{4}-[cs]$ ]]; then
+      pid=${BASH_REMATCH[1]}
+      if ! netns_pid_alive "$pid"; then
+        netns_log "removing stale namespace $ns (owner pid $pid is gone)"
+        netns_kill_ns_procs "$ns"
+        ip netns del "$ns" 2>/dev/null || true
+      fi
+    fi
+  done
+  local d
+  for d in "${TMPDIR:-/tmp}"/synack-sk*x*.*; do
+    [ -d "$d" ] || continue
+    if [[ "$(basename "$d")" =~ ^synack-sk([0-9]+)x[0-9a-f]{4}\. ]] && ! netns_pid_alive "${BASH_REMATCH[1]}"; then
+      rm -rf "$d"
+    fi
+  done
+}
+
+# netns_kill_ns_procs NS: TERM, then (after a bounded wait) KILL every process inside NS.
+netns_kill_ns_procs() {
+  local ns=$1 pids
+  pids=$(ip netns pids "$ns" 2>/dev/null || true)
+  [ -z "$pids" ] && return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for _ in $(seq 1 60); do          # up to 3 s
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [ -z "$pids" ] && return 0
+    sleep 0.05
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  for _ in $(seq 1 40); do
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [ -z "$pids" ] && return 0
+    sleep 0.05
+  done
+  netns_log "processes still in $ns after SIGKILL: $pids"
+}
+
+# netns_create_pair PREFIX: the two namespaces, the veth pair, addresses, offloads.
+netns_create_pair() {
+  local prefix=$1
+  local c="$prefix-c" s="$prefix-s"
+  ip netns add "$c" || netns_die "cannot create namespace $c"
+  NETNS_CREATED+=("$c")
+  ip netns add "$s" || netns_die "cannot create namespace $s"
+  NETNS_CREATED+=("$s")
+  ip link add "$NETNS_IF_C" netns "$c" type veth peer name "$NETNS_IF_S" netns "$s" \
+    || netns_die "cannot create the veth pair in $c/$s"
+  local ns ifc ip
+  for ns in "$c" "$s"; do
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+  done
+  for pair in "$c:$NETNS_IF_C:$NETNS_IP_C" "$s:$NETNS_IF_S:$NETNS_IP_S"; do
+    IFS=: read -r ns ifc ip <<<"$pair"
+    ip -n "$ns" addr add "$ip/$NETNS_PLEN" dev "$ifc"
+    if [ "${NETNS_OFFLOADS:-off}" = off ] && command -v ethtool >/dev/null 2>&1; then
+      ip netns exec "$ns" ethtool -K "$ifc" gro off gso off tso off >/dev/null 2>&1 \
+        || netns_log "ethtool -K $ifc failed (offloads stay on)"
+    fi
+    ip -n "$ns" link set "$ifc" up
+  done
+  # Both ends up and the link carrier on (veth: once both are up).
+  netns_wait_until 10 "veth carrier in $c" \
+    bash -c "ip -n '$c' -o link show '$NETNS_IF_C' | grep -q 'state UP'" \
+    || netns_die "veth in $c did not come up"
+  netns_wait_until 10 "veth carrier in $s" \
+    bash -c "ip -n '$s' -o link show '$NETNS_IF_S' | grep -q 'state UP'" \
+    || netns_die "veth in $s did not come up"
+}
+
+# netns_setup [PREFIX]: create a fresh topology, a temp dir, and cleanup traps.
+# Sets NETNS_PREFIX NETNS_C NETNS_S NETNS_TMP.
+netns_setup() {
+  netns_require_root
+  netns_require_tools ip ss
+  netns_gc
+  NETNS_PREFIX=${1:-$(netns_new_prefix)}
+  NETNS_C="$NETNS_PREFIX-c"
+  NETNS_S="$NETNS_PREFIX-s"
+  NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$NETNS_PREFIX.XXXXXX")
+  chmod 755 "$NETNS_TMP"
+  NETNS_CLEANED=0
+  trap 'netns_cleanup' EXIT
+  trap 'netns_log "interrupted (SIGINT)"; exit 130' INT
+  trap 'netns_log "terminated (SIGTERM)"; exit 143' TERM
+  trap 'netns_log "hangup (SIGHUP)"; exit 129' HUP
+  netns_create_pair "$NETNS_PREFIX"
+}
+
+# netns_spawn NS LOGFILE CMD...: run CMD in the background inside NS; output to LOGFILE.
+# Sets NETNS_LAST_PID (the pid of CMD itself: `ip netns exec` execs it in place).
+netns_spawn() {
+  local ns=$1 log=$2; shift 2
+  ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+  NETNS_LAST_PID=$!
+  NETNS_PIDS+=("$NETNS_LAST_PID")
+}
+
+# netns_wait_listen NS PORT [TIMEOUT_S=10]: wait until a TCP socket listens on PORT inside NS.
+netns_listening() { [ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2" 2>/dev/null)" ]; }
+netns_wait_listen() {
+  local ns=$1 port=$2 timeout=${3:-10}
+  netns_wait_until "$timeout" "a listener on port $port in $ns" netns_listening "$ns" "$port"
+}
+
+# netns_http_server [PORT=8080] [NS=peer] [IP=10.111.0.2]: python3 -m http.server.
+netns_http_server() {
+  local port=${1:-8080} ns=${2:-$NETNS_S} ip=${3:-$NETNS_IP_S} py
+  py=$(netns_python)
+  mkdir -p "$NETNS_TMP/www"
+  [ -f "$NETNS_TMP/www/index.html" ] || \
+    printf '<html><body>hello from the kernel peer</body></html>\n' >"$NETNS_TMP/www/index.html"
+  netns_spawn "$ns" "$NETNS_TMP/http-$port.log" \
+    "$py" -u -m http.server "$port" --bind "$ip" --directory "$NETNS_TMP/www"
+  netns_wait_listen "$ns" "$port" 15 || { cat "$NETNS_TMP/http-$port.log" >&2; return 1; }
+}
+
+# netns_close_server [PORT=8081] [NS=peer] [IP]: accepts each connection and closes it at once
+# (so the peer's FIN comes first). A tiny python3 server: one process, no fork races.
+netns_close_server() {
+  local port=${1:-8081} ns=${2:-$NETNS_S} ip=${3:-$NETNS_IP_S} py
+  py=$(netns_python)
+  netns_spawn "$ns" "$NETNS_TMP/close-$port.log" "$py" -u -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(128)
+while True:
+    c, _ = s.accept()
+    c.close()
+' "$ip" "$port"
+  netns_wait_listen "$ns" "$port" 15 || { cat "$NETNS_TMP/close-$port.log" >&2; return 1; }
+}
+
+# netns_socat_close_server [PORT] [NS] [IP]: the same with socat (fork, EXEC:true).
+netns_socat_close_server() {
+  local port=${1:-8081} ns=${2:-$NETNS_S} ip=${3:-$NETNS_IP_S}
+  netns_spawn "$ns" "$NETNS_TMP/socat-close-$port.log" \
+    socat "TCP-LISTEN:$port,bind=$ip,fork,reuseaddr" EXEC:true
+  netns_wait_listen "$ns" "$port" 15 || { cat "$NETNS_TMP/socat-close-$port.log" >&2; return 1; }
+}
+
+# netns_socat_echo_server [PORT=7] [NS] [IP]: an echo server (socat, fork).
+netns_socat_echo_server() {
+  local port=${1:-7} ns=${2:-$NETNS_S} ip=${3:-$NETNS_IP_S}
+  netns_spawn "$ns" "$NETNS_TMP/socat-echo-$port.log" \
+    socat "TCP-LISTEN:$port,bind=$ip,fork,reuseaddr" PIPE
+  netns_wait_listen "$ns" "$port" 15 || { cat "$NETNS_TMP/socat-echo-$port.log" >&2; return 1; }
+}
+
+# netns_capture_start NAME [FILTER...]: tcpdump on the peer's veth (inside the peer namespace),
+# writing $NETNS_TMP/NAME.pcap packet by packet; returns once tcpdump says it is listening.
+# NETNS_CAP_NS / NETNS_CAP_IF override where it captures.
+netns_capture_start() {
+  local name=$1; shift
+  local ns=${NETNS_CAP_NS:-$NETNS_S} ifc=${NETNS_CAP_IF:-$NETNS_IF_S}
+  local pcap="$NETNS_TMP/$name.pcap" log="$NETNS_TMP/$name.tcpdump.log"
+  rm -f "$pcap"
+  # -Z root: write the file as root (Debian's tcpdump otherwise drops to user tcpdump, which
+  # cannot write into our temp dir).
+  netns_spawn "$ns" "$log" tcpdump -Z root -i "$ifc" -nn -U --immediate-mode -w "$pcap" "$@"
+  NETNS_CAP_PID[$name]=$NETNS_LAST_PID
+  if ! netns_wait_until 15 "tcpdump ($name) to listen on $ifc" grep -q "listening on" "$log"; then
+    cat "$log" >&2
+    return 1
+  fi
+}
+
+# netns_capture_stop NAME: let the file settle (no growth for 300 ms, at most 5 s), then stop
+# tcpdump with SIGINT and wait for it. The capture stays in $NETNS_TMP/NAME.pcap.
+netns_capture_stop() {
+  local name=$1 pid=${NETNS_CAP_PID[$1]:-} pcap="$NETNS_TMP/$1.pcap"
+  [ -n "$pid" ] || return 0
+  local last=-1 size stable=0
+  for _ in $(seq 1 100); do
+    size=$(stat -c %s "$pcap" 2>/dev/null || echo 0)
+    if [ "$size" = "$last" ]; then stable=$((stable + 1)); else stable=0; last=$size; fi
+    [ "$stable" -ge 6 ] && break
+    sleep 0.05
+  done
+  kill -INT "$pid" 2>/dev/null || true
+  netns_wait_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "NETNS_CAP_PID[$name]"
+  if grep -qE '^[1-9][0-9]* packets? dropped by kernel' "$NETNS_TMP/$name.tcpdump.log" 2>/dev/null; then
+    netns_log "warning: tcpdump ($name) dropped packets:"
+    grep 'dropped' "$NETNS_TMP/$name.tcpdump.log" >&2
+  fi
+}
+
+# netns_pcap_text FILE: the capture as text (absolute sequence numbers, epoch timestamps).
+netns_pcap_text() { tcpdump -nn -S -tt -r "$1" 2>/dev/null; }
+
+# netns_cleanup: kill everything this shell started in its namespaces and delete them.
+# Idempotent; runs from the EXIT trap on every exit path.
+netns_cleanup() {
+  local rc=$? f pid ns
+  [ "$NETNS_CLEANED" = 1 ] && return "$rc"
+  NETNS_CLEANED=1
+  trap - INT TERM HUP
+  for f in "${NETNS_CLEANUP_HOOKS[@]}"; do "$f" || true; done
+  for pid in "${NETNS_PIDS[@]}"; do
+    if netns_pid_alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for ns in "${NETNS_CREATED[@]}"; do netns_kill_ns_procs "$ns"; done
+  for pid in "${NETNS_PIDS[@]}"; do
+    if netns_pid_alive "$pid"; then
+      netns_wait_exit "$pid" 3 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  for ns in "${NETNS_CREATED[@]}"; do
+    ip netns del "$ns" 2>/dev/null || netns_log "could not delete namespace $ns"
+  done
+  NETNS_CREATED=()
+  NETNS_PIDS=()
+  if [ -n "$NETNS_TMP" ] && [ -d "$NETNS_TMP" ]; then
+    if [ "${NETNS_KEEP:-0}" = 1 ]; then
+      netns_log "kept artefacts in $NETNS_TMP"
+    else
+      rm -rf "$NETNS_TMP"
+    fi
+  fi
+  return "$rc"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Command-line use.
+netns_main() {
+  local cmd=${1:-} name=${2:-}
+  if [ "$cmd" != "" ] && [ "$(id -u)" -ne 0 ]; then
+    echo "netns.sh: needs root (ip netns); try: sudo $0 $*" >&2
+    exit 2
+  fi
+  case "$cmd" in
+    up)
+      [ -n "$name" ] || netns_die "usage: $0 up NAME [--http PORT]"
+      [ "${#name}" -le 20 ] || netns_die "NAME too long (20 characters at most)"
+      netns_require_root
+      NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$name.XXXXXX"); chmod 755 "$NETNS_TMP"
+      # On failure half-way, undo what was made.
+      trap 'netns_cleanup' EXIT
+      netns_create_pair "$name"
+      NETNS_C="$name-c"; NETNS_S="$name-s"
+      if [ "${3:-}" = "--http" ]; then
+        local port=${4:-8080} py
+        py=$(netns_python)
+        mkdir -p "$NETNS_TMP/www"
+        printf '<html><body>hello from the kernel peer</body></html>\n' >"$NETNS_TMP/www/index.html"
+        ip netns exec "$NETNS_S" setsid "$py" -m http.server "$port" --bind "$NETNS_IP_S" \
+          --directory "$NETNS_TMP/www" >"$NETNS_TMP/http.log" 2>&1 </dev/null &
+        netns_wait_listen "$NETNS_S" "$port" 15 || netns_die "http.server did not start"
+      fi
+      # Keep it: it is the user's now.
+      NETNS_CREATED=(); NETNS_PIDS=(); NETNS_TMP=; trap - EXIT
+      echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN)"
+      echo "peer namespace:   $name-s  ($NETNS_IF_S $NETNS_IP_S/$NETNS_PLEN)"
+      echo "e.g.: ip netns exec $name-c synack ping $NETNS_IP_S -p ${4:-8080}"
+      ;;
+    down)
+      [ -n "$name" ] || netns_die "usage: $0 down NAME"
+      netns_require_root
+      local ns
+      for ns in "$name-c" "$name-s"; do
+        if ip netns list | awk '{print $1}' | grep -qx "$ns"; then
+          netns_kill_ns_procs "$ns"
+          ip netns del "$ns" && echo "deleted $ns"
+        fi
+      done
+      local d
+      for d in "${TMPDIR:-/tmp}/synack-$name".??????; do
+        [ -d "$d" ] && rm -rf "$d"
+      done
+      ;;
+    gc)
+      netns_require_root
+      netns_gc
+      ;;
+    *)
+      echo "usage: $0 up NAME [--http PORT] | down NAME | gc" >&2
+      exit 2
+      ;;
+  esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  set -euo pipefail
+  netns_main "$@"
+fi

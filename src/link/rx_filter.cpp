@@ -1,0 +1,95 @@
+#include "synack/link/rx_filter.hpp"
+
+#include <array>
+
+namespace synack::link {
+
+namespace {
+
+// Frame offsets (Ethernet II header, then IPv4 or ARP).
+constexpr std::uint32_t eth_type = 12;
+constexpr std::uint32_t ip_begin = 14;
+constexpr std::uint32_t ip_frag = ip_begin + 6;  // flags (MF = 0x2000) + fragment offset
+constexpr std::uint32_t ip_proto = ip_begin + 9;
+constexpr std::uint32_t ip_dst = ip_begin + 16;
+constexpr std::uint32_t arp_tpa = ip_begin + 24;  // Ethernet/IPv4 ARP: target protocol address
+constexpr std::uint32_t tcp_dport = 2;            // relative to the TCP header
+constexpr std::uint32_t icmp_type = 0;            // relative to the ICMP header
+
+constexpr std::uint32_t accept_all = 0x40000;  // snap length: the whole frame
+constexpr std::uint32_t drop = 0;
+
+// A tiny assembler: jumps name labels, resolved to relative offsets by finish(), so the program
+// below reads like BPF assembly and optional parts do not shift hand-counted offsets.
+class assembler {
+ public:
+  enum label : int { next = -1, accept, reject, ipv4, tcp, count };
+
+  void stmt(std::uint16_t code, std::uint32_t k) { code_.push_back({code, 0, 0, k}); }
+  void jump(std::uint16_t code, std::uint32_t k, label jt, label jf) {
+    fixups_.push_back({code_.size(), jt, jf});
+    code_.push_back({code, 0, 0, k});
+  }
+  void mark(label l) { at_[static_cast<std::size_t>(l)] = code_.size(); }
+
+  std::vector<sock_filter> finish() {
+    for (const auto& f : fixups_) {
+      auto offset = [&](label l) {
+        return l == next ? std::uint8_t{0} : static_cast<std::uint8_t>(at_[static_cast<std::size_t>(l)] - f.at - 1);
+      };
+      code_[f.at].jt = offset(f.jt);
+      code_[f.at].jf = offset(f.jf);
+    }
+    return std::move(code_);
+  }
+
+ private:
+  struct fixup {
+    std::size_t at;
+    label jt, jf;
+  };
+  std::vector<sock_filter> code_;
+  std::vector<fixup> fixups_;
+  std::array<std::size_t, count> at_{};
+};
+
+}  // namespace
+
+std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range ports, bool icmp_errors) {
+  using enum assembler::label;
+  assembler a;
+  a.stmt(BPF_LD | BPF_H | BPF_ABS, eth_type);
+  a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x0806, next, ipv4);  // ARP for our address
+  a.stmt(BPF_LD | BPF_W | BPF_ABS, arp_tpa);
+  a.jump(BPF_JMP | BPF_JEQ | BPF_K, local.value, accept, reject);
+
+  a.mark(ipv4);  // A still holds the EtherType
+  a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, next, reject);
+  a.stmt(BPF_LD | BPF_W | BPF_ABS, ip_dst);
+  a.jump(BPF_JMP | BPF_JEQ | BPF_K, local.value, next, reject);
+  a.stmt(BPF_LD | BPF_H | BPF_ABS, ip_frag);
+  a.jump(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, reject, next);  // MF or an offset: a fragment
+  a.stmt(BPF_LD | BPF_B | BPF_ABS, ip_proto);
+  a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, tcp, icmp_errors ? next : reject);
+  if (icmp_errors) {  // destination unreachable (3) or time exceeded (11)
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 1, next, reject);
+    a.stmt(BPF_LDX | BPF_B | BPF_MSH, ip_begin);  // X = 4 * IHL
+    a.stmt(BPF_LD | BPF_B | BPF_IND, ip_begin + icmp_type);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 3, accept, next);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 11, accept, reject);
+  }
+
+  a.mark(tcp);
+  a.stmt(BPF_LDX | BPF_B | BPF_MSH, ip_begin);  // X = 4 * IHL
+  a.stmt(BPF_LD | BPF_H | BPF_IND, ip_begin + tcp_dport);
+  a.jump(BPF_JMP | BPF_JGE | BPF_K, ports.lo, next, reject);
+  a.jump(BPF_JMP | BPF_JGT | BPF_K, ports.hi, reject, accept);
+
+  a.mark(accept);
+  a.stmt(BPF_RET | BPF_K, accept_all);
+  a.mark(reject);
+  a.stmt(BPF_RET | BPF_K, drop);
+  return a.finish();
+}
+
+}  // namespace synack::link

@@ -1,0 +1,398 @@
+// Segment arrival, RFC 9293 §3.10.7, one function per state group and one helper per step.
+#include <algorithm>
+
+#include "synack/tcp/connection.hpp"
+
+namespace synack::tcp {
+
+namespace {
+constexpr std::uint16_t default_peer_mss = 536;  // RFC 9293 §3.7.1 (IPv4)
+constexpr std::uint8_t max_window_shift = 14;    // RFC 7323 §2.3
+}  // namespace
+
+void connection::on_segment(instant now, const segment& seg) {
+  switch (state_) {
+    case state::closed: arrive_closed(seg); break;
+    case state::listen: arrive_listen(now, seg); break;
+    case state::syn_sent: arrive_syn_sent(now, seg); break;
+    default: arrive_synchronized(now, seg); break;
+  }
+  update_persist_timer(now);
+}
+
+// §3.10.7.1: CLOSED. Anything but a RST gets a RST.
+void connection::arrive_closed(const segment& seg) {
+  if (!seg.rst) queue_rst_reply(seg);
+}
+
+// §3.10.7.2: LISTEN.
+void connection::arrive_listen(instant now, const segment& seg) {
+  if (seg.rst) return;  // first: a RST is ignored
+  if (seg.ack_num) {    // second: nothing can be acknowledged yet
+    queue_rst_reply(seg);
+    return;
+  }
+  if (!seg.syn) return;  // fourth: anything else is dropped
+  // third: a SYN. Data in it is not taken (no TFO); we ACK only the SYN and the peer resends.
+  passive_ = true;
+  tcb_.iss = tcb_.snd_una = tcb_.snd_nxt = snd_max_ = isns_->generate(tuple_, now);
+  take_peer_syn(seg);
+  set_state(state::syn_received);  // the SYN-ACK comes out of poll_transmit
+}
+
+// §3.10.7.3: SYN_SENT.
+void connection::arrive_syn_sent(instant now, const segment& seg) {
+  // first: the ACK must be for our SYN exactly (SND.UNA = ISS, SND.NXT = ISS+1).
+  if (seg.ack_num && *seg.ack_num != tcb_.iss + 1) {
+    if (!seg.rst) queue_rst_reply(seg);  // <SEQ=SEG.ACK><CTL=RST>
+    return;
+  }
+  // second: a RST counts only with an acceptable ACK (RFC 5961 §3 keeps this rule).
+  if (seg.rst) {
+    if (seg.ack_num) fail(std::errc::connection_refused);
+    return;
+  }
+  // third: security/compartment, not implemented (like Linux).
+  // fourth: the SYN. Data or FIN in it is not taken; our ACK covers the SYN only.
+  if (!seg.syn) return;
+  take_peer_syn(seg);
+  if (!seg.ack_num) {
+    // Simultaneous open: SYN_RCVD, and our SYN goes out again as a SYN-ACK with the same ISS.
+    // It is an answer, not a retransmission: snd_max_ rewinds too, and Karn forbids timing it.
+    tcb_.snd_nxt = snd_max_ = tcb_.iss;
+    rtt_seq_.reset();
+    retries_ = 0;
+    set_state(state::syn_received);
+    return;
+  }
+  tcb_.snd_wl2 = *seg.ack_num;
+  acknowledge_new_data(now, *seg.ack_num, echoed_timestamp(seg));
+  enter_established();
+  ack_owed_ = true;  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+}
+
+// The peer's SYN: its ISN and what its options settle (RFC 7323, RFC 2018, RFC 9293 §3.7.1).
+void connection::take_peer_syn(const segment& seg) {
+  tcb_.irs = seg.seq_num;
+  tcb_.rcv_nxt = seg.seq_num + 1;
+  const auto& o = seg.options;
+  // Linux TCP_MIN_SND_MSS (48) as the floor against absurd peer values.
+  opts_.peer_mss = std::max<std::uint16_t>(o.mss.value_or(default_peer_mss), 48);
+  // Window scaling only if both sides sent the option (in SYN_SENT we sent ours iff configured).
+  opts_.window_scaling = cfg_.window_scale.has_value() && o.window_scale.has_value();
+  opts_.snd_wscale = opts_.window_scaling ? std::min(*o.window_scale, max_window_shift) : 0;
+  opts_.rcv_wscale = opts_.window_scaling ? *cfg_.window_scale : 0;
+  opts_.timestamps = cfg_.timestamps && o.timestamps.has_value();
+  if (opts_.timestamps) ts_recent_ = o.timestamps->tsval;
+  opts_.sack_permitted = cfg_.sack_permitted && o.sack_permitted;
+  // The window in a SYN is never scaled (RFC 7323 §2.2).
+  tcb_.snd_wnd = seg.window;
+  max_snd_wnd_ = tcb_.snd_wnd;
+  tcb_.snd_wl1 = seg.seq_num;
+  update_rcv_wnd();
+}
+
+// §3.10.7.4: the synchronized states, step by step.
+void connection::arrive_synchronized(instant now, const segment& arriving) {
+  segment seg = arriving;
+  if (state_ == state::time_wait && time_wait_fin_retransmitted(now, seg)) return;
+  if (state_ == state::syn_received && syn_received_duplicate_syn(seg)) return;
+  bool ack_only = false;
+  if (!check_sequence(now, seg, ack_only)) return;  // first: sequence number
+  // Deviation: FIN_WAIT_2's timeout is an idle timeout here, restarted by anything acceptable from
+  // the peer, so a half-closed connection that still receives lives on (Linux times out only
+  // orphaned sockets; it has no timeout after shutdown(SHUT_WR)).
+  if (state_ == state::fin_wait_2) timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
+  if (!check_rst(now, seg)) return;                 // second: RST
+  // third: security/compartment, not implemented (like Linux).
+  if (!check_syn(now, seg)) return;                 // fourth: SYN
+  update_ts_recent(seg);
+  if (!process_ack(now, seg)) return;               // fifth: ACK
+  if (ack_only) return;                             // zero window: only the ACK counted
+  // sixth: URG is ignored (RFC 6093: urgent data is for legacy applications only).
+  process_text(now, seg);                           // seventh: segment text
+  process_fin(now, seg);                            // eighth: FIN
+  // Step 5's FIN_WAIT_1 -> FIN_WAIT_2 happens here, after step 8, so that a segment acking our
+  // FIN and carrying the peer's FIN goes FIN_WAIT_1 -> TIME_WAIT directly (RFC 9293 step 8,
+  // "if our FIN has been ACKed (perhaps in this segment)").
+  if (state_ == state::fin_wait_1 && fin_acked()) enter_fin_wait_2(now);
+}
+
+// Linux (tcp_timewait_state_process): a retransmitted FIN in TIME_WAIT is ACKed again and restarts
+// the 2MSL timer. RFC 9293 step 8 asks for the same, but its step 1 would drop the old FIN first.
+bool connection::time_wait_fin_retransmitted(instant now, const segment& seg) {
+  if (!seg.fin || seg.rst || seg.syn || seg.seq_num + seg.len() != tcb_.rcv_nxt) return false;
+  ack_owed_ = true;
+  timers_.arm(timer_kind::time_wait, now + 2 * cfg_.msl);
+  return true;
+}
+
+// The peer's SYN again while in SYN_RCVD (it occupies IRS, below RCV.NXT).
+bool connection::syn_received_duplicate_syn(segment& seg) {
+  if (!seg.syn || seg.rst || seg.seq_num != tcb_.irs) return false;
+  if (seg.ack_num) {
+    // Simultaneous open: the peer's SYN-ACK repeats the SYN we have. Drop the SYN and go on with
+    // the rest, whose ACK completes our handshake. Its window is unscaled (RFC 7323 §2.2): shift
+    // it down so the scaled update in step 5 does not overstate it.
+    seg.syn = false;
+    seg.seq_num = seg.seq_num + 1;
+    seg.window = static_cast<std::uint16_t>(seg.window >> opts_.snd_wscale);
+    return false;
+  }
+  // The peer did not get our SYN-ACK and sent its SYN again: send the SYN-ACK again at once
+  // (Linux tcp_check_req) rather than the bare ACK of step 1.
+  tcb_.snd_nxt = tcb_.iss;
+  return true;
+}
+
+// First step: is the segment in the receive window? The four cases of RFC 9293 §3.10.7.4.
+bool connection::check_sequence(instant, const segment& seg, bool& ack_only) {
+  const std::uint32_t wnd = tcb_.rcv_wnd;
+  const std::uint32_t len = seg.len();
+  const seq nxt = tcb_.rcv_nxt;
+  bool ok;
+  if (len == 0)
+    ok = wnd == 0 ? seg.seq_num == nxt : in_range_half_open(nxt, seg.seq_num, nxt + wnd);
+  else
+    ok = wnd != 0 && (in_range_half_open(nxt, seg.seq_num, nxt + wnd) ||
+                      in_range_half_open(nxt, seg.seq_num + (len - 1), nxt + wnd));
+  if (ok) return true;
+  if (seg.rst) return false;  // an unacceptable RST is dropped silently (RFC 5961 §3.2)
+  ack_owed_ = true;           // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop
+  // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
+  // made to accept valid ACKs": a zero-window probe at RCV.NXT still updates SND.UNA/SND.WND.
+  if (wnd == 0 && seg.seq_num == nxt) {
+    ack_only = true;
+    return true;
+  }
+  return false;
+}
+
+// Second step: RST, with RFC 5961 §3 (blind reset protection).
+bool connection::check_rst(instant now, const segment& seg) {
+  if (!seg.rst) return true;
+  if (seg.seq_num != tcb_.rcv_nxt) {  // in the window but not exact: challenge ACK
+    challenge_ack(now);
+    return false;
+  }
+  switch (state_) {
+    case state::syn_received:
+      if (passive_)
+        return_to_listen();
+      else
+        fail(std::errc::connection_refused);
+      break;
+    case state::established:
+    case state::fin_wait_1:
+    case state::fin_wait_2:
+    case state::close_wait:
+      fail(std::errc::connection_reset);
+      break;
+    default:  // CLOSING, LAST_ACK, TIME_WAIT: we were done anyway
+      finish();
+      break;
+  }
+  return false;
+}
+
+// Fourth step: SYN in a synchronized state.
+bool connection::check_syn(instant now, const segment& seg) {
+  if (!seg.syn) return true;
+  if (state_ == state::syn_received && passive_) {
+    // RFC 9293 step 4 (from RFC 1122 §4.2.2.20): a new SYN in a passive SYN_RCVD returns to LISTEN.
+    return_to_listen();
+    return false;
+  }
+  challenge_ack(now);  // RFC 5961 §4: whatever the sequence number, challenge and drop
+  return false;
+}
+
+// RFC 7323 §4.3 (basic; no PAWS yet): remember the peer's TSval if this segment covers
+// Last.ACK.sent. Deviation: segments without TSopt are accepted anyway, like Linux (§3.2 says
+// they SHOULD be dropped).
+void connection::update_ts_recent(const segment& seg) {
+  if (!opts_.timestamps || !seg.options.timestamps) return;
+  const std::uint32_t tsval = seg.options.timestamps->tsval;
+  if (seq{tsval} >= seq{ts_recent_} && seg.seq_num <= last_ack_sent_) ts_recent_ = tsval;
+}
+
+// Fifth step: the ACK field.
+bool connection::process_ack(instant now, const segment& seg) {
+  if (!seg.ack_num) return false;  // "if the ACK bit is off, drop the segment"
+  const seq ack = *seg.ack_num;
+  if (state_ == state::syn_received && !(tcb_.snd_una < ack && ack <= snd_max_)) {
+    queue_rst_reply(seg);  // <SEQ=SEG.ACK><CTL=RST>
+    return false;
+  }
+  // RFC 5961 §5.2: acceptable iff SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT (SND.NXT being the
+  // highest we ever sent: ours is rewound on retransmission timeout).
+  if (ack > snd_max_ || ack < tcb_.snd_una - max_snd_wnd_) {
+    ack_owed_ = true;  // ACK of data never sent, or far too old: ACK and drop
+    return false;
+  }
+  if (ack > tcb_.snd_una) acknowledge_new_data(now, ack, echoed_timestamp(seg));
+  if (ack >= tcb_.snd_una) update_send_window(seg);  // SND.UNA =< SEG.ACK: window update rules
+  switch (state_) {
+    case state::syn_received:
+      enter_established();  // then on as ESTABLISHED
+      break;
+    case state::closing:
+      if (fin_acked()) {
+        enter_time_wait(now);
+        return false;  // nothing more to take from this segment
+      }
+      break;
+    case state::last_ack:
+      if (fin_acked()) {
+        finish();
+        return false;
+      }
+      break;
+    default:
+      break;  // FIN_WAIT_1 -> FIN_WAIT_2: see the end of arrive_synchronized()
+  }
+  return true;
+}
+
+// SND.UNA advances to `ack`: release sent data, take an RTT sample, re-time (RFC 6298 §5.2/§5.3).
+void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::uint32_t> echoed) {
+  std::uint32_t acked = static_cast<std::uint32_t>(ack - tcb_.snd_una);
+  if (tcb_.snd_una == tcb_.iss && (state_ == state::syn_sent || state_ == state::syn_received))
+    --acked;  // our SYN
+  const std::size_t data = std::min<std::size_t>(acked, send_buf_.size());
+  send_buf_.consume(data);
+  tcb_.snd_una = ack;
+  if (tcb_.snd_nxt < ack) tcb_.snd_nxt = ack;
+  if (echoed && *echoed != 0) {
+    // RFC 7323 §4.1: TSecr times even a retransmitted segment (the echo says which copy was
+    // answered), so Karn's restriction does not apply. Linux ignores a zero TSecr; so do we.
+    rtt_.sample(std::chrono::milliseconds{ms_clock(now) - *echoed});
+    rtt_seq_.reset();
+  } else if (rtt_seq_ && *rtt_seq_ <= ack) {  // Karn: rtt_seq_ is cleared on retransmission
+    rtt_.sample(now - rtt_start_);
+    rtt_seq_.reset();
+  }
+  retries_ = 0;
+  if (tcb_.snd_una == snd_max_)
+    timers_.disarm(timer_kind::retransmit);
+  else
+    timers_.arm(timer_kind::retransmit, now + rtt_.rto());
+  if (data > 0 && send_was_full_) {
+    send_was_full_ = false;
+    push_event({event::kind::writable, state_, state_, {}});
+  }
+}
+
+// The peer's TSecr, if timestamps are in use.
+std::optional<std::uint32_t> connection::echoed_timestamp(const segment& seg) const {
+  if (!opts_.timestamps || !seg.options.timestamps) return std::nullopt;
+  return seg.options.timestamps->tsecr;
+}
+
+// RFC 9293 §3.10.7.4 step 5: take SEG.WND only from a segment newer than the last update.
+void connection::update_send_window(const segment& seg) {
+  const seq ack = *seg.ack_num;
+  if (tcb_.snd_wl1 < seg.seq_num || (tcb_.snd_wl1 == seg.seq_num && tcb_.snd_wl2 <= ack)) {
+    tcb_.snd_wnd = std::uint32_t{seg.window} << opts_.snd_wscale;
+    tcb_.snd_wl1 = seg.seq_num;
+    tcb_.snd_wl2 = ack;
+    max_snd_wnd_ = std::max(max_snd_wnd_, tcb_.snd_wnd);
+  }
+}
+
+// Seventh step: segment text, in order only (no reassembly yet).
+void connection::process_text(instant now, const segment& seg) {
+  if (seg.payload.empty()) return;
+  // After the peer's FIN no text can be new ("this should not occur"): ignore it.
+  if (state_ != state::established && state_ != state::fin_wait_1 && state_ != state::fin_wait_2) return;
+  auto payload = seg.payload;
+  seq start = seg.seq_num;
+  if (start < tcb_.rcv_nxt) {  // overlaps the left edge: trim what we already have
+    const std::uint32_t dup = static_cast<std::uint32_t>(tcb_.rcv_nxt - start);
+    payload = payload.subspan(std::min<std::size_t>(dup, payload.size()));
+    start = tcb_.rcv_nxt;
+  }
+  if (start != tcb_.rcv_nxt) {
+    // Out of order: dropped until reassembly lands; the duplicate ACK says what we miss.
+    ack_owed_ = true;
+    return;
+  }
+  const std::size_t n = recv_buf_.write(payload);  // data beyond the window (free space) is cut
+  tcb_.rcv_nxt += static_cast<std::uint32_t>(n);
+  stats_.bytes_received += n;
+  update_rcv_wnd();
+  if (n > 0) push_event({event::kind::readable, state_, state_, {}});
+  owe_ack(now, n > 0 && n == payload.size());
+}
+
+// Eighth step: FIN.
+void connection::process_fin(instant now, const segment& seg) {
+  if (!seg.fin || peer_fin_) return;
+  // Only a FIN right after everything before it was taken (none missing, none cut by the window).
+  if (seg.seq_num + static_cast<std::uint32_t>(seg.payload.size()) != tcb_.rcv_nxt) {
+    ack_owed_ = true;  // out of order: a duplicate ACK says what we miss
+    return;
+  }
+  tcb_.rcv_nxt += 1;
+  peer_fin_ = true;
+  ack_owed_ = true;  // a FIN is ACKed at once
+  push_event({event::kind::eof, state_, state_, {}});
+  switch (state_) {
+    case state::established:
+      set_state(state::close_wait);
+      break;
+    case state::fin_wait_1:
+      if (fin_acked())
+        enter_time_wait(now);
+      else
+        set_state(state::closing);
+      break;
+    case state::fin_wait_2:
+      enter_time_wait(now);
+      break;
+    default:
+      break;
+  }
+}
+
+// RFC 5961 §7: challenge ACKs, at most challenge_ack_limit_per_s per second.
+void connection::challenge_ack(instant now) {
+  if (cfg_.challenge_ack_limit_per_s != 0) {
+    if (challenge_count_ == 0 || now - challenge_window_start_ >= std::chrono::seconds{1}) {
+      challenge_window_start_ = now;
+      challenge_count_ = 0;
+    }
+    if (challenge_count_ >= cfg_.challenge_ack_limit_per_s) return;
+    ++challenge_count_;
+  }
+  ++stats_.challenge_acks;
+  ack_owed_ = true;
+}
+
+// ACK owed for arriving text; the delayed-ACK hook (RFC 9293 §3.8.6.3) when configured.
+void connection::owe_ack(instant now, bool full_in_order) {
+  if (cfg_.delayed_ack == duration::zero() || !full_in_order) {
+    ack_owed_ = true;
+    return;
+  }
+  if (++segments_unacked_ >= 2) {  // at least every second segment
+    ack_owed_ = true;
+    return;
+  }
+  if (!timers_.armed(timer_kind::delayed_ack)) timers_.arm(timer_kind::delayed_ack, now + cfg_.delayed_ack);
+}
+
+// The RST answering a segment that has no business here (RFC 9293 §3.10.7.1 form).
+void connection::queue_rst_reply(const segment& seg) {
+  segment rst;
+  rst.rst = true;
+  if (seg.ack_num) {
+    rst.seq_num = *seg.ack_num;  // <SEQ=SEG.ACK><CTL=RST>
+  } else {
+    rst.seq_num = seq{0};  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    rst.ack_num = seg.seq_num + seg.len();
+  }
+  pending_rst_ = rst;
+}
+
+}  // namespace synack::tcp

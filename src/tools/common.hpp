@@ -1,0 +1,52 @@
+// Shared pieces of the synack subcommands: signals, common options, errors, trace lines.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include <CLI/CLI.hpp>
+
+#include "synack/engine/engine.hpp"
+
+namespace synack::tools {
+
+// Exit statuses of the command-line contract.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_network = 1;  // refused, timed out, unreachable, reset
+inline constexpr int exit_setup = 2;    // usage or set-up error
+
+// Set by SIGINT/SIGTERM. The handlers are installed without SA_RESTART so a blocking wait
+// returns, and every loop checks this flag and unwinds normally: destructors remove the rules.
+extern std::atomic<bool> stop_requested;
+void install_signal_handlers();
+
+struct common_options {
+  std::string interface;
+  std::string source;
+  std::string ports;
+  bool no_rst_guard = false;
+  bool trace = false;
+};
+void add_common_options(CLI::App& app, common_options& o);
+// Throws link::setup_error on a bad value.
+engine::options to_engine_options(const common_options& o);
+
+// HOST or HOST:PORT; a hostname is resolved with the system resolver (IPv4).
+struct host_port {
+  wire::ipv4_addr addr;
+  std::optional<std::uint16_t> port;
+  std::string name;
+};
+host_port resolve_host(const std::string& text);  // throws link::setup_error
+
+// "connection_refused", "timed_out", ... as in the JSON contract.
+std::string error_name(std::error_code ec);
+
+// tcpdump-like lines for --trace.
+std::string format_segment(engine::direction dir, const wire::four_tuple& t, const tcp::segment& seg,
+                           tcp::state st);
+std::string format_state_change(const wire::four_tuple& t, tcp::state from, tcp::state to);
+
+}  // namespace synack::tools

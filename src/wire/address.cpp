@@ -1,0 +1,60 @@
+#include "synack/wire/address.hpp"
+
+#include <charconv>
+#include <cstdio>
+
+namespace synack::wire {
+
+std::string mac_addr::to_string() const {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", octets[0], octets[1], octets[2],
+                octets[3], octets[4], octets[5]);
+  return buf;
+}
+
+std::optional<mac_addr> mac_addr::parse(std::string_view text) {
+  mac_addr m;
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  for (std::size_t i = 0; i < 6; ++i) {
+    unsigned v = 0;
+    auto [next, ec] = std::from_chars(p, end, v, 16);
+    if (ec != std::errc{} || next - p != 2 || v > 0xff) return std::nullopt;
+    m.octets[i] = static_cast<std::uint8_t>(v);
+    p = next;
+    if (i < 5) {
+      if (p == end || *p != ':') return std::nullopt;
+      ++p;
+    }
+  }
+  if (p != end) return std::nullopt;
+  return m;
+}
+
+std::string ipv4_addr::to_string() const {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff,
+                value & 0xff);
+  return buf;
+}
+
+std::optional<ipv4_addr> ipv4_addr::parse(std::string_view text) {
+  std::uint32_t v = 0;
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  for (int i = 0; i < 4; ++i) {
+    unsigned octet = 0;
+    auto [next, ec] = std::from_chars(p, end, octet, 10);
+    if (ec != std::errc{} || octet > 255 || next - p > 3) return std::nullopt;
+    v = (v << 8) | octet;
+    p = next;
+    if (i < 3) {
+      if (p == end || *p != '.') return std::nullopt;
+      ++p;
+    }
+  }
+  if (p != end) return std::nullopt;
+  return ipv4_addr{v};
+}
+
+}  // namespace synack::wire

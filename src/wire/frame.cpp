@@ -1,0 +1,60 @@
+#include "synack/wire/frame.hpp"
+
+namespace synack::wire {
+
+namespace {
+
+// Each step fills in what it parsed and returns none, or the first reason it found.
+
+parse_error parse_arp(parsed_frame& f, bytes packet) {
+  const auto view = arp_view::parse(packet);
+  if (!view) return view.error();
+  const auto repr = arp_repr::parse(*view);
+  if (!repr) return repr.error();
+  f.arp = *repr;
+  return parse_error::none;
+}
+
+parse_error parse_tcp(parsed_frame& f, bytes segment, const parse_options& options) {
+  const auto view = tcp_view::parse(segment);
+  if (!view) return view.error();
+  f.tcp_segment = *view;
+  const auto repr = tcp_repr::parse(*view, f.ipv4->src, f.ipv4->dst, options.verify_checksums);
+  if (!repr) return repr.error();
+  f.tcp = *repr;
+  return parse_error::none;
+}
+
+parse_error parse_ipv4(parsed_frame& f, bytes packet, const parse_options& options) {
+  const auto view = ipv4_view::parse(packet);
+  if (!view) return view.error();
+  f.ipv4_header = *view;
+  const auto repr = ipv4_repr::parse(*view, options.verify_checksums);
+  if (!repr) return repr.error();
+  f.ipv4 = *repr;
+  if (repr->protocol != ip_protocol::tcp) return parse_error::not_tcp;
+  return parse_tcp(f, view->payload(), options);
+}
+
+parse_error parse_ethernet(parsed_frame& f, bytes frame, const parse_options& options) {
+  const auto view = ethernet_view::parse(frame);
+  if (!view) return view.error();
+  f.ethernet = *view;
+  switch (view->ethertype()) {
+    case ethertype::arp: return parse_arp(f, view->payload());
+    case ethertype::ipv4: return parse_ipv4(f, view->payload(), options);
+    default: return parse_error::unsupported_ethertype;
+  }
+}
+
+}  // namespace
+
+parsed_frame parse_frame(bytes frame, const parse_options& options) {
+  parsed_frame f;
+  f.error = parse_ethernet(f, frame, options);
+  if (f.error == parse_error::none) f.kind = f.arp ? frame_kind::arp : frame_kind::tcp;
+  else f.kind = is_malformed(f.error) ? frame_kind::malformed : frame_kind::ignored;
+  return f;
+}
+
+}  // namespace synack::wire

@@ -1,0 +1,42 @@
+#include "synack/wire/parse_error.hpp"
+
+#include <numeric>
+
+namespace synack::wire {
+
+std::string_view to_string(parse_error e) {
+  switch (e) {
+    case parse_error::none: return "none";
+    case parse_error::truncated_ethernet: return "truncated_ethernet";
+    case parse_error::vlan_tagged: return "vlan_tagged";
+    case parse_error::unsupported_ethertype: return "unsupported_ethertype";
+    case parse_error::truncated_arp: return "truncated_arp";
+    case parse_error::unsupported_arp: return "unsupported_arp";
+    case parse_error::unsupported_arp_op: return "unsupported_arp_op";
+    case parse_error::truncated_ipv4: return "truncated_ipv4";
+    case parse_error::bad_ip_version: return "bad_ip_version";
+    case parse_error::ihl_too_small: return "ihl_too_small";
+    case parse_error::total_length_too_small: return "total_length_too_small";
+    case parse_error::total_length_beyond_frame: return "total_length_beyond_frame";
+    case parse_error::bad_ip_checksum: return "bad_ip_checksum";
+    case parse_error::ip_fragment: return "ip_fragment";
+    case parse_error::not_tcp: return "not_tcp";
+    case parse_error::truncated_tcp: return "truncated_tcp";
+    case parse_error::data_offset_too_small: return "data_offset_too_small";
+    case parse_error::data_offset_beyond_segment: return "data_offset_beyond_segment";
+    case parse_error::bad_tcp_checksum: return "bad_tcp_checksum";
+    case parse_error::syn_and_fin: return "syn_and_fin";
+    case parse_error::syn_and_rst: return "syn_and_rst";
+    case parse_error::option_length_zero: return "option_length_zero";
+    case parse_error::option_length_one: return "option_length_one";
+    case parse_error::option_past_header: return "option_past_header";
+    case parse_error::bad_option_length: return "bad_option_length";
+  }
+  return "unknown";
+}
+
+std::uint64_t parse_counters::total() const {
+  return std::accumulate(by_reason.begin(), by_reason.end(), std::uint64_t{0});
+}
+
+}  // namespace synack::wire

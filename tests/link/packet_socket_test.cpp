@@ -1,0 +1,273 @@
+// The packet socket against the kernel in a peer namespace (root only).
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+#include <thread>
+
+#include "link/frames.hpp"
+#include "link/netns.hpp"
+#include "synack/link/error.hpp"
+#include "synack/link/netlink.hpp"
+#include "synack/link/packet_socket.hpp"
+
+using namespace synack::link;
+using namespace std::chrono_literals;
+using synack::link::test::enter_netns;
+using synack::link::test::veth_pair;
+using synack::wire::ipv4_addr;
+
+namespace {
+
+constexpr port_range our_ports{61000, 61009};
+
+sockaddr_in endpoint(ipv4_addr addr, std::uint16_t port) {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(addr.value);
+  return sin;
+}
+
+// A kernel connect() attempt (non-blocking: only the SYN matters).
+void kernel_connect(ipv4_addr addr, std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto sin = endpoint(addr, port);
+  ::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+  std::this_thread::sleep_for(20ms);
+  ::close(fd);
+}
+
+void kernel_udp(ipv4_addr addr, std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  auto sin = endpoint(addr, port);
+  ::sendto(fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
+  ::close(fd);
+}
+
+int kernel_listener(ipv4_addr addr, std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  auto sin = endpoint(addr, port);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 || ::listen(fd, 16) != 0) return -1;
+  return fd;
+}
+
+packet_socket::options options_for(int ifindex) {
+  packet_socket::options o;
+  o.ifindex = ifindex;
+  o.local_addr = veth_pair::addr_a;
+  o.ports = our_ports;
+  return o;
+}
+
+// Drains frames until `done` says so or the deadline passes.
+template <class F>
+void drain_until(packet_socket& sock, std::chrono::milliseconds limit, F&& done) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  bool finished = false;
+  while (!finished && std::chrono::steady_clock::now() < deadline) {
+    if (!sock.wait_readable(10ms)) continue;
+    sock.drain([&](const rx_frame& f) { finished = done(f) || finished; });
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(packet_socket_io, *boost::unit_test::precondition(test::root_available))
+
+BOOST_AUTO_TEST_CASE(receives_kernel_syn_to_our_ports_and_nothing_else) {
+  veth_pair net;
+  enter_netns in(net.a);
+  int ifindex = netlink().interface_by_name(veth_pair::if_a).index;
+  packet_socket sock(options_for(ifindex));
+
+  // From the peer: a SYN to a port outside the range, UDP inside it, then a SYN inside it.
+  std::jthread peer([&] {
+    enter_netns peer_ns(net.b);
+    kernel_connect(veth_pair::addr_a, 5000);
+    kernel_udp(veth_pair::addr_a, 61005);
+    kernel_connect(veth_pair::addr_a, 61005);
+  });
+  bool saw_syn = false, saw_other = false, saw_arp = false, saw_own = false;
+  auto classify = [&](const rx_frame& f) {
+    BOOST_TEST(!f.truncated);
+    BOOST_TEST(f.data.size() == f.original_length);
+    BOOST_TEST(f.kernel_timestamp.count() > 0);
+    if (synack::wire::load_u16(f.data, 12) == 0x0806) {
+      saw_arp = true;
+      return false;
+    }
+    auto tcp = test::parse_tcp(f.data);
+    if (tcp && tcp->eth_src == veth_pair::mac_a) saw_own = true;  // trap 5: our own RSTs
+    if (tcp && tcp->dport == 61005 && tcp->flags == test::tcp_syn) {
+      saw_syn = true;
+      BOOST_TEST_MESSAGE("SYN status: checksum_unverified=" << f.checksum_unverified
+                                                             << " checksum_valid=" << f.checksum_valid);
+      return true;
+    }
+    saw_other = true;
+    return false;
+  };
+  drain_until(sock, 3000ms, classify);
+  peer.join();
+  drain_until(sock, 100ms, classify);  // anything that trails behind
+
+  BOOST_TEST(saw_syn);
+  BOOST_TEST(saw_arp);  // the peer's ARP request for our address
+  BOOST_TEST(!saw_other);
+  BOOST_TEST(!saw_own);
+  auto st = sock.stats();
+  BOOST_TEST(st.dropped == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(sent_syn_gets_the_kernel_syn_ack_back) {
+  veth_pair net;
+  int listener = test::in_netns(net.b, [] { return kernel_listener(veth_pair::addr_b, 8080); });
+  BOOST_REQUIRE(listener >= 0);
+  enter_netns in(net.a);
+  int ifindex = netlink().interface_by_name(veth_pair::if_a).index;
+  packet_socket sock(options_for(ifindex));
+
+  // One SYN through send(), one through queue() + flush().
+  auto syn1 = test::make_syn(veth_pair::mac_a, veth_pair::mac_b, veth_pair::addr_a, veth_pair::addr_b, 61003,
+                             8080, 1000);
+  auto syn2 = test::make_syn(veth_pair::mac_a, veth_pair::mac_b, veth_pair::addr_a, veth_pair::addr_b, 61004,
+                             8080, 2000);
+  BOOST_TEST(!sock.send(syn1));
+  BOOST_TEST(!sock.queue(syn2));
+  BOOST_TEST(sock.queued() == 1u);
+  BOOST_TEST(!sock.flush());
+  BOOST_TEST(sock.queued() == 0u);
+
+  bool got1 = false, got2 = false;
+  drain_until(sock, 3000ms, [&](const rx_frame& f) {
+    auto tcp = test::parse_tcp(f.data);
+    if (!tcp || tcp->flags != (test::tcp_syn | test::tcp_ack) || tcp->sport != 8080) return false;
+    if (tcp->dport == 61003 && tcp->ack == 1001) got1 = true;
+    if (tcp->dport == 61004 && tcp->ack == 2001) got2 = true;
+    return got1 && got2;
+  });
+  ::close(listener);
+  BOOST_TEST(got1);
+  BOOST_TEST(got2);
+  BOOST_TEST(sock.send(std::span<const std::byte>{}).value() == EINVAL);
+}
+
+BOOST_AUTO_TEST_CASE(a_small_ring_with_2k_frames_works_and_is_movable) {
+  veth_pair net;
+  enter_netns in(net.a);
+  int ifindex = netlink().interface_by_name(veth_pair::if_a).index;
+  auto o = options_for(ifindex);
+  o.rx_frame_size = 2048;
+  o.rx_ring_bytes = 64 << 10;
+  o.qdisc_bypass = true;
+  packet_socket first(o);
+  packet_socket sock = std::move(first);
+  BOOST_TEST(first.fd() == -1);
+  BOOST_TEST(!sock.ready());
+  BOOST_TEST(!sock.wait_readable(1ms));
+  std::jthread peer([&] {
+    enter_netns peer_ns(net.b);
+    kernel_connect(veth_pair::addr_a, 61000);
+  });
+  bool saw = false;
+  drain_until(sock, 3000ms, [&](const rx_frame& f) {
+    auto tcp = test::parse_tcp(f.data);
+    saw = saw || (tcp && tcp->dport == 61000);
+    return saw;
+  });
+  peer.join();
+  BOOST_TEST(saw);
+}
+
+// Trap 4: over a veth the peer's TSO super-segments arrive unsplit (up to 64 KiB); the default
+// 64 KiB ring frames must hold them whole.
+BOOST_AUTO_TEST_CASE(giant_tcp_frames_from_a_bulk_transfer_arrive_whole) {
+  veth_pair net;
+  enter_netns in(net.a);
+  packet_socket sock(options_for(netlink().interface_by_name(veth_pair::if_a).index));
+  int listener = kernel_listener(veth_pair::addr_a, 61007);  // a kernel socket inside our range
+  BOOST_REQUIRE(listener >= 0);
+  std::jthread receiver([&] {
+    enter_netns ns(net.a);
+    int fd = ::accept(listener, nullptr, nullptr);
+    char buf[65536];
+    while (fd >= 0 && ::read(fd, buf, sizeof buf) > 0) {
+    }
+    if (fd >= 0) ::close(fd);
+  });
+  std::jthread sender([&] {
+    enter_netns ns(net.b);
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    auto sin = endpoint(veth_pair::addr_a, 61007);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) == 0) {
+      std::vector<char> data(4 << 20, 'x');
+      for (std::size_t off = 0; off < data.size();) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+      }
+    }
+    ::close(fd);
+  });
+  std::size_t largest = 0;
+  bool any_truncated = false, any_gso = false;
+  drain_until(sock, 3000ms, [&](const rx_frame& f) {
+    largest = std::max(largest, f.original_length);
+    any_truncated = any_truncated || f.truncated;
+    any_gso = any_gso || f.gso_tcp;
+    return largest > 16384;
+  });
+  sender.join();
+  receiver.join();
+  ::close(listener);
+  BOOST_TEST_MESSAGE("largest frame " << largest << " bytes, gso_tcp seen: " << any_gso);
+  BOOST_TEST(largest > 1514u);
+  BOOST_TEST(!any_truncated);
+}
+
+BOOST_AUTO_TEST_CASE(icmp_port_unreachable_arrives_when_icmp_errors_are_asked_for) {
+  veth_pair net;
+  enter_netns in(net.a);
+  auto o = options_for(netlink().interface_by_name(veth_pair::if_a).index);
+  o.icmp_errors = true;
+  packet_socket sock(o);
+  kernel_udp(veth_pair::addr_b, 9);  // the peer's kernel answers: port unreachable
+  bool saw = false;
+  drain_until(sock, 3000ms, [&](const rx_frame& f) {
+    using synack::wire::load_u8;
+    saw = saw || (f.data.size() >= 36 && synack::wire::load_u16(f.data, 12) == 0x0800 && load_u8(f.data, 23) == 1 &&
+                  load_u8(f.data, 34) == 3 && load_u8(f.data, 35) == 3);
+    return saw;
+  });
+  BOOST_TEST(saw);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_or_down_interface_is_a_setup_error) {
+  veth_pair net;
+  enter_netns in(net.a);
+  try {
+    packet_socket sock(options_for(4242));
+    BOOST_ERROR("no exception");
+  } catch (const setup_error& e) {
+    BOOST_TEST((e.code() == setup_errc::unknown_interface));
+  }
+  test::must_run({"ip", "-n", net.a, "link", "set", veth_pair::if_a, "down"});
+  try {
+    packet_socket sock(options_for(netlink().interface_by_name(veth_pair::if_a).index));
+    BOOST_ERROR("no exception");
+  } catch (const setup_error& e) {
+    BOOST_TEST((e.code() == setup_errc::interface_down));
+    BOOST_TEST(std::string(e.what()) == "interface 'snk0' is down (bring it up with `ip link set snk0 up`)");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

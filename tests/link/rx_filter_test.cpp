@@ -1,0 +1,216 @@
+// The receive filter, run through a small classic-BPF interpreter on crafted frames.
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <vector>
+
+#include "synack/link/rx_filter.hpp"
+
+using namespace synack::link;
+using synack::wire::ipv4_addr;
+
+namespace {
+
+constexpr ipv4_addr local = ipv4_addr::from_octets(10, 0, 0, 1);
+constexpr ipv4_addr other = ipv4_addr::from_octets(10, 0, 0, 9);
+constexpr port_range ports{61000, 61999};
+
+// The kernel's structural checks (sk_chk_filter): in-range jumps, a return at the end.
+void check_structure(const std::vector<sock_filter>& prog) {
+  BOOST_REQUIRE(!prog.empty());
+  BOOST_REQUIRE(prog.size() <= BPF_MAXINSNS);
+  BOOST_REQUIRE(BPF_CLASS(prog.back().code) == BPF_RET);
+  for (std::size_t pc = 0; pc < prog.size(); ++pc) {
+    const auto& i = prog[pc];
+    if (BPF_CLASS(i.code) != BPF_JMP) continue;
+    BOOST_REQUIRE(pc + 1 + i.jt < prog.size());
+    BOOST_REQUIRE(pc + 1 + i.jf < prog.size());
+  }
+}
+
+// Executes the instructions rx_filter_program uses; returns the snap length (0 = drop). A load
+// past the end of the frame drops it, as in the kernel.
+std::uint32_t run(const std::vector<sock_filter>& prog, const std::vector<std::uint8_t>& pkt) {
+  std::uint32_t a = 0, x = 0;
+  auto load = [&](std::uint32_t off, std::uint32_t size, bool& ok) {
+    std::uint32_t v = 0;
+    ok = off + size <= pkt.size();
+    for (std::uint32_t i = 0; ok && i < size; ++i) v = (v << 8) | pkt[off + i];
+    return v;
+  };
+  for (std::size_t pc = 0; pc < prog.size();) {
+    const auto& i = prog[pc++];
+    bool ok = true;
+    switch (i.code) {
+      case BPF_LD | BPF_W | BPF_ABS: a = load(i.k, 4, ok); break;
+      case BPF_LD | BPF_H | BPF_ABS: a = load(i.k, 2, ok); break;
+      case BPF_LD | BPF_B | BPF_ABS: a = load(i.k, 1, ok); break;
+      case BPF_LD | BPF_W | BPF_IND: a = load(x + i.k, 4, ok); break;
+      case BPF_LD | BPF_H | BPF_IND: a = load(x + i.k, 2, ok); break;
+      case BPF_LD | BPF_B | BPF_IND: a = load(x + i.k, 1, ok); break;
+      case BPF_LDX | BPF_B | BPF_MSH: x = 4 * (load(i.k, 1, ok) & 0xf); break;
+      case BPF_JMP | BPF_JA: pc += i.k; break;
+      case BPF_JMP | BPF_JEQ | BPF_K: pc += a == i.k ? i.jt : i.jf; break;
+      case BPF_JMP | BPF_JGT | BPF_K: pc += a > i.k ? i.jt : i.jf; break;
+      case BPF_JMP | BPF_JGE | BPF_K: pc += a >= i.k ? i.jt : i.jf; break;
+      case BPF_JMP | BPF_JSET | BPF_K: pc += (a & i.k) != 0 ? i.jt : i.jf; break;
+      case BPF_RET | BPF_K: return i.k;
+      case BPF_RET | BPF_A: return a;
+      default: BOOST_FAIL("opcode " << i.code << " not supported by the test interpreter");
+    }
+    if (!ok) return 0;
+  }
+  BOOST_FAIL("fell off the end of the program");
+  return 0;
+}
+
+void put16(std::vector<std::uint8_t>& f, std::size_t at, std::uint32_t v) {
+  f[at] = static_cast<std::uint8_t>(v >> 8);
+  f[at + 1] = static_cast<std::uint8_t>(v);
+}
+void put32(std::vector<std::uint8_t>& f, std::size_t at, std::uint32_t v) {
+  put16(f, at, v >> 16);
+  put16(f, at + 2, v & 0xffff);
+}
+
+struct ip_frame {
+  ipv4_addr dst = local;
+  std::uint8_t proto = 6;
+  std::uint16_t dport = 61000;
+  unsigned ihl = 5;
+  std::uint16_t frag = 0x4000;  // DF
+};
+
+// Ethernet + IPv4 (+ options filled with NOPs) + 20 bytes of TCP/UDP header.
+std::vector<std::uint8_t> make(const ip_frame& p) {
+  std::size_t ip_len = p.ihl * 4;
+  std::vector<std::uint8_t> f(14 + ip_len + 20, 0);
+  put16(f, 12, 0x0800);
+  f[14] = static_cast<std::uint8_t>(0x40 | p.ihl);
+  put16(f, 16, static_cast<std::uint32_t>(ip_len + 20));
+  put16(f, 20, p.frag);
+  f[22] = 64;
+  f[23] = p.proto;
+  put32(f, 26, ipv4_addr::from_octets(10, 0, 0, 2).value);
+  put32(f, 30, p.dst.value);
+  for (std::size_t i = 34; i < 14 + ip_len; ++i) f[i] = 1;  // IP option NOP
+  put16(f, 14 + ip_len, 80);
+  put16(f, 14 + ip_len + 2, p.dport);
+  return f;
+}
+
+std::vector<std::uint8_t> make_arp(ipv4_addr target, std::uint16_t op = 1) {
+  std::vector<std::uint8_t> f(42, 0);
+  put16(f, 12, 0x0806);
+  put16(f, 14, 1);       // Ethernet
+  put16(f, 16, 0x0800);  // IPv4
+  f[18] = 6;
+  f[19] = 4;
+  put16(f, 20, op);
+  put32(f, 28, ipv4_addr::from_octets(10, 0, 0, 2).value);
+  put32(f, 38, target.value);
+  return f;
+}
+
+bool accepted(const std::vector<std::uint8_t>& frame, port_range r = ports, bool icmp_errors = false) {
+  auto prog = rx_filter_program(local, r, icmp_errors);
+  check_structure(prog);
+  return run(prog, frame) != 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rx_filter)
+
+BOOST_AUTO_TEST_CASE(program_is_structurally_valid_and_returns_whole_frames) {
+  for (bool icmp : {false, true}) {
+    auto prog = rx_filter_program(local, ports, icmp);
+    check_structure(prog);
+    BOOST_TEST(run(prog, make({})) >= 65535u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(arp_for_our_address_is_accepted_request_or_reply) {
+  BOOST_TEST(accepted(make_arp(local, 1)));
+  BOOST_TEST(accepted(make_arp(local, 2)));
+}
+
+BOOST_AUTO_TEST_CASE(arp_for_another_address_is_dropped) { BOOST_TEST(!accepted(make_arp(other))); }
+
+BOOST_AUTO_TEST_CASE(tcp_to_us_within_the_range_is_accepted_at_both_ends) {
+  BOOST_TEST(accepted(make({.dport = 61000})));
+  BOOST_TEST(accepted(make({.dport = 61500})));
+  BOOST_TEST(accepted(make({.dport = 61999})));
+}
+
+BOOST_AUTO_TEST_CASE(tcp_just_outside_the_range_is_dropped) {
+  BOOST_TEST(!accepted(make({.dport = 60999})));
+  BOOST_TEST(!accepted(make({.dport = 62000})));
+  BOOST_TEST(!accepted(make({.dport = 80})));
+}
+
+BOOST_AUTO_TEST_CASE(single_port_range_accepts_only_that_port) {
+  BOOST_TEST(accepted(make({.dport = 61234}), {61234, 61234}));
+  BOOST_TEST(!accepted(make({.dport = 61233}), {61234, 61234}));
+  BOOST_TEST(!accepted(make({.dport = 61235}), {61234, 61234}));
+}
+
+BOOST_AUTO_TEST_CASE(tcp_to_another_address_is_dropped) { BOOST_TEST(!accepted(make({.dst = other}))); }
+
+BOOST_AUTO_TEST_CASE(udp_and_icmp_to_our_port_are_dropped) {
+  BOOST_TEST(!accepted(make({.proto = 17})));
+  BOOST_TEST(!accepted(make({.proto = 1})));
+}
+
+BOOST_AUTO_TEST_CASE(ip_options_move_the_port_and_are_honoured) {
+  BOOST_TEST(accepted(make({.dport = 61000, .ihl = 6})));
+  BOOST_TEST(accepted(make({.dport = 61999, .ihl = 15})));
+  // With IHL 6 the bytes where an IHL-5 port would be are option/port bytes: the real port decides.
+  auto f = make({.dport = 80, .ihl = 6});
+  put16(f, 14 + 20 + 2, 61500);  // what a fixed-offset filter would read as the port
+  BOOST_TEST(!accepted(f));
+}
+
+BOOST_AUTO_TEST_CASE(fragments_are_dropped) {
+  BOOST_TEST(!accepted(make({.frag = 0x2000})));  // first fragment (MF)
+  BOOST_TEST(!accepted(make({.frag = 0x0010})));  // a later fragment
+  BOOST_TEST(accepted(make({.frag = 0x0000})));   // not fragmented, DF clear
+}
+
+BOOST_AUTO_TEST_CASE(other_ethertypes_and_short_frames_are_dropped) {
+  auto v6 = make({});
+  put16(v6, 12, 0x86dd);
+  BOOST_TEST(!accepted(v6));
+  auto f = make({});
+  f.resize(14 + 20 + 3);  // ends inside the destination port
+  BOOST_TEST(!accepted(f));
+  BOOST_TEST(!accepted(std::vector<std::uint8_t>(10, 0)));
+}
+
+// An ICMP message of `type` to us; the TCP-port bytes of make() become the ICMP type/code.
+std::vector<std::uint8_t> make_icmp(std::uint8_t type, ipv4_addr dst = local, unsigned ihl = 5) {
+  auto f = make({.dst = dst, .proto = 1, .ihl = ihl});
+  f[14 + ihl * 4] = type;
+  f[14 + ihl * 4 + 1] = 1;  // code
+  return f;
+}
+
+BOOST_AUTO_TEST_CASE(icmp_errors_are_dropped_unless_asked_for) {
+  BOOST_TEST(!accepted(make_icmp(3)));
+  BOOST_TEST(!accepted(make_icmp(11)));
+}
+
+BOOST_AUTO_TEST_CASE(icmp_unreachable_and_time_exceeded_to_us_are_accepted_when_asked_for) {
+  BOOST_TEST(accepted(make_icmp(3), ports, true));
+  BOOST_TEST(accepted(make_icmp(11), ports, true));
+  BOOST_TEST(accepted(make_icmp(3, local, 6), ports, true));
+  BOOST_TEST(!accepted(make_icmp(0), ports, true));  // echo reply
+  BOOST_TEST(!accepted(make_icmp(8), ports, true));  // echo request
+  BOOST_TEST(!accepted(make_icmp(3, other), ports, true));
+  BOOST_TEST(!accepted(make({.proto = 17}), ports, true));
+  BOOST_TEST(accepted(make({.dport = 61000}), ports, true));
+  BOOST_TEST(!accepted(make({.dport = 80}), ports, true));
+  BOOST_TEST(accepted(make_arp(local), ports, true));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
