@@ -150,7 +150,9 @@ it_rules() {
 # it_py [ARGS...] <<'EOF' ... EOF: run a python3 check with the helpers of it.py importable.
 it_py() { PYTHONPATH="$NETNS_TMP" PYTHONDONTWRITEBYTECODE=1 python3 - "$@"; }
 
-# Python helpers for the checks: parse pcaps (via tcpdump -nn -S -tt), NDJSON and --trace output.
+# Python helpers for the checks: parse pcaps, NDJSON and --trace output. Captures are decoded from
+# the pcap bytes directly (tcpdump's text leaves out the sequence number of pure ACKs, which the
+# handshake checks need); failure dumps show them with tcpdump -nn -S -tt.
 it_write_python() {
   cat >"$NETNS_TMP/it.py" <<'PYEOF'
 import json, re, socket, struct, subprocess, sys

@@ -5,7 +5,8 @@
 #     syn_retransmits 0, error null) and a summary with sent/ok/failed/loss_pct;
 #   - handshake numbers: the kernel's SYN-ACK acks our ISN+1, our ACK has seq ISN+1 and acks the
 #     kernel's ISN+1; the probe record's "isn" (when present) is the ISN on the wire;
-#   - the SYN carries an MSS option (field notes: bare SYNs get dropped);
+#   - the SYN carries MSS, SACK-permitted, timestamp and window-scale options (field notes: SYN
+#     shape; bare SYNs get dropped);
 #   - every probe has its own local port, outside the namespace's ip_local_port_range;
 #   - ISNs of successive probes are not predictable from one another: successive differences are
 #     not constant and most are large (a uniform 32-bit ISN has |difference| < 2^20 with
@@ -79,7 +80,9 @@ for p in P:
         continue
     isn = syns[0]['seq']
     isns.append(isn)
-    check('mss' in syns[0]['options'], "%s: SYN without an MSS option: %s" % (tag, syns[0]['line']))
+    for opt in ('mss', 'sackOK', 'TS val', 'wscale'):
+        check(opt in syns[0]['options'], "%s: SYN without the %s option (a modern OS sends MSS, "
+              "SACK-permitted, timestamps, window scale): %s" % (tag, opt, syns[0]['line']))
     if 'isn' in p:
         check(p['isn'] == isn, "%s: probe record isn %r != ISN on the wire %d" % (tag, p['isn'], isn))
     synacks = [x for x in ss if x['syn'] and x['ackf']]
