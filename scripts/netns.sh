@@ -25,8 +25,23 @@
 #   netns_capture_stop cap      # -> $NETNS_TMP/cap.pcap
 #   (netns_cleanup runs on every exit path)
 #
+# With an impairment box in the middle (three namespaces, one subnet; `synack impair` bridges the
+# two veth pairs in <prefix>-m and impairs what it forwards; the box's interfaces have no address):
+#
+#   <prefix>-c                        <prefix>-m (the box)                       <prefix>-s
+#   veth-c 10.111.0.1/24 <-- veth --> imp-c  [synack impair]  imp-s <-- veth --> veth-s 10.111.0.2/24
+#
+#   source scripts/netns.sh
+#   NETNS_SYNACK=build/synack netns_setup_impaired --loss 2% --delay 10   # args go to synack impair
+#   netns_impair_restart --dir a2b --reorder 10% --delay 10              # same topology, new box
+#   netns_impair_counters                     # SIGUSR1: prints the box's JSON counters line
+#   netns_impair_stop                         # SIGTERM; final counters in $NETNS_IMPAIR_OUT
+#
 # Use as a command:
 #   scripts/netns.sh up NAME [--http PORT]   # creates NAME-c / NAME-s (stays until `down`)
+#   scripts/netns.sh up-impaired NAME [--http PORT] [-- IMPAIR_ARGS...]
+#                                            # NAME-c / NAME-m / NAME-s with synack impair running in
+#                                            # NAME-m (a2b = towards NAME-s); `down NAME` removes all
 #   scripts/netns.sh down NAME               # kills everything in them and deletes them
 #   scripts/netns.sh gc                      # deletes namespaces left by killed test runs
 #
@@ -41,11 +56,19 @@ NETNS_IP_NOBODY=10.111.0.3
 NETNS_PLEN=24
 NETNS_IF_C=veth-c
 NETNS_IF_S=veth-s
+NETNS_IF_MC=imp-c   # the box's interface towards <prefix>-c (IFACE_A: a2b goes c -> s)
+NETNS_IF_MS=imp-s   # the box's interface towards <prefix>-s (IFACE_B)
 
 # Set by netns_setup.
 NETNS_PREFIX=${NETNS_PREFIX:-}
 NETNS_C=${NETNS_C:-}
 NETNS_S=${NETNS_S:-}
+NETNS_M=${NETNS_M:-}
+NETNS_SYNACK=${NETNS_SYNACK:-}   # the synack binary the impaired topology runs
+NETNS_IMPAIR_PID=
+NETNS_IMPAIR_OUT=
+NETNS_IMPAIR_ERR=
+NETNS_IMPAIR_RUN=0
 NETNS_TMP=${NETNS_TMP:-}
 NETNS_PY=${NETNS_PY:-}
 NETNS_LAST_PID=
@@ -127,7 +150,7 @@ netns_new_prefix() {
 netns_gc() {
   local ns pid
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    if [[ "$ns" =~ ^sk([0-9]+)x[0-9a-f]{4}-[cs]$ ]]; then
+    if [[ "$ns" =~ ^sk([0-9]+)x[0-9a-f]{4}-[cms]$ ]]; then
       pid=${BASH_REMATCH[1]}
       if ! netns_pid_alive "$pid"; then
         netns_log "removing stale namespace $ns (owner pid $pid is gone)"
@@ -218,6 +241,120 @@ netns_setup() {
   trap 'netns_log "terminated (SIGTERM)"; exit 143' TERM
   trap 'netns_log "hangup (SIGHUP)"; exit 129' HUP
   netns_create_pair "$NETNS_PREFIX"
+}
+
+# netns_offloads_off NS IFACE: GRO/GSO/TSO off (one segment per frame, nothing above the MTU).
+netns_offloads_off() {
+  if [ "${NETNS_OFFLOADS:-off}" = off ] && command -v ethtool >/dev/null 2>&1; then
+    ip netns exec "$1" ethtool -K "$2" gro off gso off tso off >/dev/null 2>&1 \
+      || netns_log "ethtool -K $2 in $1 failed (offloads stay on)"
+  fi
+}
+
+# netns_create_impaired PREFIX: three namespaces PREFIX-c, PREFIX-m, PREFIX-s and two veth pairs
+# veth-c <-> imp-c (c-m) and imp-s <-> veth-s (m-s); addresses on veth-c and veth-s only.
+netns_create_impaired() {
+  local prefix=$1 ns
+  local c="$prefix-c" m="$prefix-m" s="$prefix-s"
+  for ns in "$c" "$m" "$s"; do
+    ip netns add "$ns" || netns_die "cannot create namespace $ns"
+    NETNS_CREATED+=("$ns")
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+  done
+  ip link add "$NETNS_IF_C" netns "$c" type veth peer name "$NETNS_IF_MC" netns "$m" \
+    || netns_die "cannot create the veth pair $c/$m"
+  ip link add "$NETNS_IF_MS" netns "$m" type veth peer name "$NETNS_IF_S" netns "$s" \
+    || netns_die "cannot create the veth pair $m/$s"
+  ip -n "$c" addr add "$NETNS_IP_C/$NETNS_PLEN" dev "$NETNS_IF_C"
+  ip -n "$s" addr add "$NETNS_IP_S/$NETNS_PLEN" dev "$NETNS_IF_S"
+  local pair ifc
+  for pair in "$c:$NETNS_IF_C" "$m:$NETNS_IF_MC" "$m:$NETNS_IF_MS" "$s:$NETNS_IF_S"; do
+    IFS=: read -r ns ifc <<<"$pair"
+    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1" >/dev/null 2>&1 || true
+    netns_offloads_off "$ns" "$ifc"
+    ip -n "$ns" link set "$ifc" up
+  done
+  for pair in "$c:$NETNS_IF_C" "$m:$NETNS_IF_MC" "$m:$NETNS_IF_MS" "$s:$NETNS_IF_S"; do
+    IFS=: read -r ns ifc <<<"$pair"
+    netns_wait_until 10 "veth carrier on $ifc in $ns" \
+      bash -c "ip -n '$ns' -o link show '$ifc' | grep -q 'state UP'" \
+      || netns_die "$ifc in $ns did not come up"
+  done
+}
+
+# netns_impair_start [IMPAIR_ARGS...]: start `synack impair imp-c imp-s ARGS` in the box namespace
+# ($NETNS_SYNACK), stdout (counters) -> $NETNS_IMPAIR_OUT, stderr -> $NETNS_IMPAIR_ERR; returns
+# once it says it is forwarding (bounded). Sets NETNS_IMPAIR_PID.
+netns_impair_start() {
+  [ -n "$NETNS_SYNACK" ] && [ -x "$NETNS_SYNACK" ] \
+    || netns_die "NETNS_SYNACK must name the synack binary (got '${NETNS_SYNACK}'); build it first"
+  NETNS_IMPAIR_RUN=$((NETNS_IMPAIR_RUN + 1))
+  NETNS_IMPAIR_OUT="$NETNS_TMP/impair-$NETNS_IMPAIR_RUN.out"
+  NETNS_IMPAIR_ERR="$NETNS_TMP/impair-$NETNS_IMPAIR_RUN.err"
+  echo "synack impair $NETNS_IF_MC $NETNS_IF_MS $*" >"$NETNS_TMP/impair-$NETNS_IMPAIR_RUN.cmd"
+  ip netns exec "$NETNS_M" env --default-signal=INT,TERM "$NETNS_SYNACK" impair "$NETNS_IF_MC" "$NETNS_IF_MS" "$@" \
+    >"$NETNS_IMPAIR_OUT" 2>"$NETNS_IMPAIR_ERR" </dev/null &
+  NETNS_IMPAIR_PID=$!
+  NETNS_PIDS+=("$NETNS_IMPAIR_PID")
+  if ! netns_wait_until 10 "synack impair to forward" grep -q "forwarding" "$NETNS_IMPAIR_ERR"; then
+    cat "$NETNS_IMPAIR_ERR" >&2
+    return 1
+  fi
+  if ! netns_pid_alive "$NETNS_IMPAIR_PID"; then
+    cat "$NETNS_IMPAIR_ERR" >&2
+    return 1
+  fi
+}
+
+# netns_impair_stop: SIGTERM the box and wait (bounded); its final counters end $NETNS_IMPAIR_OUT.
+# Returns the box's exit status.
+netns_impair_stop() {
+  local pid=$NETNS_IMPAIR_PID rc=0
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! netns_wait_exit "$pid" 10; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  NETNS_IMPAIR_PID=
+  return "$rc"
+}
+
+# netns_impair_restart [IMPAIR_ARGS...]: stop the box and start it again with new arguments.
+netns_impair_restart() { netns_impair_stop || true; netns_impair_start "$@"; }
+
+# netns_impair_counters: ask the running box for its counters (SIGUSR1) and print the new line of
+# $NETNS_IMPAIR_OUT once it is there (bounded wait). Use with --json for one JSON object.
+netns_impair_counters() {
+  local before
+  before=$(wc -l <"$NETNS_IMPAIR_OUT")
+  kill -USR1 "$NETNS_IMPAIR_PID" 2>/dev/null || return 1
+  netns_wait_until 5 "the box's counters" \
+    bash -c "[ \"\$(wc -l <'$NETNS_IMPAIR_OUT')\" -gt $before ]" || return 1
+  tail -n 1 "$NETNS_IMPAIR_OUT"
+}
+
+# netns_setup_impaired [IMPAIR_ARGS...]: like netns_setup, with the box in the middle and
+# `synack impair` started with IMPAIR_ARGS. Sets NETNS_PREFIX NETNS_C NETNS_M NETNS_S NETNS_TMP.
+netns_setup_impaired() {
+  netns_require_root
+  netns_require_tools ip ss
+  netns_gc
+  NETNS_PREFIX=$(netns_new_prefix)
+  NETNS_C="$NETNS_PREFIX-c"
+  NETNS_M="$NETNS_PREFIX-m"
+  NETNS_S="$NETNS_PREFIX-s"
+  NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$NETNS_PREFIX.XXXXXX")
+  chmod 755 "$NETNS_TMP"
+  NETNS_CLEANED=0
+  trap 'netns_cleanup' EXIT
+  trap 'netns_log "interrupted (SIGINT)"; exit 130' INT
+  trap 'netns_log "terminated (SIGTERM)"; exit 143' TERM
+  trap 'netns_log "hangup (SIGHUP)"; exit 129' HUP
+  netns_create_impaired "$NETNS_PREFIX"
+  netns_impair_start "$@" || netns_die "synack impair did not start"
 }
 
 # netns_spawn NS LOGFILE CMD...: run CMD in the background inside NS; output to LOGFILE.
@@ -395,7 +532,7 @@ netns_main() {
       [ -n "$name" ] || netns_die "usage: $0 down NAME"
       netns_require_root
       local ns
-      for ns in "$name-c" "$name-s"; do
+      for ns in "$name-c" "$name-m" "$name-s"; do
         if ip netns list | awk '{print $1}' | grep -qx "$ns"; then
           netns_kill_ns_procs "$ns"
           ip netns del "$ns" && echo "deleted $ns"
@@ -406,12 +543,58 @@ netns_main() {
         [ -d "$d" ] && rm -rf "$d"
       done
       ;;
+    up-impaired)
+      [ -n "$name" ] || netns_die "usage: $0 up-impaired NAME [--http PORT] [-- IMPAIR_ARGS...]"
+      [ "${#name}" -le 20 ] || netns_die "NAME too long (20 characters at most)"
+      netns_require_root
+      shift 2
+      local port=
+      if [ "${1:-}" = "--http" ]; then port=${2:-8080}; shift 2 || shift $#; fi
+      [ "${1:-}" = "--" ] && shift
+      local here
+      here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+      if [ -z "$NETNS_SYNACK" ]; then
+        NETNS_SYNACK=$(command -v synack || true)
+        [ -x "$here/build/synack" ] && NETNS_SYNACK="$here/build/synack"
+      fi
+      NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$name.XXXXXX"); chmod 755 "$NETNS_TMP"
+      trap 'netns_cleanup' EXIT
+      NETNS_C="$name-c"; NETNS_M="$name-m"; NETNS_S="$name-s"
+      netns_create_impaired "$name"
+      [ -n "$NETNS_SYNACK" ] && [ -x "$NETNS_SYNACK" ] \
+        || netns_die "no synack binary: build it (cmake --build build) or set NETNS_SYNACK"
+      # Detached from this shell (setsid), so it outlives the script; `down NAME` stops it.
+      ip netns exec "$NETNS_M" setsid "$NETNS_SYNACK" impair "$NETNS_IF_MC" "$NETNS_IF_MS" "$@" \
+        >"$NETNS_TMP/impair.out" 2>"$NETNS_TMP/impair.err" </dev/null &
+      netns_wait_until 10 "synack impair to forward" grep -q forwarding "$NETNS_TMP/impair.err" \
+        || { cat "$NETNS_TMP/impair.err" >&2; netns_die "synack impair did not start"; }
+      if [ -n "$port" ]; then
+        local py
+        py=$(netns_python)
+        mkdir -p "$NETNS_TMP/www"
+        printf '<html><body>hello from the kernel peer</body></html>\n' >"$NETNS_TMP/www/index.html"
+        ip netns exec "$NETNS_S" setsid "$py" -m http.server "$port" --bind "$NETNS_IP_S" \
+          --directory "$NETNS_TMP/www" >"$NETNS_TMP/http.log" 2>&1 </dev/null &
+        netns_wait_listen "$NETNS_S" "$port" 15 || netns_die "http.server did not start"
+      fi
+      local tmp=$NETNS_TMP
+      NETNS_CREATED=(); NETNS_PIDS=(); NETNS_TMP=; trap - EXIT
+      echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN)"
+      echo "box namespace:    $name-m  (synack impair $NETNS_IF_MC $NETNS_IF_MS $*)"
+      echo "peer namespace:   $name-s  ($NETNS_IF_S $NETNS_IP_S/$NETNS_PLEN)"
+      echo "box log: $tmp/impair.err, counters: $tmp/impair.out (kill -USR1 \$(ip netns pids $name-m))"
+      if [ -n "$port" ]; then
+        echo "e.g.: ip netns exec $name-c curl http://$NETNS_IP_S:$port/"
+      else
+        echo "e.g.: ip netns exec $name-c ping $NETNS_IP_S"
+      fi
+      ;;
     gc)
       netns_require_root
       netns_gc
       ;;
     *)
-      echo "usage: $0 up NAME [--http PORT] | down NAME | gc" >&2
+      echo "usage: $0 up NAME [--http PORT] | up-impaired NAME [--http PORT] [-- IMPAIR_ARGS...] | down NAME | gc" >&2
       exit 2
       ;;
   esac

@@ -80,10 +80,12 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
     int one = 1;
     ignore_outgoing_ = ::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
 
-    auto program = rx_filter_program(opts.local_addr, opts.ports, opts.icmp_errors);
-    sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
-    if (::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0)
-      throw_system(errno, "cannot attach the packet filter");
+    if (opts.filter == rx_filter_mode::synack_tcp) {
+      auto program = rx_filter_program(opts.local_addr, opts.ports, opts.icmp_errors);
+      sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
+      if (::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0)
+        throw_system(errno, "cannot attach the packet filter");
+    }
 
     // Anything that slipped in before the filter (nothing with protocol 0, but cheap to be sure).
     std::byte sink[1];
@@ -134,6 +136,13 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
         throw setup_error(setup_errc::unknown_interface,
                           "unknown interface '" + name + "' (list them with `ip link`)");
       throw_system(errno, "cannot bind the packet socket to '" + name + "'");
+    }
+    if (opts.promiscuous) {
+      packet_mreq mreq{};
+      mreq.mr_ifindex = opts.ifindex;
+      mreq.mr_type = PACKET_MR_PROMISC;
+      if (::setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0)
+        throw_system(errno, "cannot put '" + name + "' in promiscuous mode");
     }
     batch_.reserve(max_batch * 2048);
     batch_offsets_.reserve(max_batch);
@@ -221,6 +230,11 @@ bool packet_socket::next(rx_frame& frame) noexcept {
     frame.truncated = h->tp_snaplen < h->tp_len || (status & TP_STATUS_COPY) != 0;
     frame.gso_tcp = (status & TP_STATUS_GSO_TCP) != 0;
     frame.losing = (status & TP_STATUS_LOSING) != 0;
+    frame.vlan_valid = (status & TP_STATUS_VLAN_VALID) != 0;
+    frame.vlan_tci = frame.vlan_valid ? h->tp_vlan_tci : std::uint16_t{0};
+    frame.vlan_tpid = !frame.vlan_valid                            ? std::uint16_t{0}
+                      : (status & TP_STATUS_VLAN_TPID_VALID) != 0 ? h->tp_vlan_tpid
+                                                                   : std::uint16_t{0x8100};
     frame.kernel_timestamp = std::chrono::seconds(h->tp_sec) + std::chrono::nanoseconds(h->tp_nsec);
     return true;
   }
@@ -274,7 +288,7 @@ std::error_code packet_socket::queue(std::span<const std::byte> frame) {
   return ec;
 }
 
-std::error_code packet_socket::flush() noexcept {
+std::error_code packet_socket::flush(std::size_t* sent_out) noexcept {
   std::size_t count = batch_offsets_.size();
   mmsghdr msgs[max_batch];
   iovec iov[max_batch];
@@ -290,14 +304,20 @@ std::error_code packet_socket::flush() noexcept {
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   std::error_code ec;
-  for (std::size_t sent = 0; sent < count;) {
-    int n = ::sendmmsg(fd_, msgs + sent, static_cast<unsigned>(count - sent), MSG_DONTWAIT);
+  std::size_t sent = 0;
+  std::size_t tried = 0;
+  while (tried < count) {
+    int n = ::sendmmsg(fd_, msgs + tried, static_cast<unsigned>(count - tried), MSG_DONTWAIT);
     if (n <= 0) {
-      ec = {n < 0 ? errno : EAGAIN, std::system_category()};
-      break;
+      if (!ec) ec = {n < 0 ? errno : EAGAIN, std::system_category()};
+      if (!opts_.tx_keep_going) break;
+      ++tried;  // drop the frame that failed, go on with the next
+      continue;
     }
     sent += static_cast<std::size_t>(n);
+    tried += static_cast<std::size_t>(n);
   }
+  if (sent_out != nullptr) *sent_out = sent;
   batch_.clear();
   batch_offsets_.clear();
   batch_sizes_.clear();

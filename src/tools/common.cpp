@@ -112,6 +112,8 @@ std::string wall_clock() {
   return fmt::format("{:02}:{:02}:{:02}.{:06}", tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
 }
 
+// In the order Linux lays options out on the wire (which is also how synack emits them), with the
+// NOP padding tcpdump shows, so a trace reads like `tcpdump -nn -S`.
 std::string format_options(const wire::tcp_options& o) {
   std::string s;
   auto add = [&](const std::string& part) {
@@ -120,13 +122,15 @@ std::string format_options(const wire::tcp_options& o) {
   };
   if (o.mss) add(fmt::format("mss {}", *o.mss));
   if (o.sack_permitted) add("sackOK");
-  if (o.timestamps) add(fmt::format("TS val {} ecr {}", o.timestamps->tsval, o.timestamps->tsecr));
-  if (o.window_scale) add(fmt::format("wscale {}", *o.window_scale));
+  if (o.timestamps) {
+    if (!o.mss && !o.sack_permitted) add("nop,nop");
+    add(fmt::format("TS val {} ecr {}", o.timestamps->tsval, o.timestamps->tsecr));
+  }
+  if (o.window_scale) add(fmt::format("nop,wscale {}", *o.window_scale));
   if (o.sack_count > 0) {
     std::string blocks;
-    for (std::size_t i = 0; i < o.sack_count; ++i)
-      blocks += fmt::format("{}{{{}:{}}}", i ? "" : "", o.sack[i].left, o.sack[i].right);
-    add(fmt::format("sack {} {}", o.sack_count, blocks));
+    for (std::size_t i = 0; i < o.sack_count; ++i) blocks += fmt::format("{{{}:{}}}", o.sack[i].left, o.sack[i].right);
+    add(fmt::format("nop,nop,sack {} {}", o.sack_count, blocks));
   }
   return s;
 }

@@ -15,6 +15,7 @@
 namespace synack::tools {
 void add_ping_command(CLI::App& app, std::function<int()>& action);
 void add_rules_command(CLI::App& app, std::function<int()>& action);
+void add_impair_command(CLI::App& app, std::function<int()>& action);
 }  // namespace synack::tools
 
 int main(int argc, char** argv) {
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   std::function<int()> action;
   add_ping_command(app, action);
   add_rules_command(app, action);
+  add_impair_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

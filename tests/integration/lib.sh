@@ -39,6 +39,63 @@ it_init() {
   echo "== $(basename "$0"): namespaces $NETNS_C / $NETNS_S, artefacts in $NETNS_TMP"
 }
 
+# it_init_impaired SYNACK [IMPAIR_ARGS...]: like it_init, but the three-namespace topology of
+# scripts/netns.sh (netns_setup_impaired): $NETNS_C 10.111.0.1 -- box $NETNS_M -- $NETNS_S 10.111.0.2,
+# with `synack impair imp-c imp-s IMPAIR_ARGS` running in the box (a2b is c -> s).
+it_init_impaired() {
+  netns_require_root
+  SYNACK=${1:-${SYNACK:-}}
+  shift || true
+  if [ -z "$SYNACK" ]; then
+    echo "usage: bash $0 /path/to/synack" >&2
+    exit 2
+  fi
+  if [ ! -x "$SYNACK" ]; then
+    echo "FAIL: synack binary not found or not executable: $SYNACK" >&2
+    exit 1
+  fi
+  SYNACK=$(readlink -f "$SYNACK")
+  NETNS_SYNACK=$SYNACK
+  netns_require_tools ip ss tcpdump timeout python3
+  IT_START_NS=$(date +%s%N)
+  netns_setup_impaired "$@"
+  it_write_python
+  cp "$IT_DIR/impair_tool.py" "$NETNS_TMP/impair_tool.py"
+  echo "== $(basename "$0"): namespaces $NETNS_C / $NETNS_M (box) / $NETNS_S, artefacts in $NETNS_TMP"
+}
+
+# it_impair_restart [IMPAIR_ARGS...]: a fresh box with new arguments (same namespaces).
+it_impair_restart() {
+  echo "   box: synack impair $NETNS_IF_MC $NETNS_IF_MS $*"
+  netns_impair_restart "$@" || fail "synack impair did not restart with: $*"
+}
+
+# it_impair_stop: stop the box (SIGTERM) and check it exited 0; final counters: $NETNS_IMPAIR_OUT.
+it_impair_stop() {
+  local rc=0
+  netns_impair_stop || rc=$?
+  [ "$rc" = 0 ] || { cat "$NETNS_IMPAIR_ERR"; fail "synack impair exited with $rc on SIGTERM"; }
+}
+
+# it_udp_probe NAME COUNT RATE [SIZE]: UDP probes from $NETNS_C to $NETNS_S:9000 at RATE per second
+# (python3, tests/integration/impair_tool.py); the receiver's summary -> $NETNS_TMP/NAME.json.
+it_udp_probe() {
+  local name=$1 count=$2 rate=$3 size=${4:-64} py rpid
+  py=$(netns_python)
+  ip netns exec "$NETNS_S" "$py" -u "$NETNS_TMP/impair_tool.py" udp-recv "$NETNS_IP_S" 9000 \
+    "$NETNS_TMP/$name.json" --idle 1.0 --max 80 >"$NETNS_TMP/$name.recv.log" 2>&1 &
+  rpid=$!
+  NETNS_PIDS+=("$rpid")
+  netns_wait_until 10 "the UDP receiver" grep -q listening "$NETNS_TMP/$name.recv.log" \
+    || { cat "$NETNS_TMP/$name.recv.log"; fail "UDP receiver did not start"; }
+  ip netns exec "$NETNS_C" "$py" "$NETNS_TMP/impair_tool.py" udp-send "$NETNS_IP_S" 9000 "$count" "$rate" \
+    --size "$size" >"$NETNS_TMP/$name.send.json" 2>"$NETNS_TMP/$name.send.log" \
+    || { cat "$NETNS_TMP/$name.send.log"; fail "UDP sender failed"; }
+  netns_wait_exit "$rpid" 30 || fail "UDP receiver did not finish"
+  wait "$rpid" || { cat "$NETNS_TMP/$name.recv.log"; fail "UDP receiver failed"; }
+  echo "   udp $name: sent $(cat "$NETNS_TMP/$name.send.json")"
+}
+
 it_elapsed() { echo "$(( ($(date +%s%N) - IT_START_NS) / 1000000 )) ms"; }
 
 # it_section NAME: start a group of assertions (resets what a failure dumps).

@@ -36,6 +36,11 @@ struct rx_frame {
   bool truncated = false;            // did not fit the ring frame (data.size() < original_length)
   bool gso_tcp = false;              // TP_STATUS_GSO_TCP: a GRO/GSO super-frame (trap 4)
   bool losing = false;               // TP_STATUS_LOSING: the ring dropped frames since last stats()
+  // An 802.1Q/802.1ad tag the kernel moved out of the frame into metadata (TP_STATUS_VLAN_VALID):
+  // `data` no longer holds it; a bridge must put it back when it forwards the frame.
+  bool vlan_valid = false;
+  std::uint16_t vlan_tci = 0;
+  std::uint16_t vlan_tpid = 0;  // 0x8100 when the kernel did not say (TP_STATUS_VLAN_TPID_VALID)
   // When the kernel received it (CLOCK_REALTIME, since the epoch).
   std::chrono::nanoseconds kernel_timestamp{};
 };
@@ -43,6 +48,12 @@ struct rx_frame {
 struct packet_stats {
   std::uint64_t received = 0;  // frames that passed the filter
   std::uint64_t dropped = 0;   // of those, dropped because the ring was full
+};
+
+// Which frames the socket receives.
+enum class rx_filter_mode {
+  synack_tcp,  // only synack's traffic: the BPF filter of rx_filter.hpp (the default)
+  all_frames,  // every frame on the interface, no filter (the impairment bridge)
 };
 
 class packet_socket {
@@ -60,6 +71,13 @@ class packet_socket {
     bool qdisc_bypass = false;  // PACKET_QDISC_BYPASS (trap 8: also skips tc on this interface)
     // Also receive ICMP destination-unreachable/time-exceeded sent to local_addr (rx_filter.hpp).
     bool icmp_errors = false;
+    rx_filter_mode filter = rx_filter_mode::synack_tcp;  // all_frames ignores local_addr and ports
+    // PACKET_ADD_MEMBERSHIP PACKET_MR_PROMISC: also frames for other MAC addresses (dropped by the
+    // kernel when the socket closes).
+    bool promiscuous = false;
+    // flush(): on an error drop only the frame that failed and still send the rest of the batch
+    // (default: drop the rest of the batch too).
+    bool tx_keep_going = false;
   };
 
   // Throws setup_error: permission (EPERM), unknown_interface (ENODEV), interface_down, system.
@@ -95,7 +113,9 @@ class packet_socket {
   // flushes by itself when the batch is full. On an error the rest of the batch is dropped and the
   // first error returned.
   std::error_code queue(std::span<const std::byte> frame);
-  std::error_code flush() noexcept;
+  // `sent`, when given, receives how many of the batch the kernel took. With tx_keep_going the
+  // first error is still returned.
+  std::error_code flush(std::size_t* sent = nullptr) noexcept;
   std::size_t queued() const noexcept { return batch_offsets_.size(); }
 
   // Kernel counters since the last call (PACKET_STATISTICS, reset on read).
