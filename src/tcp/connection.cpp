@@ -74,6 +74,7 @@ void connection::reset_for_open() {
   syn_retransmitted_ = false;
   rtt_seq_.reset();
   challenge_count_ = 0;
+  invalid_ack_sent_ = false;
   send_was_full_ = readable_queued_ = false;
   timers_.disarm_all();
   error_ = {};

@@ -146,19 +146,30 @@ bool connection::syn_received_duplicate_syn(segment& seg) {
 }
 
 // First step: is the segment in the receive window? The four cases of RFC 9293 §3.10.7.4.
-bool connection::check_sequence(instant, const segment& seg, bool& ack_only) {
+bool connection::check_sequence(instant now, const segment& seg, bool& ack_only) {
   const std::uint32_t wnd = tcb_.rcv_wnd;
   const std::uint32_t len = seg.len();
   const seq nxt = tcb_.rcv_nxt;
   bool ok;
+  // Deviation: an empty segment may sit exactly at the right edge (Linux tcp_sequence), where a
+  // peer's pure ACK lands when it filled our window and part of that data was lost.
   if (len == 0)
-    ok = wnd == 0 ? seg.seq_num == nxt : in_range_half_open(nxt, seg.seq_num, nxt + wnd);
+    ok = wnd == 0 ? seg.seq_num == nxt : in_range_closed(nxt, seg.seq_num, nxt + wnd);
   else
     ok = wnd != 0 && (in_range_half_open(nxt, seg.seq_num, nxt + wnd) ||
                       in_range_half_open(nxt, seg.seq_num + (len - 1), nxt + wnd));
   if (ok) return true;
   if (seg.rst) return false;  // an unacceptable RST is dropped silently (RFC 5961 §3.2)
-  ack_owed_ = true;           // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop
+  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. Answers to empty segments are rate-limited
+  // like Linux's tcp_invalid_ratelimit, so two ends that each find the other's ACKs outside
+  // their window cannot ping-pong ACKs forever.
+  if (len > 0 || seg.syn || now - last_invalid_ack_ >= cfg_.invalid_ack_interval || !invalid_ack_sent_) {
+    if (len == 0) {
+      last_invalid_ack_ = now;
+      invalid_ack_sent_ = true;
+    }
+    ack_owed_ = true;
+  }
   // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
   // made to accept valid ACKs": a zero-window probe at RCV.NXT still updates SND.UNA/SND.WND.
   if (wnd == 0 && seg.seq_num == nxt) {

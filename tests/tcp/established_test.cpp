@@ -468,3 +468,26 @@ BOOST_FIXTURE_TEST_CASE(established_timestamp_echo_gives_rtt_sample_after_retran
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(established_ack_loops)
+
+BOOST_FIXTURE_TEST_CASE(established_empty_segment_at_the_right_window_edge_is_accepted, established_fixture) {
+  // Linux tcp_sequence: an ACK from a peer whose SND.NXT reached our right edge counts.
+  send(at(100ms), seg().seq(irs + 1 + 4096).ack(iss + 1).win(1234));
+  expect_nothing(at(100ms));
+  BOOST_TEST(conn().tcb().snd_wnd == 1234u);
+}
+
+BOOST_FIXTURE_TEST_CASE(established_acks_for_unacceptable_empty_segments_are_rate_limited, established_fixture) {
+  send(at(100ms), seg().seq(irs + 1 + 5000).ack(iss + 1));
+  expect(at(100ms), seg().seq(iss + 1).ack(irs + 1));
+  send(at(200ms), seg().seq(irs + 1 + 5000).ack(iss + 1));
+  expect_nothing(at(200ms));  // within 500 ms of the last such ACK
+  send(at(600ms), seg().seq(irs + 1 + 5000).ack(iss + 1));
+  expect(at(600ms), seg().seq(iss + 1).ack(irs + 1));
+  // Segments with data are always answered.
+  send(at(610ms), seg().seq(irs + 1 + 5000).ack(iss + 1).payload("x"));
+  expect(at(610ms), seg().seq(iss + 1).ack(irs + 1));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -4,6 +4,7 @@
 //
 // Replay one seed (all scenarios, with a segment trace): SYNACK_SIM_SEED=1234 tcp_tests -t sim
 // Run more seeds:                                      SYNACK_SIM_SEEDS=5000 tcp_tests -t sim
+// Print each seed as it starts (to find a hang):        SYNACK_SIM_PROGRESS=1
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -67,26 +68,52 @@ struct endpoint {
   bool closed_event = false;
   bool visited_time_wait = false;
   std::vector<std::string> errors;
+  instant next_read{};  // slow reader: reads at most read_chunk bytes per read_every
   bool all_queued() const { return queued == to_send.size(); }
 };
 
+// The defaults, as the engine uses them; every third seed small buffers and no options.
+// (Passed in through a delegating constructor: g++ 12.2 crashes with an internal compiler error
+// at -O2 when cfg_ is initialised from a call in the mem-initializer list.)
+config make_sim_config(std::uint64_t seed) {
+  config c;
+  if (seed % 3 == 0) {
+    c.recv_buffer = 1000 + seed % 3000;
+    c.send_buffer = 2000 + seed % 5000;
+    c.timestamps = false;
+    c.window_scale.reset();
+    c.sack_permitted = false;
+  }
+  return c;
+}
+
 class simulation {
 public:
-  simulation(std::uint64_t seed, scenario sc, bool trace)
-      : rng_(seed), sc_(sc), trace_(trace), isns_(make_key(seed)),
-        a_(make_config(), isns_, client_tuple()),
-        b_(make_config(), isns_, sc == scenario::simultaneous_open ? server_tuple_with_remote() : server_tuple()) {
+  simulation(std::uint64_t seed, scenario sc, bool trace) : simulation(seed, sc, trace, make_sim_config(seed)) {}
+
+private:
+  simulation(std::uint64_t seed, scenario sc, bool trace, const config& cfg)
+      : rng_(seed), sc_(sc), trace_(trace), isns_(make_key(seed)), cfg_(cfg),
+        a_(cfg_, isns_, client_tuple()),
+        b_(cfg_, isns_, sc == scenario::simultaneous_open ? server_tuple_with_remote() : server_tuple()) {
     std::uniform_real_distribution<double> rate(0.0, 1.0);
-    link_.loss = 0.2 * rate(rng_);
+    // Every third seed: small buffers, no options, a slow reader (zero windows, persist probes,
+    // window updates, Karn-only RTT). That variant gets a milder link: without timestamps no RTT
+    // sample survives a go-back-N round (Karn), so repeated drops of reordered segments (no
+    // reassembly queue yet, no fast retransmit) keep doubling the RTO until an idle FIN_WAIT_2
+    // times out. Known limitation until reassembly lands; see the TCP core notes.
+    small_ = seed % 3 == 0;
+    link_.loss = (small_ ? 0.05 : 0.2) * rate(rng_);
     link_.duplicate = 0.1 * rate(rng_);
-    link_.reorder = 0.2 * rate(rng_);
+    link_.reorder = (small_ ? 0.02 : 0.2) * rate(rng_);
     std::uniform_int_distribution<std::size_t> size(0, 40000);
     fill(a_.to_send, size(rng_));
     fill(b_.to_send, size(rng_));
   }
 
+public:
   std::string describe() const {
-    return std::string(name(sc_)) + " loss=" + std::to_string(link_.loss) + " dup=" + std::to_string(link_.duplicate) +
+    return std::string(name(sc_)) + (small_ ? " small-buffers slow-reader" : "") + " loss=" + std::to_string(link_.loss) + " dup=" + std::to_string(link_.duplicate) +
            " reorder=" + std::to_string(link_.reorder) + " bytes a->b=" + std::to_string(a_.to_send.size()) +
            " b->a=" + std::to_string(b_.to_send.size());
   }
@@ -101,9 +128,11 @@ public:
       a_.conn.connect(now_);
     }
     const instant limit = at(3000s);
+    std::uint64_t steps = 0;
     while (now_ < limit) {
       bool progress = true;
       while (progress) {
+        if (++steps > 2'000'000) return false;  // livelock: something answers itself forever
         progress = deliver_due();
         progress |= fire_timers();
         progress |= app(a_, b_, true);
@@ -129,7 +158,6 @@ private:
     for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>((seed >> (i % 8 * 8)) + i);
     return k;
   }
-  static config make_config() { return config{}; }  // the defaults, as the engine uses them
   static synack::wire::four_tuple client_tuple() {
     return {synack::wire::ipv4_addr::from_octets(10, 0, 0, 1), 40000, synack::wire::ipv4_addr::from_octets(10, 0, 0, 2),
             80};
@@ -191,9 +219,16 @@ private:
       any = true;
     }
     std::array<std::byte, 4096> buf;
-    while (const std::size_t n = self.conn.receive(buf)) {
-      self.received.insert(self.received.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-      any = true;
+    if (!small_ || now_ >= self.next_read) {
+      const std::size_t chunk = small_ ? 300 : buf.size();
+      while (const std::size_t n = self.conn.receive(std::span(buf).first(chunk))) {
+        self.received.insert(self.received.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+        any = true;
+        if (small_) {
+          self.next_read = now_ + 20ms;
+          break;
+        }
+      }
     }
     while (auto e = self.conn.poll_event()) {
       any = true;
@@ -245,9 +280,15 @@ private:
       }
       const int copies = u(rng_) < link_.duplicate ? 2 : 1;
       for (int c = 0; c < copies; ++c) {
-        duration d = link_.delay + std::chrono::duration_cast<duration>(link_.jitter * u(rng_));
-        if (u(rng_) < link_.reorder) d += std::chrono::duration_cast<duration>(4 * link_.delay * u(rng_));
-        in_flight f{now_ + d, order_++, to, *s, {s->payload.begin(), s->payload.end()}};
+        // FIFO per direction (jitter never reorders), except for the chosen few held back.
+        instant arrives = now_ + link_.delay + std::chrono::duration_cast<duration>(link_.jitter * u(rng_));
+        if (u(rng_) < link_.reorder) {
+          arrives += std::chrono::duration_cast<duration>(4 * link_.delay * u(rng_));
+        } else {
+          arrives = std::max(arrives, last_arrival_[to]);
+          last_arrival_[to] = arrives;
+        }
+        in_flight f{arrives, order_++, to, *s, {s->payload.begin(), s->payload.end()}};
         f.seg.payload = {};
         link_queue_.push_back(std::move(f));
       }
@@ -263,11 +304,16 @@ private:
     for (const auto& f : link_queue_) consider(f.arrives);
     consider(a_.conn.next_deadline());
     consider(b_.conn.next_deadline());
+    if (small_) {
+      if (a_.conn.available() > 0) consider(std::max(a_.next_read, now_));
+      if (b_.conn.available() > 0) consider(std::max(b_.next_read, now_));
+    }
     return next;
   }
 
   bool done() const {
-    return a_.conn.current_state() == state::closed && b_.conn.current_state() == state::closed && link_queue_.empty();
+    return a_.conn.current_state() == state::closed && b_.conn.current_state() == state::closed && link_queue_.empty() &&
+           a_.conn.available() == 0 && b_.conn.available() == 0;
   }
 
   void log(const char* dir, const segment& s, const char* what) const {
@@ -278,12 +324,15 @@ private:
   std::mt19937_64 rng_;
   scenario sc_;
   bool trace_;
+  bool small_ = false;
   link_params link_;
   isn_generator isns_;
+  config cfg_;
   endpoint a_;
   endpoint b_;
   std::vector<in_flight> link_queue_;
   std::uint64_t order_ = 0;
+  std::array<instant, 2> last_arrival_{};
   instant now_{};
 };
 
@@ -300,6 +349,7 @@ void run_scenario(scenario sc) {
   const bool trace = std::getenv("SYNACK_SIM_SEED") != nullptr;
   unsigned failures = 0;
   for (const std::uint64_t seed : seeds_to_run()) {
+    if (std::getenv("SYNACK_SIM_PROGRESS")) std::cerr << name(sc) << " seed " << seed << std::endl;
     simulation sim(seed, sc, trace);
     BOOST_TEST_CONTEXT("seed " << seed << " (replay: SYNACK_SIM_SEED=" << seed << "): " << sim.describe()) {
       const bool finished = sim.run();

@@ -42,6 +42,9 @@ struct config {
   // --- RFC 5961 ------------------------------------------------------------------------------------
   // Challenge ACKs allowed per second (RFC 5961 §7); smoltcp uses 1. 0 = unlimited.
   unsigned challenge_ack_limit_per_s = 1;
+  // At most one ACK per interval answers unacceptable empty segments (Linux tcp_invalid_ratelimit),
+  // which breaks ACK loops between two ends that disagree about the window.
+  duration invalid_ack_interval = std::chrono::milliseconds{500};
 
   // --- delayed ACK hook (RFC 9293 §3.8.6.3) ------------------------------------------------------
   // 0 = ACK every segment at once (the default for now). Otherwise an ACK for in-order data may

@@ -213,9 +213,11 @@ private:
   std::optional<seq> rtt_seq_;     // timed segment (Karn): sample when this is acknowledged
   instant rtt_start_{};
 
-  // RFC 5961 §7 rate limit.
+  // RFC 5961 §7 rate limit, and Linux's limit on ACKs answering unacceptable empty segments.
   instant challenge_window_start_{};
   unsigned challenge_count_ = 0;
+  instant last_invalid_ack_{};
+  bool invalid_ack_sent_ = false;
 
   byte_ring send_buf_;
   byte_ring recv_buf_;
