@@ -150,7 +150,7 @@ netns_new_prefix() {
 netns_gc() {
   local ns pid
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    if [[ "$ns" =~ ^sk([0-9]+)x[0-9a-f]{4}-[cms]$ ]]; then
+    if [[ "$ns" =~ ^sk([0-9]+)x[0-9a-f]{4}-[cmsf]$ ]]; then
       pid=${BASH_REMATCH[1]}
       if ! netns_pid_alive "$pid"; then
         netns_log "removing stale namespace $ns (owner pid $pid is gone)"
@@ -357,6 +357,34 @@ netns_setup_impaired() {
   netns_impair_start "$@" || netns_die "synack impair did not start"
 }
 
+# netns_add_third_ns: after netns_setup, a third namespace <prefix>-f (NETNS_F, 10.112.0.2/24 on
+# veth-f) behind the peer: <prefix>-s routes between 10.112.0.0/24 (veth-sf 10.112.0.1) and the
+# pair's subnet, and <prefix>-c reaches 10.112.0.0/24 via 10.111.0.2 (an off-link sender, e.g. a
+# SYN flooder, whose traffic arrives on veth-c with the peer's MAC).
+NETNS_F=
+NETNS_IP_F=10.112.0.2
+netns_add_third_ns() {
+  NETNS_F="$NETNS_PREFIX-f"
+  ip netns add "$NETNS_F" || netns_die "cannot create namespace $NETNS_F"
+  NETNS_CREATED+=("$NETNS_F")
+  ip link add veth-f netns "$NETNS_F" type veth peer name veth-sf netns "$NETNS_S" \
+    || netns_die "cannot create the veth pair $NETNS_F/$NETNS_S"
+  ip -n "$NETNS_F" link set lo up
+  ip netns exec "$NETNS_F" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+  ip -n "$NETNS_F" addr add "$NETNS_IP_F/24" dev veth-f
+  ip -n "$NETNS_S" addr add 10.112.0.1/24 dev veth-sf
+  netns_offloads_off "$NETNS_F" veth-f
+  netns_offloads_off "$NETNS_S" veth-sf
+  ip -n "$NETNS_F" link set veth-f up
+  ip -n "$NETNS_S" link set veth-sf up
+  ip netns exec "$NETNS_S" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
+  ip -n "$NETNS_F" route add default via 10.112.0.1
+  ip -n "$NETNS_C" route add 10.112.0.0/24 via "$NETNS_IP_S"
+  netns_wait_until 10 "veth carrier in $NETNS_F" \
+    bash -c "ip -n '$NETNS_F' -o link show veth-f | grep -q 'state UP'" \
+    || netns_die "veth in $NETNS_F did not come up"
+}
+
 # netns_spawn NS LOGFILE CMD...: run CMD in the background inside NS; output to LOGFILE.
 # Sets NETNS_LAST_PID (the pid of CMD itself: `ip netns exec` execs it in place).
 netns_spawn() {
@@ -415,7 +443,7 @@ netns_socat_close_server() {
 netns_socat_echo_server() {
   local port=${1:-7} ns=${2:-$NETNS_S} ip=${3:-$NETNS_IP_S}
   netns_spawn "$ns" "$NETNS_TMP/socat-echo-$port.log" \
-    socat "TCP-LISTEN:$port,bind=$ip,fork,reuseaddr" PIPE
+    socat -b 4096 "TCP-LISTEN:$port,bind=$ip,fork,reuseaddr" PIPE
   netns_wait_listen "$ns" "$port" 15 || { cat "$NETNS_TMP/socat-echo-$port.log" >&2; return 1; }
 }
 

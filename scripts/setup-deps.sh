@@ -25,8 +25,9 @@ pkgs=(
   libboost1.81-dev libboost-test1.81-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpcap-dev
   iptables iproute2 procps kmod ethtool
-  tcpdump tshark
-  python3 socat curl
+  tcpdump tshark gnuplot-nox
+  python3 socat curl hping3
+  libssl-dev openssl nginx-light
 )
 
 missing=()

@@ -15,8 +15,8 @@ namespace synack::engine {
 
 namespace {
 
-tcp::isn_generator make_isn_generator() {
-  // RFC 6528's secret: fresh random bytes per process.
+tcp::siphash_key random_key() {
+  // RFC 6528's secret (and the SYN cookie secret): fresh random bytes per process.
   tcp::siphash_key key{};
   std::size_t got = 0;
   while (got < key.size()) {
@@ -24,8 +24,10 @@ tcp::isn_generator make_isn_generator() {
     if (n < 0) throw std::runtime_error("getrandom failed");
     got += static_cast<std::size_t>(n);
   }
-  return tcp::isn_generator{key};
+  return key;
 }
+
+tcp::isn_generator make_isn_generator() { return tcp::isn_generator{random_key()}; }
 
 std::uint64_t random_seed() {
   std::uint64_t s = 0;
@@ -76,13 +78,20 @@ bool on_link(const link::interface_info& iface, wire::ipv4_addr a) {
 // One connection and what the engine knows about it beyond the TCP core.
 struct engine::entry {
   entry(const tcp::config& cfg, const tcp::isn_generator& isns, wire::four_tuple t)
-      : conn(cfg, isns, t) {}
+      : conn(cfg, isns, t), key(t) {
+    timer.owner = this;
+  }
   tcp::connection conn;
+  wire::four_tuple key;  // in conns_ (a child back in LISTEN has forgotten its remote end)
+  wheel_hook timer;  // armed at conn.next_deadline(), re-armed by flush()
   wire::ipv4_addr next_hop;
   bool started = false;  // connect() called on the core (after the next hop resolved)
   bool dirty = false;
   std::optional<tcp::instant> first_sent;
   std::optional<tcp::instant> connected_at;
+  // Passive opens: the child's place in its listener (the listener's port is the tuple's).
+  enum class child_state : std::uint8_t { none, half_open, queued, accepted, dropped };
+  child_state child = child_state::none;
 };
 
 // A next hop we are resolving ourselves (the kernel's neighbour table had no entry).
@@ -97,7 +106,8 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
       port_alloc_(link::port_range{1, 1}),
       isns_(make_isn_generator()),
       tcp_cfg_(opts.tcp),
-      tx_buf_(wire::ethernet_header_len + 60 + 65536) {
+      tx_buf_(wire::ethernet_header_len + 60 + 65536),
+      cookies_(random_key()) {
   // Interface: the named one, else the one the route to the destination leaves by.
   std::optional<link::route_info> route = netlink_.route_to(destination);
   if (!opts_.interface.empty()) {
@@ -147,6 +157,9 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.local_addr = local_;
   so.ports = ports_;
   so.qdisc_bypass = opts_.qdisc_bypass;
+  so.rx_ring_bytes = opts_.rx_ring_bytes;
+  so.rx_frame_size = opts_.rx_frame_size;
+  so.tx_timestamps = opts_.tx_timestamps;
   socket_.emplace(so);
 }
 
@@ -166,12 +179,16 @@ wire::ipv4_addr engine::next_hop_for(wire::ipv4_addr dst) {
 }
 
 wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port) {
+  return connect(dst, port, tcp_cfg_);
+}
+
+wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const tcp::config& cfg) {
   tcp::instant t = now();
   auto lport = port_alloc_.acquire();
   if (!lport) throw std::runtime_error("no free local port in " + std::to_string(ports_.lo) + "-" +
                                        std::to_string(ports_.hi) + " (widen --ports)");
   wire::four_tuple tuple{local_, *lport, dst, port};
-  auto e = std::make_unique<entry>(tcp_cfg_, isns_, tuple);
+  auto e = std::make_unique<entry>(cfg, isns_, tuple);
   e->next_hop = next_hop_for(dst);
   entry& ref = *e;
   conns_.emplace(tuple, std::move(e));
@@ -231,16 +248,33 @@ std::size_t engine::send(const wire::four_tuple& t, std::span<const std::byte> d
   return n;
 }
 
+void engine::modify(const wire::four_tuple& t, const std::function<void(tcp::connection&)>& f) {
+  auto it = conns_.find(t);
+  if (it == conns_.end()) return;
+  f(it->second->conn);
+  mark_dirty(*it->second);
+  flush(now());
+}
+
+std::size_t engine::receive(const wire::four_tuple& t, std::span<std::byte> out) {
+  auto it = conns_.find(t);
+  if (it == conns_.end()) return 0;
+  std::size_t n = it->second->conn.receive(out);
+  if (n > 0) {
+    mark_dirty(*it->second);
+    flush(now());
+  }
+  return n;
+}
+
 // --- the loop --------------------------------------------------------------------------------
 
 std::optional<tcp::instant> engine::next_deadline() const {
-  // A linear scan: fine for the tools' connection counts; the performance issue brings a wheel.
-  std::optional<tcp::instant> d;
+  // Connections: the wheel. Neighbours being resolved by our own ARP: few, scanned.
+  std::optional<tcp::instant> d = wheel_.next_deadline();
   auto consider = [&](tcp::instant t) {
     if (!d || t < *d) d = t;
   };
-  for (const auto& [t, e] : conns_)
-    if (auto x = e->conn.next_deadline()) consider(*x);
   for (const auto& [a, n] : neighbours_)
     if (!n.mac && n.tries > 0) consider(n.next_try);
   return d;
@@ -259,17 +293,39 @@ void engine::run_once(std::chrono::nanoseconds max_wait) {
 
   t = now();
   socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256);
+  drain_tx_timestamps();
+  fire_timers(t);
+  flush(t);
+}
+
+std::optional<std::uint32_t> engine::next_tx_id() const {
+  if (!socket_->tx_timestamps()) return std::nullopt;
+  return socket_->next_tx_id();
+}
+
+void engine::drain_tx_timestamps() {
+  // Reports left queued keep the socket polling with POLLERR: read them after every wait.
+  socket_->drain_tx_timestamps([&](std::uint32_t id, std::chrono::nanoseconds at) {
+    if (on_tx_timestamp_) on_tx_timestamp_(id, at);
+  });
+}
+
+void engine::process(tcp::instant t) {
+  // Drain in batches until the ring is empty, so one wake-up never leaves frames behind.
+  while (socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256) == 256) {
+  }
+  drain_tx_timestamps();
   fire_timers(t);
   flush(t);
 }
 
 void engine::fire_timers(tcp::instant t) {
-  for (auto& [tuple, e] : conns_) {
-    auto d = e->conn.next_deadline();
-    if (d && *d <= t) {
-      e->conn.on_timer(t);
-      mark_dirty(*e);
-    }
+  due_.clear();
+  wheel_.expire(t, due_);
+  for (wheel_hook* h : due_) {
+    entry& e = *static_cast<entry*>(h->owner);
+    e.conn.on_timer(t);
+    mark_dirty(e);  // flush() re-arms it from next_deadline()
   }
   std::vector<wire::ipv4_addr> failed;
   for (auto& [addr, n] : neighbours_) {
@@ -295,11 +351,13 @@ void engine::mark_dirty(entry& e) {
 void engine::flush(tcp::instant t) {
   for (entry* e : dirty_) {
     e->dirty = false;
+    if (e->child != entry::child_state::none) update_child(*e);
     if (e->started) transmit(*e, t);
-    while (auto ev = e->conn.poll_event()) events_.emplace_back(e->conn.tuple(), *ev);
+    while (auto ev = e->conn.poll_event()) events_.emplace_back(e->key, *ev);
+    wheel_.schedule(e->timer, e->conn.next_deadline());
   }
   dirty_.clear();
-  if (events_.empty()) return;
+  if (events_.empty() && acceptable_.empty()) return;
 
   // Deliver after processing, then retire connections that reached CLOSED. Handlers may call
   // back into the engine (close, abort, connect): those calls flush on their own.
@@ -312,8 +370,25 @@ void engine::flush(tcp::instant t) {
     auto it = conns_.find(tuple);
     if (it == conns_.end() || it->second->dirty) continue;
     if (it->second->conn.current_state() != tcp::state::closed) continue;
-    port_alloc_.release(tuple.local_port);
+    if (it->second->child == entry::child_state::none) {
+      port_alloc_.release(tuple.local_port);
+    } else if (it->second->child == entry::child_state::queued) {
+      // Reset or timed out before accept(): it leaves the accept queue (Linux would still
+      // hand it out, with the error on the first read; nothing is lost by skipping it).
+      if (auto l = listeners_.find(tuple.local_port); l != listeners_.end()) {
+        auto& q = l->second.accept_queue;
+        q.erase(std::remove(q.begin(), q.end(), tuple), q.end());
+        l->second.stats.accept_queue = q.size();
+      }
+    }
+    wheel_.cancel(it->second->timer);
     conns_.erase(it);
+  }
+  if (!acceptable_.empty()) {
+    std::vector<std::uint16_t> ports;
+    ports.swap(acceptable_);
+    for (std::uint16_t p : ports)
+      if (on_acceptable_) on_acceptable_(p);
   }
 }
 
@@ -357,6 +432,11 @@ void engine::send_frame(std::span<const std::byte> frame, tcp::instant t) {
 
 void engine::handle_frame(const link::rx_frame& f, tcp::instant t) {
   ++stats_.frames_received;
+  rx_frame_ = &f;  // current_rx_frame() for the observers, cleared however this returns
+  struct clear_current {
+    const link::rx_frame*& slot;
+    ~clear_current() { slot = nullptr; }
+  } clear{rx_frame_};
   if (on_frame_) on_frame_(direction::in, t, f.data);
   wire::parse_options po;
   // veth hands over partial checksums (trap 3); a device-verified checksum needs no second look.
@@ -373,13 +453,38 @@ void engine::handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tc
   if (ip.dst != local_ || !ports_.contains(seg.dst_port)) return;  // the filter's job; be safe
   wire::four_tuple tuple{local_, seg.dst_port, ip.src, seg.src_port};
   auto it = conns_.find(tuple);
+  if (it != conns_.end() && seg.flags.syn && !seg.ack && !seg.flags.rst && !it->second->dirty &&
+      it->second->conn.current_state() == tcp::state::time_wait && listeners_.count(seg.dst_port) &&
+      tcp::seq{seg.seq} > it->second->conn.tcb().rcv_nxt) {
+    // Linux (tcp_timewait_state_process, TCP_TW_SYN): a new SYN above the old incarnation's
+    // sequence space ends TIME_WAIT and opens a new connection on the same four-tuple.
+    wheel_.cancel(it->second->timer);
+    conns_.erase(it);
+    it = conns_.end();
+  }
   if (it == conns_.end() || !it->second->started) {
+    if (it == conns_.end()) {
+      if (auto l = listeners_.find(seg.dst_port); l != listeners_.end()) {
+        handle_listen(l->second, ip, seg, t);
+        return;
+      }
+    }
     reply_rst(ip, seg, t);
     return;
   }
   entry& e = *it->second;
   tcp::segment s = to_segment(seg);
   tcp::state before = e.conn.current_state();
+  if (e.child == entry::child_state::half_open && before == tcp::state::syn_received && s.ack_num && !s.rst &&
+      !s.syn) {
+    // Linux (tcp_check_req, tcp_abort_on_overflow=0): with the accept queue full the final ACK is
+    // dropped; the child stays in SYN_RCVD and its SYN-ACK retransmission retries later.
+    if (auto l = listeners_.find(tuple.local_port);
+        l != listeners_.end() && l->second.accept_queue.size() >= l->second.opts.backlog) {
+      ++l->second.stats.accept_queue_overflows;
+      return;
+    }
+  }
   e.conn.on_segment(t, s);
   if (!e.connected_at && before != tcp::state::established &&
       e.conn.current_state() == tcp::state::established)
@@ -404,7 +509,13 @@ void engine::reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp
     rst.ack_num = in.seq_num + in.len();
   }
   auto hop = next_hops_.find(ip.src.value);
-  if (hop == next_hops_.end()) return;  // never talked to it: stay silent rather than ARP for it
+  if (hop == next_hops_.end()) {
+    // Never talked to it. A client stays silent rather than ARP for it; a server answers every
+    // SYN to its ports (RFC 9293 §3.10.7.1) through the frame's own source MAC.
+    if (listeners_.empty()) return;
+    if (auto mac = frame_source_mac()) emit_segment(tuple, *mac, rst, tcp::state::closed, t);
+    return;
+  }
   auto n = neighbours_.find(hop->second.value);
   if (n == neighbours_.end() || !n->second.mac) return;
   emit_segment(tuple, *n->second.mac, rst, tcp::state::closed, t);
@@ -472,6 +583,218 @@ void engine::neighbour_failed(wire::ipv4_addr hop) {
                                            std::make_error_code(std::errc::host_unreachable)});
     mark_dirty(*e);
   }
+}
+
+
+// --- passive opens -------------------------------------------------------------------------------
+
+void engine::listen(std::uint16_t port, const listen_options& lo) {
+  if (!ports_.contains(port))
+    throw std::invalid_argument("port " + std::to_string(port) + " is outside synack's ports " +
+                                std::to_string(ports_.lo) + "-" + std::to_string(ports_.hi) +
+                                " (the packet filter and RST guard cover only those)");
+  listener& l = listeners_[port];
+  l.opts = lo;
+  l.opts.backlog = std::max<std::size_t>(lo.backlog, 1);
+}
+
+void engine::stop_listening(std::uint16_t port) {
+  auto l = listeners_.find(port);
+  if (l == listeners_.end()) return;
+  std::vector<wire::four_tuple> doomed;
+  for (const auto& [t, e] : conns_)
+    if (t.local_port == port &&
+        (e->child == entry::child_state::half_open || e->child == entry::child_state::queued))
+      doomed.push_back(t);
+  listeners_.erase(l);
+  for (const auto& t : doomed) abort(t);  // RST: each of them is synchronized
+}
+
+std::optional<wire::four_tuple> engine::accept(std::uint16_t port) {
+  auto l = listeners_.find(port);
+  if (l == listeners_.end()) return std::nullopt;
+  auto& q = l->second.accept_queue;
+  while (!q.empty()) {
+    const wire::four_tuple t = q.front();
+    q.pop_front();
+    l->second.stats.accept_queue = q.size();
+    auto it = conns_.find(t);
+    if (it == conns_.end() || it->second->child != entry::child_state::queued) continue;
+    it->second->child = entry::child_state::accepted;
+    ++l->second.stats.accepted;
+    return t;
+  }
+  return std::nullopt;
+}
+
+const listener_stats* engine::listener_statistics(std::uint16_t port) const {
+  auto l = listeners_.find(port);
+  return l == listeners_.end() ? nullptr : &l->second.stats;
+}
+
+void engine::for_each_connection(const std::function<void(const tcp::connection&)>& f) const {
+  for (const auto& [t, e] : conns_) f(e->conn);
+}
+
+std::optional<wire::mac_addr> engine::frame_source_mac() const {
+  if (!rx_frame_ || rx_frame_->data.size() < wire::ethernet_header_len) return std::nullopt;
+  wire::mac_addr m;
+  for (std::size_t i = 0; i < m.octets.size(); ++i) m.octets[i] = static_cast<std::uint8_t>(rx_frame_->data[6 + i]);
+  return m;
+}
+
+// A segment for a listening port and no connection: RFC 9293 §3.10.7.2 (LISTEN), plus cookies.
+void engine::handle_listen(listener& l, const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant t) {
+  const wire::four_tuple tuple{local_, seg.dst_port, ip.src, seg.src_port};
+  const tcp::segment s = to_segment(seg);
+  if (on_segment_) on_segment_(direction::in, t, tuple, s, tcp::state::listen);
+  if (s.rst) return;  // first: a RST is ignored
+  if (s.ack_num) {    // second: an ACK, unless it carries one of our cookies, gets a RST
+    const bool cookies_out =
+        l.last_cookie && t - *l.last_cookie < tcp::syn_cookie::period * tcp::syn_cookie::max_age;
+    if (cookies_out && !s.syn) {
+      // While cookies are out (Linux: tcp_synq_no_recent_overflow), an ACK with a bad cookie is
+      // dropped rather than reset, so a flood of forged ACKs does not become a flood of RSTs.
+      listener_cookie_ack(l, tuple, s, t);
+    } else {
+      reply_rst(ip, seg, t);
+    }
+    return;
+  }
+  if (!s.syn) return;  // fourth: anything else is dropped
+  listener_syn(l, tuple, s, t);  // third: a SYN
+}
+
+namespace {
+std::uint32_t ms_clock(tcp::instant t) {  // the connection's TSval clock
+  return static_cast<std::uint32_t>(
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count()));
+}
+}  // namespace
+
+void engine::listener_syn(listener& l, const wire::four_tuple& tuple, const tcp::segment& syn, tcp::instant t) {
+  ++l.stats.syn_received;
+  if (l.accept_queue.size() >= l.opts.backlog) {
+    ++l.stats.syn_dropped;  // Linux tcp_conn_request: accept queue full, the SYN is dropped
+    return;
+  }
+  if (l.stats.half_open < l.opts.max_half_open) {
+    entry* e = make_child(l, tuple, t);
+    if (!e) return;
+    ++l.stats.half_open_created;
+    e->conn.on_segment(t, syn);  // LISTEN -> SYN_RCVD; the SYN-ACK comes out of flush()
+    mark_dirty(*e);
+    return;
+  }
+  if (!l.opts.syn_cookies) {
+    ++l.stats.syn_dropped;
+    return;
+  }
+  // The half-open queue is full: a stateless SYN-ACK whose ISS is the cookie.
+  auto mac = frame_source_mac();
+  if (!mac) return;
+  const tcp::config& cfg = tcp_cfg_;
+  const auto& o = syn.options;
+  tcp::segment out;
+  out.seq_num = cookies_.make(tuple, syn.seq_num, o.mss.value_or(536), t);
+  out.ack_num = syn.seq_num + 1;
+  out.syn = true;
+  out.window = static_cast<std::uint16_t>(std::min<std::size_t>(cfg.recv_buffer, 0xffff));
+  out.options.mss = cfg.mss;
+  if (o.timestamps && cfg.timestamps) {
+    // Window scale and SACK-permitted ride in the TSval's low bits. Without timestamps the cookie
+    // cannot remember them, so (as Linux) neither is offered.
+    const bool ws = cfg.window_scale.has_value() && o.window_scale.has_value();
+    const bool sack = cfg.sack_permitted && o.sack_permitted;
+    if (ws) out.options.window_scale = cfg.window_scale;
+    out.options.sack_permitted = sack;
+    out.options.timestamps = wire::tcp_timestamps{
+        tcp::syn_cookie::make_tsval(ms_clock(t), ws ? o.window_scale : std::nullopt, sack), o.timestamps->tsval};
+  }
+  l.last_cookie = t;
+  ++l.stats.cookies_sent;
+  emit_segment(tuple, *mac, out, tcp::state::listen, t);
+}
+
+void engine::listener_cookie_ack(listener& l, const wire::four_tuple& tuple, const tcp::segment& ack,
+                                 tcp::instant t) {
+  const auto d = cookies_.validate(tuple, ack, t);
+  if (!d) {
+    ++l.stats.cookies_rejected;
+    return;
+  }
+  if (l.accept_queue.size() >= l.opts.backlog) {
+    ++l.stats.accept_queue_overflows;  // as for a half-open child: the ACK is dropped
+    return;
+  }
+  entry* e = make_child(l, tuple, t);
+  if (!e) return;
+  // The SYN as the cookie remembers it.
+  tcp::segment syn;
+  syn.seq_num = d->peer_isn;
+  syn.syn = true;
+  syn.window = ack.window;
+  syn.options.mss = d->mss;
+  syn.options.window_scale = d->window_scale;
+  syn.options.sack_permitted = d->sack_permitted;
+  if (d->timestamps) syn.options.timestamps = wire::tcp_timestamps{ack.options.timestamps->tsval, 0};
+  e->conn.accept_cookie(t, syn, d->iss, ack);
+  ++l.stats.cookies_validated;
+  if (tcp::is_synchronized(e->conn.current_state())) e->connected_at = t;
+  mark_dirty(*e);
+}
+
+// A child in LISTEN for one remote end (it never talks to anyone else).
+engine::entry* engine::make_child(listener& l, const wire::four_tuple& tuple, tcp::instant t) {
+  wire::ipv4_addr hop;
+  try {
+    hop = next_hop_for(tuple.remote_addr);
+  } catch (const std::exception&) {
+    return nullptr;  // no route back
+  }
+  // Learn the next hop's MAC from the segment's own frame rather than ARP for it.
+  auto& n = neighbours_[hop.value];
+  if (!n.mac) {
+    if (auto mac = frame_source_mac()) {
+      if (n.tries > 0)
+        neighbour_resolved(hop, *mac, t);
+      else
+        n.mac = *mac;
+    } else {
+      resolve(hop, t);
+    }
+  }
+  auto e = std::make_unique<entry>(tcp_cfg_, isns_, tuple);
+  e->next_hop = hop;
+  e->started = true;
+  e->child = entry::child_state::half_open;
+  e->conn.listen();
+  ++l.stats.half_open;
+  entry& ref = *e;
+  conns_.insert_or_assign(tuple, std::move(e));
+  return &ref;
+}
+
+// After a child's segments and timers: out of the half-open queue when it got ESTABLISHED
+// (into the accept queue) or fell back to LISTEN (reset, SYN-ACK retries exhausted).
+void engine::update_child(entry& e) {
+  using cs = entry::child_state;
+  if (e.child != cs::half_open) return;
+  const tcp::state st = e.conn.current_state();
+  if (st == tcp::state::syn_received) return;
+  auto l = listeners_.find(e.key.local_port);
+  if (l != listeners_.end()) --l->second.stats.half_open;
+  if (st == tcp::state::listen || st == tcp::state::closed || l == listeners_.end()) {
+    if (l != listeners_.end()) ++l->second.stats.half_open_dropped;
+    e.child = cs::dropped;
+    e.conn.abort();  // LISTEN -> CLOSED without a segment; flush() retires it
+    return;
+  }
+  // ESTABLISHED (or CLOSE_WAIT when the final ACK carried a FIN): ready for accept().
+  e.child = cs::queued;
+  l->second.accept_queue.push_back(e.key);
+  l->second.stats.accept_queue = l->second.accept_queue.size();
+  acceptable_.push_back(e.key.local_port);
 }
 
 }  // namespace synack::engine

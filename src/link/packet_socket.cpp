@@ -7,6 +7,8 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -144,6 +147,11 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
       if (::setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0)
         throw_system(errno, "cannot put '" + name + "' in promiscuous mode");
     }
+    if (opts.tx_timestamps) {
+      int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+                  SOF_TIMESTAMPING_OPT_TSONLY;
+      tx_timestamps_ = ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
+    }
     batch_.reserve(max_batch * 2048);
     batch_offsets_.reserve(max_batch);
     batch_sizes_.reserve(max_batch);
@@ -169,7 +177,9 @@ packet_socket::packet_socket(packet_socket&& other) noexcept
       pending_error_(std::exchange(other.pending_error_, 0)),
       batch_(std::move(other.batch_)),
       batch_offsets_(std::move(other.batch_offsets_)),
-      batch_sizes_(std::move(other.batch_sizes_)) {}
+      batch_sizes_(std::move(other.batch_sizes_)),
+      tx_timestamps_(other.tx_timestamps_),
+      tx_next_id_(other.tx_next_id_) {}
 
 packet_socket& packet_socket::operator=(packet_socket&& other) noexcept {
   if (this != &other) {
@@ -188,6 +198,8 @@ packet_socket& packet_socket::operator=(packet_socket&& other) noexcept {
     batch_ = std::move(other.batch_);
     batch_offsets_ = std::move(other.batch_offsets_);
     batch_sizes_ = std::move(other.batch_sizes_);
+    tx_timestamps_ = other.tx_timestamps_;
+    tx_next_id_ = other.tx_next_id_;
   }
   return *this;
 }
@@ -275,7 +287,39 @@ std::error_code packet_socket::send(std::span<const std::byte> frame) noexcept {
   ssize_t n = ::sendto(fd_, frame.data(), frame.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr),
                        sizeof addr);
   if (n < 0) return {errno, std::system_category()};
+  ++tx_next_id_;
   return {};
+}
+
+bool packet_socket::next_tx_timestamp(std::uint32_t& id, std::chrono::nanoseconds& at) noexcept {
+  alignas(cmsghdr) char control[256];
+  while (true) {
+    msghdr msg{};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    if (::recvmsg(fd_, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
+    std::optional<std::chrono::nanoseconds> ts;
+    std::optional<std::uint32_t> key;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+        scm_timestamping t{};
+        std::memcpy(&t, CMSG_DATA(c), sizeof t);
+        if (t.ts[0].tv_sec != 0 || t.ts[0].tv_nsec != 0)
+          ts = std::chrono::seconds(t.ts[0].tv_sec) + std::chrono::nanoseconds(t.ts[0].tv_nsec);
+      } else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_TX_TIMESTAMP) {
+        sock_extended_err e{};
+        std::memcpy(&e, CMSG_DATA(c), sizeof e);
+        if (e.ee_errno == ENOMSG && e.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && e.ee_info == SCM_TSTAMP_SND)
+          key = e.ee_data;
+      }
+    }
+    if (ts && key) {
+      id = *key;
+      at = *ts;
+      return true;
+    }
+    // Not a software transmit report (another kind, or an unrelated error): skip it.
+  }
 }
 
 std::error_code packet_socket::queue(std::span<const std::byte> frame) {
@@ -316,6 +360,7 @@ std::error_code packet_socket::flush(std::size_t* sent_out) noexcept {
     }
     sent += static_cast<std::size_t>(n);
     tried += static_cast<std::size_t>(n);
+    tx_next_id_ += static_cast<std::uint32_t>(n);
   }
   if (sent_out != nullptr) *sent_out = sent;
   batch_.clear();

@@ -11,8 +11,19 @@ namespace {
 config sanitize(config c) {
   c.recv_buffer = std::clamp<std::size_t>(c.recv_buffer, 1, config::max_buffer);
   c.send_buffer = std::clamp<std::size_t>(c.send_buffer, 1, config::max_buffer);
-  if (c.window_scale) c.window_scale = std::min<std::uint8_t>(*c.window_scale, 14);  // RFC 7323 §2.3
+  if (c.window_scale) {
+    // RFC 7323 §2.3: at most 14. Raised if the buffer needs more (as Linux picks the shift from
+    // the buffer size), so the whole receive buffer can be offered.
+    std::uint8_t ws = std::min<std::uint8_t>(*c.window_scale, 14);
+    while (ws < 14 && (std::size_t{0xffff} << ws) < c.recv_buffer) ++ws;
+    c.window_scale = ws;
+  }
   c.mss = std::max<std::uint16_t>(c.mss, 64);
+  c.initial_window = std::max(c.initial_window, 1u);
+  c.keepalive.probes = std::max(c.keepalive.probes, 1u);
+  if (c.keepalive.idle <= duration::zero()) c.keepalive.idle = std::chrono::seconds{1};
+  if (c.keepalive.interval <= duration::zero()) c.keepalive.interval = std::chrono::seconds{1};
+  if (c.user_timeout < duration::zero()) c.user_timeout = duration::zero();
   return c;
 }
 
@@ -25,6 +36,7 @@ connection::connection(const config& cfg, const isn_generator& isns, wire::four_
       rtt_({cfg_.rto_initial, cfg_.rto_min, cfg_.rto_max, cfg_.clock_granularity}),
       send_buf_(cfg_.send_buffer),
       recv_buf_(cfg_.recv_buffer) {
+  cc_.reset(cfg_.congestion_control, effective_mss(), cfg_.initial_window);
   update_rcv_wnd();
 }
 
@@ -50,6 +62,18 @@ void connection::set_remote(wire::ipv4_addr addr, std::uint16_t port) {
   tuple_.remote_port = port;
 }
 
+void connection::accept_cookie(instant now, const segment& syn, seq iss, const segment& ack) {
+  if (state_ != state::listen) return;
+  on_segment(now, syn);  // LISTEN -> SYN_RCVD, options negotiated as from the real SYN
+  if (state_ != state::syn_received) return;
+  tcb_.iss = tcb_.snd_una = tcb_.snd_nxt = snd_max_ = iss;  // the cookie was our ISS
+  // The SYN-ACK left statelessly: account for it as sent without sending it again.
+  while (poll_transmit(now)) {
+  }
+  rtt_seq_.reset();  // when the SYN-ACK really left is unknown: no sample from it (nor on Linux)
+  on_segment(now, ack);
+}
+
 void connection::reset_for_open() {
   const connection_stats keep = stats_;
   const isn_generator* isns = isns_;
@@ -65,10 +89,21 @@ void connection::reset_for_open() {
   fin_seq_.reset();
   close_pending_ = peer_fin_ = passive_ = false;
   ts_recent_ = 0;
+  ts_recent_at_ = {};
   last_ack_sent_ = {};
   ack_owed_ = probe_owed_ = false;
   pending_rst_.reset();
-  segments_unacked_ = 0;
+  rcv_adv_ = {};
+  ooo_.clear();
+  peer_fin_seq_.reset();
+  rcv_unacked_ = 0;
+  rcv_mss_ = std::min<std::uint32_t>(536, cfg.mss);
+  cc_.reset(cfg.congestion_control, effective_mss(), cfg.initial_window);
+  scoreboard_.clear();
+  in_recovery_ = rexmit_owed_ = cwnd_limited_ = force_send_ = false;
+  recover_ = high_rxt_ = {};
+  dupacks_ = 0;
+  keepalive_out_ = probes_out_ = 0;
   rtt_ = rtt_estimator({cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.clock_granularity});
   retries_ = persist_backoffs_ = 0;
   syn_retransmitted_ = false;
@@ -82,7 +117,7 @@ void connection::reset_for_open() {
   isns_ = isns;
   tuple_ = tuple;
   update_rcv_wnd();
-  last_window_advertised_ = tcb_.rcv_wnd;
+  last_window_advertised_ = 0;
 }
 
 // --- state and events ----------------------------------------------------------------------------
@@ -116,10 +151,15 @@ void connection::finish() {
   push_event({event::kind::closed, state_, state_, {}});
 }
 
-void connection::enter_established() {
+void connection::enter_established(instant now) {
   set_state(state::established);
   push_event({event::kind::connected, state_, state_, {}});
   retries_ = 0;
+  // The congestion window starts now, in segments of the negotiated size (RFC 5681 §3.1).
+  cc_.reset(cfg_.congestion_control, effective_mss(), cfg_.initial_window);
+  recover_ = high_rxt_ = tcb_.snd_una;
+  last_rcv_ = una_since_ = now;
+  arm_keepalive(now);
   // RFC 6298 §5.7: a lost SYN (or SYN-ACK) and no sample: data starts with a 3 s RTO.
   if (syn_retransmitted_ && !rtt_.srtt()) rtt_.reset_after_syn_loss();
   if (close_pending_) {
@@ -155,9 +195,9 @@ void connection::begin_close() {
   set_state(state_ == state::close_wait ? state::last_ack : state::fin_wait_1);
 }
 
+// RCV.WND: what is left of the window we advertised (RFC 9293 §3.3.1).
 void connection::update_rcv_wnd() {
-  const std::size_t most = std::size_t{0xffff} << opts_.rcv_wscale;
-  tcb_.rcv_wnd = static_cast<std::uint32_t>(std::min(recv_buf_.free(), most));
+  tcb_.rcv_wnd = tcb_.rcv_nxt < rcv_adv_ ? static_cast<std::uint32_t>(rcv_adv_ - tcb_.rcv_nxt) : 0;
 }
 
 // --- user calls ----------------------------------------------------------------------------------
@@ -188,14 +228,13 @@ std::size_t connection::send(std::span<const std::byte> data) {
 std::size_t connection::receive(std::span<std::byte> out) {
   const std::size_t n = recv_buf_.read(out);
   if (n == 0) return 0;
-  update_rcv_wnd();
-  // Window update once the window has opened by a useful amount (RFC 9293 §3.8.6.2.2, receiver
-  // side SWS avoidance: min(half the buffer, one MSS)), so a sender stalled on a small window
-  // restarts without waiting for its persist timer.
+  // Window update once the right edge can move by a useful amount (RFC 9293 §3.8.6.2.2, receiver
+  // side SWS avoidance: min(half the buffer, one MSS); window_field() applies it), so a sender
+  // stalled on a small window restarts without waiting for its persist timer.
   const bool receiving =
       state_ == state::established || state_ == state::fin_wait_1 || state_ == state::fin_wait_2;
-  const std::uint32_t step = static_cast<std::uint32_t>(std::min<std::size_t>(recv_buf_.capacity() / 2, cfg_.mss));
-  if (receiving && tcb_.rcv_wnd >= last_window_advertised_ + step) ack_owed_ = true;
+  const seq edge = tcb_.rcv_nxt + (std::uint32_t{window_field(false)} << opts_.rcv_wscale);
+  if (receiving && edge - rcv_adv_ >= static_cast<std::int32_t>(sws_step())) ack_owed_ = true;
   return n;
 }
 
@@ -236,6 +275,25 @@ void connection::abort() {
   finish();
 }
 
+// --- per-socket options ---------------------------------------------------------------------------
+
+void connection::set_nodelay(bool on) { cfg_.nodelay = on; }  // held data goes at the next poll
+
+void connection::set_keepalive(const keepalive_config& k) {
+  const config c = sanitize([&] { config t = cfg_; t.keepalive = k; return t; }());
+  cfg_.keepalive = c.keepalive;
+  keepalive_out_ = 0;
+  timers_.disarm(timer_kind::keepalive);
+  if (is_synchronized(state_) && state_ != state::time_wait) arm_keepalive(last_rcv_);
+}
+
+void connection::set_user_timeout(duration d) { cfg_.user_timeout = std::max(d, duration::zero()); }
+
+void connection::set_congestion_control(congestion_algorithm a) {
+  cfg_.congestion_control = a;
+  cc_.set_algorithm(a);
+}
+
 // --- timers --------------------------------------------------------------------------------------
 
 std::optional<instant> connection::next_deadline() const { return timers_.next(); }
@@ -249,6 +307,11 @@ void connection::on_timer(instant now) {
   if (timers_.expired(timer_kind::delayed_ack, now)) {
     timers_.disarm(timer_kind::delayed_ack);
     ack_owed_ = true;
+    ++stats_.delayed_acks;
+  }
+  if (timers_.expired(timer_kind::keepalive, now)) {
+    timers_.disarm(timer_kind::keepalive);
+    on_keepalive_timeout(now);
   }
   if (timers_.expired(timer_kind::fin_wait_2, now)) {
     timers_.disarm(timer_kind::fin_wait_2);
@@ -260,6 +323,20 @@ void connection::on_timer(instant now) {
   }
 }
 
+// TCP_USER_TIMEOUT: has the thing timed since `since` waited too long?
+bool connection::user_timed_out(instant now, instant since) const {
+  return cfg_.user_timeout > duration::zero() && now - since >= cfg_.user_timeout;
+}
+
+// The RTO timer (RFC 6298 §5.1), cut short so it fires when the user timeout runs out (Linux
+// tcp_clamp_rto_to_user_timeout).
+void connection::arm_retransmit(instant now) {
+  instant at = now + rtt_.rto();
+  const bool handshake = state_ == state::syn_sent || state_ == state::syn_received;
+  if (cfg_.user_timeout > duration::zero() && !handshake) at = std::min(at, std::max(now, una_since_ + cfg_.user_timeout));
+  timers_.arm(timer_kind::retransmit, at);
+}
+
 void connection::on_retransmit_timeout(instant now) {
   const bool handshake = state_ == state::syn_sent || state_ == state::syn_received;
   if (!handshake && tcb_.snd_una == snd_max_) return;  // nothing outstanding
@@ -267,7 +344,10 @@ void connection::on_retransmit_timeout(instant now) {
   const unsigned limit = state_ == state::syn_sent       ? cfg_.syn_retries
                          : state_ == state::syn_received ? cfg_.synack_retries
                                                          : cfg_.data_retries;
-  if (retries_ >= limit) {
+  // With a user timeout, time decides instead of the retry count (Linux tcp_write_timeout).
+  const bool give_up = !handshake && cfg_.user_timeout > duration::zero() ? user_timed_out(now, una_since_)
+                                                                          : retries_ >= limit;
+  if (give_up) {
     // A passive half-open connection is dropped back to LISTEN (Linux drops the request and the
     // listener lives on); everything else fails.
     if (state_ == state::syn_received && passive_)
@@ -276,18 +356,29 @@ void connection::on_retransmit_timeout(instant now) {
       fail(std::errc::timed_out);
     return;
   }
+  if (!handshake) {
+    // RFC 5681 §3.1 / RFC 9438 §4.8: ssthresh from the flight on the first expiry only, cwnd to
+    // the loss window. RFC 6582 §4: no fast retransmit for duplicate ACKs below `recover`.
+    // RFC 2018 §8: SACK information is not trusted after a timeout.
+    cc_.on_rto(static_cast<std::uint32_t>(snd_max_ - tcb_.snd_una), retries_ == 0 || in_recovery_);
+    in_recovery_ = rexmit_owed_ = false;
+    dupacks_ = 0;
+    scoreboard_.clear();
+    recover_ = snd_max_;
+    high_rxt_ = tcb_.snd_una;
+  }
   ++retries_;
   rtt_.backoff();     // RFC 6298 §5.5
   rtt_seq_.reset();   // Karn: no sample from anything sent before the retransmission
-  // Go-back-N from the oldest unacknowledged sequence number (RFC 6298 §5.4 asks only for the
-  // earliest segment; resending the rest is allowed and keeps the core simple).
+  // Go-back-N from the oldest unacknowledged sequence number, paced by the loss window and slow
+  // start (RFC 5681 §3.1): one segment now, more as ACKs arrive.
   if (handshake) {
     tcb_.snd_nxt = tcb_.iss;
     syn_retransmitted_ = true;
   } else {
     tcb_.snd_nxt = tcb_.snd_una;
   }
-  timers_.arm(timer_kind::retransmit, now + rtt_.rto());  // §5.6
+  arm_retransmit(now);  // §5.6
 }
 
 duration connection::persist_interval() const {
@@ -296,13 +387,75 @@ duration connection::persist_interval() const {
   return std::min(d, cfg_.rto_max);
 }
 
+// Persist timer: a zero window gets a probe; a small window that sender SWS avoidance would not
+// use gets used anyway (RFC 9293 §3.8.6.2.1, the override timeout).
 void connection::on_persist_timeout(instant now) {
+  if (tcb_.snd_wnd != 0) {
+    force_send_ = true;
+    timers_.disarm(timer_kind::persist);
+    return;
+  }
+  // Linux tcp_probe_timer: give up after data_retries unanswered probes (an answer resets the
+  // count, so a live peer with a closed window is probed forever), or once the window has been
+  // closed longer than the user timeout, answered or not.
+  if (probes_out_ >= cfg_.data_retries || user_timed_out(now, probing_since_)) {
+    fail(std::errc::timed_out);
+    return;
+  }
   probe_owed_ = true;
+  ++probes_out_;
+  ++stats_.zero_window_probes;
   ++persist_backoffs_;
   timers_.arm(timer_kind::persist, now + persist_interval());
 }
 
-bool connection::zero_window_blocked() const {
+// RFC 1122 §4.2.3.6 keepalive, as Linux does it: after `idle` without a segment from the peer, a
+// probe (an old sequence number, which the peer must ACK) every `interval`; after `probes`
+// unanswered ones (or the user timeout) a RST and timed_out.
+void connection::arm_keepalive(instant now) {
+  if (!cfg_.keepalive.enabled) return;
+  switch (state_) {
+    case state::established:
+    case state::close_wait:
+    case state::fin_wait_1:
+    case state::fin_wait_2:
+    case state::closing:
+    case state::last_ack:
+      timers_.arm(timer_kind::keepalive, now + cfg_.keepalive.idle);
+      break;
+    default:
+      break;
+  }
+}
+
+void connection::on_keepalive_timeout(instant now) {
+  if (!cfg_.keepalive.enabled) return;
+  // Data in flight or waiting: the retransmission and persist timers watch the peer instead.
+  if (snd_max_ != tcb_.snd_una || send_buf_.size() > 0) {
+    arm_keepalive(now);
+    return;
+  }
+  const bool exhausted = cfg_.user_timeout > duration::zero()
+                             ? keepalive_out_ > 0 && user_timed_out(now, last_rcv_)
+                             : keepalive_out_ >= cfg_.keepalive.probes;
+  if (exhausted) {
+    segment rst;  // Linux tcp_keepalive_timer: tcp_send_active_reset, then the error
+    rst.seq_num = snd_max_;
+    rst.ack_num = tcb_.rcv_nxt;
+    rst.rst = true;
+    fail(std::errc::timed_out);
+    pending_rst_ = rst;
+    return;
+  }
+  probe_owed_ = true;
+  ++keepalive_out_;
+  ++stats_.keepalive_probes;
+  timers_.arm(timer_kind::keepalive, now + cfg_.keepalive.interval);
+}
+
+// Nothing in flight, something to send, and the peer's window (zero, or too small to be worth a
+// segment) holds it: the persist timer must run, or nothing ever would.
+bool connection::window_blocked() const {
   switch (state_) {
     case state::established:
     case state::close_wait:
@@ -313,19 +466,36 @@ bool connection::zero_window_blocked() const {
     default:
       return false;
   }
-  if (tcb_.snd_wnd != 0 || snd_max_ != tcb_.snd_una) return false;  // open, or data in flight
-  const bool data_waiting = send_buf_.size() > static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una);
-  const bool fin_waiting = fin_seq_ && tcb_.snd_nxt <= *fin_seq_;
-  return data_waiting || fin_waiting;
+  if (snd_max_ != tcb_.snd_una) return false;  // an ACK will come (or the RTO fires)
+  return plan_new(false).why == send_plan::hold::window;
 }
 
 void connection::update_persist_timer(instant now) {
-  if (zero_window_blocked()) {
-    if (!timers_.armed(timer_kind::persist)) timers_.arm(timer_kind::persist, now + persist_interval());
+  if (window_blocked()) {
+    if (!timers_.armed(timer_kind::persist)) {
+      if (persist_backoffs_ == 0) probing_since_ = now;
+      timers_.arm(timer_kind::persist, now + persist_interval());
+    }
   } else {
     timers_.disarm(timer_kind::persist);
     persist_backoffs_ = 0;
+    probes_out_ = 0;
   }
+}
+
+std::uint32_t connection::sws_step() const {
+  return static_cast<std::uint32_t>(std::min<std::size_t>(recv_buf_.capacity() / 2, cfg_.mss));
+}
+
+congestion_info connection::congestion() const {
+  congestion_info c;
+  c.algorithm = cc_.algorithm();
+  c.cwnd = cc_.cwnd();
+  c.ssthresh = cc_.ssthresh();
+  c.in_flight = in_flight();
+  c.in_recovery = in_recovery_;
+  c.sacked = scoreboard_.sacked_bytes();
+  return c;
 }
 
 // --- events and inspection -----------------------------------------------------------------------

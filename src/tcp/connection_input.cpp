@@ -8,6 +8,13 @@ namespace synack::tcp {
 namespace {
 constexpr std::uint16_t default_peer_mss = 536;  // RFC 9293 §3.7.1 (IPv4)
 constexpr std::uint8_t max_window_shift = 14;    // RFC 7323 §2.3
+// RFC 7323 §5.5: a TS.Recent idle this long can no longer judge anything.
+constexpr duration paws_idle_limit = std::chrono::hours{24 * 24};
+
+// The states in which data flows and the congestion machinery runs.
+bool data_phase(state s) {
+  return s != state::closed && s != state::listen && s != state::syn_sent && s != state::syn_received;
+}
 }  // namespace
 
 void connection::on_segment(instant now, const segment& seg) {
@@ -22,7 +29,8 @@ void connection::on_segment(instant now, const segment& seg) {
 
 // §3.10.7.1: CLOSED. Anything but a RST gets a RST.
 void connection::arrive_closed(const segment& seg) {
-  if (!seg.rst) queue_rst_reply(seg);
+  // An abort's RST still waiting to go out is not replaced by a reply.
+  if (!seg.rst && !pending_rst_) queue_rst_reply(seg);
 }
 
 // §3.10.7.2: LISTEN.
@@ -36,7 +44,7 @@ void connection::arrive_listen(instant now, const segment& seg) {
   // third: a SYN. Data in it is not taken (no TFO); we ACK only the SYN and the peer resends.
   passive_ = true;
   tcb_.iss = tcb_.snd_una = tcb_.snd_nxt = snd_max_ = isns_->generate(tuple_, now);
-  take_peer_syn(seg);
+  take_peer_syn(now, seg);
   set_state(state::syn_received);  // the SYN-ACK comes out of poll_transmit
 }
 
@@ -55,7 +63,7 @@ void connection::arrive_syn_sent(instant now, const segment& seg) {
   // third: security/compartment, not implemented (like Linux).
   // fourth: the SYN. Data or FIN in it is not taken; our ACK covers the SYN only.
   if (!seg.syn) return;
-  take_peer_syn(seg);
+  take_peer_syn(now, seg);
   if (!seg.ack_num) {
     // Simultaneous open: SYN_RCVD, and our SYN goes out again as a SYN-ACK with the same ISS.
     // It is an answer, not a retransmission: snd_max_ rewinds too, and Karn forbids timing it.
@@ -67,12 +75,12 @@ void connection::arrive_syn_sent(instant now, const segment& seg) {
   }
   tcb_.snd_wl2 = *seg.ack_num;
   acknowledge_new_data(now, *seg.ack_num, echoed_timestamp(seg));
-  enter_established();
-  ack_owed_ = true;  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+  enter_established(now);
+  ack_owed_ = true;  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, at once (never delayed)
 }
 
 // The peer's SYN: its ISN and what its options settle (RFC 7323, RFC 2018, RFC 9293 §3.7.1).
-void connection::take_peer_syn(const segment& seg) {
+void connection::take_peer_syn(instant now, const segment& seg) {
   tcb_.irs = seg.seq_num;
   tcb_.rcv_nxt = seg.seq_num + 1;
   const auto& o = seg.options;
@@ -83,12 +91,18 @@ void connection::take_peer_syn(const segment& seg) {
   opts_.snd_wscale = opts_.window_scaling ? std::min(*o.window_scale, max_window_shift) : 0;
   opts_.rcv_wscale = opts_.window_scaling ? *cfg_.window_scale : 0;
   opts_.timestamps = cfg_.timestamps && o.timestamps.has_value();
-  if (opts_.timestamps) ts_recent_ = o.timestamps->tsval;
+  if (opts_.timestamps) {
+    ts_recent_ = o.timestamps->tsval;
+    ts_recent_at_ = now;
+  }
   opts_.sack_permitted = cfg_.sack_permitted && o.sack_permitted;
   // The window in a SYN is never scaled (RFC 7323 §2.2).
   tcb_.snd_wnd = seg.window;
   max_snd_wnd_ = tcb_.snd_wnd;
   tcb_.snd_wl1 = seg.seq_num;
+  // Our SYN (or the SYN-ACK about to go) offers the unscaled window: the first right edge.
+  rcv_adv_ = tcb_.rcv_nxt + std::uint32_t{window_field(true)};
+  rcv_mss_ = std::min<std::uint32_t>(536, cfg_.mss);
   update_rcv_wnd();
 }
 
@@ -97,12 +111,17 @@ void connection::arrive_synchronized(instant now, const segment& arriving) {
   segment seg = arriving;
   if (state_ == state::time_wait && time_wait_fin_retransmitted(now, seg)) return;
   if (state_ == state::syn_received && syn_received_duplicate_syn(seg)) return;
+  // Deviation: FIN_WAIT_2's timeout is an idle timeout here, restarted by any segment from the
+  // peer (a retransmission we already have included: the peer is alive, its ACKs may be lost), so
+  // a half-closed connection that still receives lives on (Linux times out only orphaned sockets;
+  // it has no timeout after shutdown(SHUT_WR)).
+  if (state_ == state::fin_wait_2 && !seg.rst) timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
+  if (!check_paws(now, seg)) return;                // RFC 7323 §5.3 R1, before step 1
   bool ack_only = false;
   if (!check_sequence(now, seg, ack_only)) return;  // first: sequence number
-  // Deviation: FIN_WAIT_2's timeout is an idle timeout here, restarted by anything acceptable from
-  // the peer, so a half-closed connection that still receives lives on (Linux times out only
-  // orphaned sockets; it has no timeout after shutdown(SHUT_WR)).
-  if (state_ == state::fin_wait_2) timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
+  last_rcv_ = now;                                  // the peer is alive (keepalive)
+  keepalive_out_ = 0;
+  arm_keepalive(now);
   if (!check_rst(now, seg)) return;                 // second: RST
   // third: security/compartment, not implemented (like Linux).
   if (!check_syn(now, seg)) return;                 // fourth: SYN
@@ -160,22 +179,37 @@ bool connection::check_sequence(instant now, const segment& seg, bool& ack_only)
                       in_range_half_open(nxt, seg.seq_num + (len - 1), nxt + wnd));
   if (ok) return true;
   if (seg.rst) return false;  // an unacceptable RST is dropped silently (RFC 5961 §3.2)
-  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. Answers to empty segments are rate-limited
-  // like Linux's tcp_invalid_ratelimit, so two ends that each find the other's ACKs outside
-  // their window cannot ping-pong ACKs forever.
-  if (len > 0 || seg.syn || now - last_invalid_ack_ >= cfg_.invalid_ack_interval || !invalid_ack_sent_) {
-    if (len == 0) {
-      last_invalid_ack_ = now;
-      invalid_ack_sent_ = true;
-    }
-    ack_owed_ = true;
-  }
+  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop.
+  if (rate_limit_invalid_ack(now, seg)) ack_owed_ = true;
   // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
   // made to accept valid ACKs": a zero-window probe at RCV.NXT still updates SND.UNA/SND.WND.
   if (wnd == 0 && seg.seq_num == nxt) {
     ack_only = true;
     return true;
   }
+  return false;
+}
+
+// Answers to unacceptable empty segments are rate-limited like Linux's tcp_invalid_ratelimit, so
+// two ends that each find the other's ACKs outside their window cannot ping-pong ACKs forever.
+// Returns whether this one may be answered.
+bool connection::rate_limit_invalid_ack(instant now, const segment& seg) {
+  if (seg.len() > 0 || seg.syn) return true;
+  if (invalid_ack_sent_ && now - last_invalid_ack_ < cfg_.invalid_ack_interval) return false;
+  last_invalid_ack_ = now;
+  invalid_ack_sent_ = true;
+  return true;
+}
+
+// RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than TS.Recent is an old duplicate
+// (perhaps from before the sequence numbers wrapped): ACK and drop. A RST is exempt; TS.Recent
+// idle for 24 days is no longer valid (§5.5). Segments without TSopt pass (see update_ts_recent).
+bool connection::check_paws(instant now, const segment& seg) {
+  if (!opts_.timestamps || !seg.options.timestamps || seg.rst) return true;
+  if (now - ts_recent_at_ > paws_idle_limit) return true;
+  if (!(seq{seg.options.timestamps->tsval} < seq{ts_recent_})) return true;
+  ++stats_.paws_rejected;
+  if (rate_limit_invalid_ack(now, seg)) ack_owed_ = true;
   return false;
 }
 
@@ -218,13 +252,16 @@ bool connection::check_syn(instant now, const segment& seg) {
   return false;
 }
 
-// RFC 7323 §4.3 (basic; no PAWS yet): remember the peer's TSval if this segment covers
+// RFC 7323 §4.3: remember the peer's TSval if this segment covers
 // Last.ACK.sent. Deviation: segments without TSopt are accepted anyway, like Linux (§3.2 says
 // they SHOULD be dropped).
 void connection::update_ts_recent(const segment& seg) {
   if (!opts_.timestamps || !seg.options.timestamps) return;
   const std::uint32_t tsval = seg.options.timestamps->tsval;
-  if (seq{tsval} >= seq{ts_recent_} && seg.seq_num <= last_ack_sent_) ts_recent_ = tsval;
+  if (seq{tsval} >= seq{ts_recent_} && seg.seq_num <= last_ack_sent_) {
+    ts_recent_ = tsval;
+    ts_recent_at_ = last_rcv_;
+  }
 }
 
 // Fifth step: the ACK field.
@@ -241,11 +278,24 @@ bool connection::process_ack(instant now, const segment& seg) {
     ack_owed_ = true;  // ACK of data never sent, or far too old: ACK and drop
     return false;
   }
-  if (ack > tcb_.snd_una) acknowledge_new_data(now, ack, echoed_timestamp(seg));
+  probes_out_ = 0;  // the peer answers (Linux tcp_ack resets icsk_probes_out)
+  // RFC 2018 / RFC 6675: the SACK blocks go on the scoreboard.
+  std::uint32_t newly_sacked = 0;
+  if (opts_.sack_permitted && seg.options.sack_count > 0 && data_phase(state_))
+    newly_sacked = scoreboard_.update(tcb_.snd_una, snd_max_,
+                                      std::span(seg.options.sack.data(), std::min<std::size_t>(seg.options.sack_count, 4)));
+  // RFC 5681 §2 duplicate ACK: data outstanding, no data, no SYN/FIN, SEG.ACK = SND.UNA, and the
+  // window unchanged.
+  const bool dup = ack == tcb_.snd_una && snd_max_ != tcb_.snd_una && seg.payload.empty() && !seg.syn && !seg.fin &&
+                   (std::uint32_t{seg.window} << opts_.snd_wscale) == tcb_.snd_wnd;
+  const bool advanced = ack > tcb_.snd_una;
+  if (advanced) acknowledge_new_data(now, ack, echoed_timestamp(seg));
   if (ack >= tcb_.snd_una) update_send_window(seg);  // SND.UNA =< SEG.ACK: window update rules
+  // RFC 6675 counts an ACK bringing new SACK information as a duplicate too.
+  if (data_phase(state_)) detect_loss(now, seg, newly_sacked, dup || (!advanced && newly_sacked > 0));
   switch (state_) {
     case state::syn_received:
-      enter_established();  // then on as ESTABLISHED
+      enter_established(now);  // then on as ESTABLISHED
       break;
     case state::closing:
       if (fin_acked()) {
@@ -267,6 +317,7 @@ bool connection::process_ack(instant now, const segment& seg) {
 
 // SND.UNA advances to `ack`: release sent data, take an RTT sample, re-time (RFC 6298 §5.2/§5.3).
 void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::uint32_t> echoed) {
+  const std::uint32_t flight_before = in_flight();
   std::uint32_t acked = static_cast<std::uint32_t>(ack - tcb_.snd_una);
   if (tcb_.snd_una == tcb_.iss && (state_ == state::syn_sent || state_ == state::syn_received))
     --acked;  // our SYN
@@ -284,10 +335,23 @@ void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::u
     rtt_seq_.reset();
   }
   retries_ = 0;
+  una_since_ = now;
+  if (data_phase(state_)) {
+    scoreboard_.acked(ack);
+    if (high_rxt_ < ack) high_rxt_ = ack;
+    dupacks_ = 0;
+    if (in_recovery_) {
+      on_recovery_ack(now, acked);
+    } else if (cwnd_limited_ || 2 * flight_before >= cc_.cwnd()) {
+      // Grow only while the window is used (RFC 7661's concern; Linux tcp_is_cwnd_limited).
+      cc_.on_ack(acked, now, rtt_.srtt().value_or(rtt_.rto()));
+    }
+    cwnd_limited_ = false;
+  }
   if (tcb_.snd_una == snd_max_)
     timers_.disarm(timer_kind::retransmit);
   else
-    timers_.arm(timer_kind::retransmit, now + rtt_.rto());
+    arm_retransmit(now);
   if (data > 0 && send_was_full_) {
     send_was_full_ = false;
     push_event({event::kind::writable, state_, state_, {}});
@@ -311,7 +375,68 @@ void connection::update_send_window(const segment& seg) {
   }
 }
 
-// Seventh step: segment text, in order only (no reassembly yet).
+// Loss detection on an ACK (RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2).
+void connection::detect_loss(instant now, const segment&, std::uint32_t, bool dup) {
+  if (dup) {
+    ++dupacks_;
+    ++stats_.dup_acks;
+  }
+  const std::uint32_t smss = cc_.smss();
+  if (in_recovery_) {
+    // NewReno without SACK: each further duplicate ACK means a segment left the network
+    // (RFC 6582 §3.2 step 4: cwnd += SMSS). With SACK, pipe accounts for it instead.
+    if (dup && !opts_.sack_permitted) cc_.set_cwnd(cc_.cwnd() + smss);
+    return;
+  }
+  if (tcb_.snd_una == snd_max_) return;
+  // RFC 6582 §3.2 step 2: duplicate ACKs for data sent before the last recovery or timeout
+  // (SND.UNA below `recover`) start no new recovery.
+  if (tcb_.snd_una < recover_) return;
+  const bool lost = opts_.sack_permitted && scoreboard_.is_lost(tcb_.snd_una, tcb_.snd_una, smss);
+  if (dupacks_ >= sack_scoreboard::dup_thresh || lost) enter_recovery(now);
+}
+
+// Fast retransmit and the start of fast recovery (RFC 6675 §5 steps 4.1-4.3 with SACK, RFC 6582
+// §3.2 step 2 without).
+void connection::enter_recovery(instant) {
+  in_recovery_ = true;
+  ++stats_.fast_retransmits;
+  recover_ = snd_max_;  // RecoveryPoint = HighData
+  const std::uint32_t ssthresh = cc_.on_congestion_event(static_cast<std::uint32_t>(snd_max_ - tcb_.snd_una));
+  cc_.set_cwnd(opts_.sack_permitted ? ssthresh : ssthresh + 3 * cc_.smss());
+  rexmit_owed_ = true;  // the first unacknowledged segment goes now, whatever cwnd says
+  high_rxt_ = tcb_.snd_una;
+  rtt_seq_.reset();     // the hole delays the cumulative ACK: no sample from it
+}
+
+// A cumulative ACK during recovery.
+void connection::on_recovery_ack(instant, std::uint32_t acked) {
+  const std::uint32_t smss = cc_.smss();
+  if (tcb_.snd_una >= recover_) {
+    // Full ACK: recovery ends. RFC 6582 §3.2 step 3 option (1), which avoids a burst:
+    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS); slow start regains the rest.
+    in_recovery_ = rexmit_owed_ = false;
+    const std::uint32_t flight = static_cast<std::uint32_t>(snd_max_ - tcb_.snd_una);
+    cc_.set_cwnd(std::min(cc_.ssthresh(), std::max(flight, smss) + smss));
+    return;
+  }
+  // Partial ACK: the segment now at SND.UNA was lost too. Without SACK, RFC 6582 §3.2 step 5:
+  // resend it and deflate cwnd by the amount acknowledged, adding back one SMSS if that was at
+  // least one SMSS. With SACK, pipe and NextSeg go on; if that segment was never resent in this
+  // recovery it goes now (like RFC 6675's rescue retransmission, which the lost-ness rule alone
+  // would not reach at the tail of the window).
+  if (!opts_.sack_permitted) {
+    rexmit_owed_ = true;
+    const std::uint32_t cwnd = cc_.cwnd() > acked ? cc_.cwnd() - acked : 0;
+    cc_.set_cwnd(acked >= smss ? cwnd + smss : cwnd);
+  } else if (high_rxt_ <= tcb_.snd_una && !scoreboard_.ranges().contains(tcb_.snd_una)) {
+    rexmit_owed_ = true;
+  }
+}
+
+// Seventh step: segment text. In order: into the receive buffer, with whatever the out-of-order
+// queue holds right after it. Out of order: into the queue (RFC 9293 §3.10.7.4 step 7 allows
+// holding it), answered at once with SACK blocks.
 void connection::process_text(instant now, const segment& seg) {
   if (seg.payload.empty()) return;
   // After the peer's FIN no text can be new ("this should not occur"): ignore it.
@@ -323,29 +448,57 @@ void connection::process_text(instant now, const segment& seg) {
     payload = payload.subspan(std::min<std::size_t>(dup, payload.size()));
     start = tcb_.rcv_nxt;
   }
+  if (payload.empty()) return;
+  if (rcv_mss_ < payload.size()) rcv_mss_ = static_cast<std::uint32_t>(std::min<std::size_t>(payload.size(), cfg_.mss));
   if (start != tcb_.rcv_nxt) {
-    // Out of order: dropped until reassembly lands; the duplicate ACK says what we miss.
+    // RFC 5681 §4.2: an out-of-order segment is ACKed at once (a duplicate ACK with SACK).
+    if (ooo_.insert(recv_buf_, tcb_.rcv_nxt, start, payload) > 0)
+      ++stats_.ooo_segments;
+    else
+      ++stats_.ooo_dropped;
     ack_owed_ = true;
     return;
   }
-  const std::size_t n = recv_buf_.write(payload);  // data beyond the window (free space) is cut
+  // Data beyond the buffer is cut (the window we advertised never exceeds it by more than the
+  // scaling round-up). Bytes already held out of order are written again in place: harmless.
+  std::size_t n = recv_buf_.write(payload);
   tcb_.rcv_nxt += static_cast<std::uint32_t>(n);
+  bool filled = false;
+  if (n > 0 && !ooo_.empty()) {
+    const std::uint32_t more = ooo_.take_contiguous(tcb_.rcv_nxt);
+    recv_buf_.commit(more);
+    tcb_.rcv_nxt += more;
+    n += more;
+    filled = true;
+  }
   stats_.bytes_received += n;
   update_rcv_wnd();
   if (n > 0) push_event({event::kind::readable, state_, state_, {}});
-  owe_ack(now, n > 0 && n == payload.size());
+  // RFC 5681 §4.2: data that fills (part of) a gap is ACKed at once; so is data that did not fit.
+  if (filled || n < payload.size())
+    ack_owed_ = true;
+  else
+    owe_ack(now, static_cast<std::uint32_t>(n));
 }
 
-// Eighth step: FIN.
+// Eighth step: FIN. Taken when everything before it is in; a FIN that arrives ahead of missing
+// data is remembered and taken once the gap closes (RFC 9293 §3.10.7.4 step 8 via step 7's
+// out-of-order queue).
 void connection::process_fin(instant now, const segment& seg) {
-  if (!seg.fin || peer_fin_) return;
-  // Only a FIN right after everything before it was taken (none missing, none cut by the window).
-  if (seg.seq_num + static_cast<std::uint32_t>(seg.payload.size()) != tcb_.rcv_nxt) {
-    ack_owed_ = true;  // out of order: a duplicate ACK says what we miss
-    return;
+  if (peer_fin_) return;
+  if (seg.fin) {
+    const seq fin_at = seg.seq_num + static_cast<std::uint32_t>(seg.payload.size());
+    if (tcb_.rcv_nxt <= fin_at) peer_fin_seq_ = fin_at;
+    if (tcb_.rcv_nxt < fin_at) ack_owed_ = true;  // a duplicate ACK says what we miss
   }
+  if (peer_fin_seq_ && *peer_fin_seq_ == tcb_.rcv_nxt) take_fin(now);
+}
+
+void connection::take_fin(instant now) {
   tcb_.rcv_nxt += 1;
+  update_rcv_wnd();
   peer_fin_ = true;
+  peer_fin_seq_.reset();
   ack_owed_ = true;  // a FIN is ACKed at once
   push_event({event::kind::eof, state_, state_, {}});
   switch (state_) {
@@ -380,13 +533,11 @@ void connection::challenge_ack(instant now) {
   ack_owed_ = true;
 }
 
-// ACK owed for arriving text; the delayed-ACK hook (RFC 9293 §3.8.6.3) when configured.
-void connection::owe_ack(instant now, bool full_in_order) {
-  if (cfg_.delayed_ack == duration::zero() || !full_in_order) {
-    ack_owed_ = true;
-    return;
-  }
-  if (++segments_unacked_ >= 2) {  // at least every second segment
+// ACK owed for `n` in-order bytes (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at once when more than one
+// full-sized segment is unacknowledged (Linux __tcp_ack_snd_check), else within delayed_ack.
+void connection::owe_ack(instant now, std::uint32_t n) {
+  rcv_unacked_ += n;
+  if (cfg_.delayed_ack == duration::zero() || rcv_unacked_ > rcv_mss_) {
     ack_owed_ = true;
     return;
   }

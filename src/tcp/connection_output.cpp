@@ -67,7 +67,8 @@ std::optional<segment> connection::transmit_syn(instant now) {
   return s;
 }
 
-// Data from SND.NXT within the peer's window, at most one MSS, and our FIN after the last byte.
+// Data and/or FIN: a retransmission owed by loss recovery first, then new data (or the go-back-N
+// resend after a timeout) from SND.NXT.
 std::optional<segment> connection::transmit_data(instant now) {
   switch (state_) {
     case state::established:
@@ -79,69 +80,191 @@ std::optional<segment> connection::transmit_data(instant now) {
     default:
       return std::nullopt;  // FIN_WAIT_2, TIME_WAIT: our FIN is acknowledged, nothing to send
   }
-  const std::size_t buffered = send_buf_.size();
-  const seq data_end = tcb_.snd_una + static_cast<std::uint32_t>(buffered);
-  const std::size_t offset = static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una);
-  const std::size_t unsent = offset < buffered ? buffered - offset : 0;
-  const seq window_end = tcb_.snd_una + tcb_.snd_wnd;
-  const std::size_t usable = window_end > tcb_.snd_nxt ? static_cast<std::uint32_t>(window_end - tcb_.snd_nxt) : 0;
-  const auto payload = send_buf_.peek(offset, std::min<std::size_t>({unsent, usable, effective_mss()}));
-  const seq after = tcb_.snd_nxt + static_cast<std::uint32_t>(payload.size());
-  // The FIN takes one sequence number, so it needs one more byte of window.
-  const bool fin = fin_seq_ && after == *fin_seq_ && usable > payload.size();
-  if (payload.empty() && !fin) return std::nullopt;
-  segment s = make_segment(now, tcb_.snd_nxt);
-  s.payload = payload;
-  s.fin = fin;
-  s.psh = !payload.empty() && after == data_end;  // PSH on the last segment of what is queued
+  if (auto s = transmit_retransmission(now)) return s;
+  return transmit_new(now);
+}
+
+// Loss recovery's retransmissions: the segment at SND.UNA when owed (fast retransmit, a partial
+// ACK), else with SACK the next lost hole above HighRxt while cwnd - pipe >= 1 SMSS (RFC 6675 §5
+// step (C), NextSeg rule 1). Retransmissions ignore the peer's window: it already held them.
+std::optional<segment> connection::transmit_retransmission(instant now) {
+  if (!in_recovery_) return std::nullopt;
+  const std::uint32_t smss = cc_.smss();
+  seq at;
+  if (rexmit_owed_) {
+    rexmit_owed_ = false;
+    at = tcb_.snd_una;
+  } else if (sack_recovery()) {
+    if (cc_.cwnd() < in_flight() + smss) {
+      cwnd_limited_ = true;
+      return std::nullopt;
+    }
+    const auto lost = scoreboard_.next_lost(high_rxt_, tcb_.snd_una, smss);
+    if (!lost) return std::nullopt;
+    at = *lost;
+  } else {
+    return std::nullopt;
+  }
+  const seq data_end = tcb_.snd_una + static_cast<std::uint32_t>(send_buf_.size());
+  const seq sent_end = std::min(data_end, snd_max_);
+  const seq hole_end = scoreboard_.hole_end(at, sent_end);
+  const std::size_t len = at < hole_end ? std::min<std::size_t>(static_cast<std::uint32_t>(hole_end - at), send_mss()) : 0;
+  const bool fin = fin_seq_ && *fin_seq_ < snd_max_ && at + static_cast<std::uint32_t>(len) == *fin_seq_;
+  if (len == 0 && !fin) return std::nullopt;
+  segment s = data_segment(now, at, len, fin);
+  const seq end = s.seq_num + s.len();
+  if (high_rxt_ < end) high_rxt_ = end;
+  ++stats_.recovery_retransmits;
   return s;
 }
 
-// A segment carrying our ACK, window and (if negotiated) timestamps.
+// From SND.NXT, as plan_new() allows.
+std::optional<segment> connection::transmit_new(instant now) {
+  // A go-back-N resend after a timeout skips what the peer has SACKed since.
+  if (tcb_.snd_nxt < snd_max_ && !scoreboard_.empty())
+    tcb_.snd_nxt = std::min(scoreboard_.skip_sacked(tcb_.snd_nxt), snd_max_);
+  const send_plan p = plan_new(force_send_);
+  if (p.why == send_plan::hold::cwnd) cwnd_limited_ = true;
+  if (p.why != send_plan::hold::none) return std::nullopt;
+  force_send_ = false;
+  return data_segment(now, tcb_.snd_nxt, p.len, p.fin);
+}
+
+// What may go from SND.NXT now: at most one MSS, within the peer's window and cwnd, held back by
+// sender SWS avoidance and Nagle. `force` is the persist timer's override of both.
+connection::send_plan connection::plan_new(bool force) const {
+  send_plan p;
+  const std::size_t buffered = send_buf_.size();
+  const seq nxt = tcb_.snd_nxt;
+  const std::size_t offset = static_cast<std::uint32_t>(nxt - tcb_.snd_una);
+  const std::size_t unsent = offset < buffered ? buffered - offset : 0;
+  const bool fin_pending = fin_seq_ && nxt <= *fin_seq_;
+  if (unsent == 0 && !fin_pending) return p;  // hold::nothing
+  const seq window_end = tcb_.snd_una + tcb_.snd_wnd;
+  const std::size_t usable = nxt < window_end ? static_cast<std::uint32_t>(window_end - nxt) : 0;
+  const std::uint32_t mss = send_mss();
+  std::size_t len = std::min<std::size_t>(unsent, mss);
+  // The timeout's resend of the oldest segment goes whatever the window says (Linux
+  // tcp_retransmit_skb): with data outstanding no persist timer runs, so if the peer's window
+  // update was lost (or it shrank its window) this resend is what draws a fresh ACK from it.
+  const bool head_resend = nxt == tcb_.snd_una && nxt < snd_max_;
+  if (head_resend && usable < len) {
+    if (usable > 0) len = usable;
+    p.len = len;
+    p.fin = fin_pending && nxt + static_cast<std::uint32_t>(len) == *fin_seq_;
+    p.why = send_plan::hold::none;
+    return p;
+  }
+  if (usable < len) {
+    // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a segment shorter than both the data waiting and
+    // one MSS goes only if it is at least half the largest window the peer has offered.
+    if (usable == 0 || (!force && usable < max_snd_wnd_ / 2)) {
+      p.why = send_plan::hold::window;
+      return p;
+    }
+    len = usable;
+  }
+  // The FIN takes one sequence number, so it needs one more byte of window.
+  const bool fin = fin_pending && nxt + static_cast<std::uint32_t>(len) == *fin_seq_ && usable > len;
+  if (len == 0 && !fin) {
+    p.why = send_plan::hold::window;
+    return p;
+  }
+  // Congestion window (RFC 5681 §3.1): a segment goes only if it fits in what is left of it.
+  const std::uint32_t flight = in_flight();
+  if (flight > 0 && flight + len > cc_.cwnd()) {
+    p.why = send_plan::hold::cwnd;
+    return p;
+  }
+  // Nagle (RFC 9293 §3.7.4): a short segment waits while data is unacknowledged, unless nodelay
+  // is set, the connection is closing (Linux pushes everything at close) or this is a resend.
+  if (!force && !cfg_.nodelay && len < mss && !fin_seq_ && snd_max_ != tcb_.snd_una && nxt == snd_max_) {
+    p.why = send_plan::hold::nagle;
+    return p;
+  }
+  p.len = len;
+  p.fin = fin;
+  p.why = send_plan::hold::none;
+  return p;
+}
+
+// A segment of up to `len` bytes of the send buffer from `at` (shorter where the ring wraps), with
+// the FIN if asked for and the payload reaches it.
+segment connection::data_segment(instant now, seq at, std::size_t len, bool fin) {
+  segment s = make_segment(now, at);
+  s.payload = send_buf_.peek(static_cast<std::uint32_t>(at - tcb_.snd_una), len);
+  const seq after = at + static_cast<std::uint32_t>(s.payload.size());
+  s.fin = fin && fin_seq_ && after == *fin_seq_;
+  const seq data_end = tcb_.snd_una + static_cast<std::uint32_t>(send_buf_.size());
+  s.psh = !s.payload.empty() && after == data_end;  // PSH on the last segment of what is queued
+  return s;
+}
+
+// A segment carrying our ACK, window, (if negotiated) timestamps and SACK blocks.
 segment connection::make_segment(instant now, seq seq_num) const {
   segment s;
   s.seq_num = seq_num;
   s.ack_num = tcb_.rcv_nxt;
   s.window = window_field(false);
   if (opts_.timestamps) s.options.timestamps = wire::tcp_timestamps{ms_clock(now), ts_recent_};
+  if (const std::size_t n = sack_option_blocks())
+    s.options.sack_count = static_cast<std::uint8_t>(ooo_.sack_blocks(std::span(s.options.sack.data(), n)));
   return s;
 }
 
-// Bookkeeping once a segment is handed out: ACK obligations met, SND.NXT advanced, the RTO timer
-// started (RFC 6298 §5.1), a new segment timed for RTT (Karn: never a retransmitted one).
+// Bookkeeping once a segment is handed out: ACK obligations met, the advertised edge recorded,
+// SND.NXT advanced, the RTO timer started (RFC 6298 §5.1), a new segment timed for RTT (Karn:
+// never a retransmitted one, nor one whose ACK a recovery may hold up).
 void connection::after_transmit(instant now, const segment& s) {
   probe_owed_ = false;
   if (s.ack_num) {
     ack_owed_ = false;
-    segments_unacked_ = 0;
+    rcv_unacked_ = 0;
     timers_.disarm(timer_kind::delayed_ack);
     last_ack_sent_ = *s.ack_num;
     last_window_advertised_ = std::uint32_t{s.window} << (s.syn ? 0 : opts_.rcv_wscale);
+    const seq edge = tcb_.rcv_nxt + last_window_advertised_;
+    if (rcv_adv_ < edge || s.syn) rcv_adv_ = edge;
+    update_rcv_wnd();
   }
   const std::uint32_t len = s.len();
   if (len == 0 || s.seq_num == tcb_.snd_una - 1) return;  // pure ACK or probe
   const seq end = s.seq_num + len;
+  if (tcb_.snd_una == snd_max_) una_since_ = now;  // data outstanding from now (user timeout)
   if (s.seq_num < snd_max_) {
     ++stats_.retransmits;
     if (s.syn) ++stats_.syn_retransmits;
+    if (rtt_seq_ && s.seq_num < *rtt_seq_) rtt_seq_.reset();
   }
   const seq data_begin = s.seq_num + (s.syn ? 1u : 0u);
   const seq data_end = data_begin + static_cast<std::uint32_t>(s.payload.size());
   if (data_end > snd_max_) stats_.bytes_sent += static_cast<std::uint32_t>(data_end - std::max(data_begin, snd_max_));
-  if (!rtt_seq_ && s.seq_num >= snd_max_) {
+  if (!rtt_seq_ && s.seq_num >= snd_max_ && !in_recovery_) {
     rtt_seq_ = end;
     rtt_start_ = now;
   }
-  tcb_.snd_nxt = end;
+  if (s.seq_num == tcb_.snd_nxt) tcb_.snd_nxt = end;  // not for a recovery retransmission
   if (end > snd_max_) snd_max_ = end;
-  if (!timers_.armed(timer_kind::retransmit)) timers_.arm(timer_kind::retransmit, now + rtt_.rto());
+  if (!timers_.armed(timer_kind::retransmit)) arm_retransmit(now);
   timers_.disarm(timer_kind::persist);
 }
 
-// SEG.WND to advertise: the free receive buffer, scaled (never in a SYN, RFC 7323 §2.2).
+// SEG.WND to advertise. In a SYN: the free buffer, unscaled (RFC 7323 §2.2). Otherwise scaled,
+// with receiver SWS avoidance (RFC 9293 §3.8.6.2.2: the right edge moves only by at least
+// min(half the buffer, one MSS)) and never left of where it was (RFC 9293 §3.8.6.2.2's "shrinking"
+// is discouraged; Linux tcp_select_window): what is left of the last window is rounded up to the
+// scale unit. The round-up can promise up to 2^shift - 1 bytes more than the buffer has; data
+// beyond the buffer is then cut on arrival and resent by the peer.
 std::uint16_t connection::window_field(bool syn) const {
-  const std::size_t free = recv_buf_.free() >> (syn ? 0 : opts_.rcv_wscale);
-  return static_cast<std::uint16_t>(std::min<std::size_t>(free, 0xffff));
+  if (syn) return static_cast<std::uint16_t>(std::min<std::size_t>(recv_buf_.free(), 0xffff));
+  const unsigned ws = opts_.rcv_wscale;
+  const std::uint32_t unit = std::uint32_t{1} << ws;
+  const std::size_t most = std::size_t{0xffff} << ws;
+  const auto free = static_cast<std::uint32_t>(std::min(recv_buf_.free(), most));
+  const std::uint32_t promised = tcb_.rcv_nxt < rcv_adv_ ? static_cast<std::uint32_t>(rcv_adv_ - tcb_.rcv_nxt) : 0;
+  std::uint32_t wnd = free >> ws << ws;
+  if (wnd < promised + sws_step()) wnd = promised;
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>((wnd + unit - 1) >> ws, 0xffff));
 }
 
 // Eff.snd.MSS (RFC 9293 §3.7.1): the peer's MSS, capped by ours, minus option space we always use.
@@ -149,6 +272,30 @@ std::uint32_t connection::effective_mss() const {
   std::uint32_t m = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss);
   if (opts_.timestamps) m -= std::min(m, timestamp_option_space);
   return std::max(m, min_send_mss);
+}
+
+// SACK blocks in our segments take option space too (2 NOPs + kind + length + 8 per block), so a
+// data segment carrying them is that much shorter (Linux tcp_current_mss).
+std::uint32_t connection::send_mss() const {
+  const std::size_t blocks = sack_option_blocks();
+  const std::uint32_t m = effective_mss();
+  if (blocks == 0) return m;
+  const auto opt = static_cast<std::uint32_t>(4 + 8 * blocks);
+  return std::max(m > opt ? m - opt : 0, min_send_mss);
+}
+
+// How many SACK blocks our next segment carries: as many ranges as we hold, up to what fits beside
+// the timestamps (3) or alone (4) in 40 bytes of options (RFC 2018 §3).
+std::size_t connection::sack_option_blocks() const {
+  if (!opts_.sack_permitted || ooo_.empty()) return 0;
+  return std::min<std::size_t>(ooo_.size(), opts_.timestamps ? 3 : 4);
+}
+
+// Bytes in flight: RFC 6675 pipe during SACK recovery, else SND.NXT - SND.UNA (after a timeout's
+// rewind, only what has been resent counts: the rest is presumed lost).
+std::uint32_t connection::in_flight() const {
+  if (sack_recovery()) return scoreboard_.pipe(tcb_.snd_una, snd_max_, high_rxt_, cc_.smss());
+  return tcb_.snd_una < tcb_.snd_nxt ? static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una) : 0;
 }
 
 // TSval clock: milliseconds of the caller's clock, modulo 2^32 (RFC 7323 §5.4 allows 1 ms..1 s).

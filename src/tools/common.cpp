@@ -1,8 +1,12 @@
 #include "common.hpp"
 
+#include <linux/capability.h>
 #include <netdb.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -39,6 +43,21 @@ void add_common_options(CLI::App& app, common_options& o) {
   app.add_flag("--no-rst-guard", o.no_rst_guard,
                "Install no firewall rule (you keep the kernel from answering with RSTs yourself)");
   app.add_flag("--trace", o.trace, "Print every segment sent and received and every state change");
+  app.add_option("--pcap", o.pcap,
+                 "Write every frame sent and received to FILE (pcap, nanosecond timestamps; tshark reads it)");
+}
+
+void keep_capabilities_for_children() noexcept {
+  if (::geteuid() == 0) return;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return;
+  const unsigned caps[] = {CAP_NET_RAW, CAP_NET_ADMIN};
+  for (unsigned c : caps)
+    if (((data[c / 32].permitted >> (c % 32)) & 1U) == 0) return;  // not ours to pass on
+  for (unsigned c : caps) data[c / 32].inheritable |= 1U << (c % 32);
+  if (::syscall(SYS_capset, &header, data) != 0) return;
+  for (unsigned c : caps) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
 }
 
 engine::options to_engine_options(const common_options& o) {

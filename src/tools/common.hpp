@@ -28,10 +28,16 @@ struct common_options {
   std::string ports;
   bool no_rst_guard = false;
   bool trace = false;
+  std::string pcap;  // --pcap FILE
 };
 void add_common_options(CLI::App& app, common_options& o);
 // Throws link::setup_error on a bad value.
 engine::options to_engine_options(const common_options& o);
+
+// With file capabilities (setcap cap_net_raw,cap_net_admin+ep) and no root, the iptables that the
+// RST guard runs would start without them: raise CAP_NET_RAW and CAP_NET_ADMIN into the inheritable
+// and ambient sets so children keep them. No-op as root or without the capabilities.
+void keep_capabilities_for_children() noexcept;
 
 // HOST or HOST:PORT; a hostname is resolved with the system resolver (IPv4).
 struct host_port {

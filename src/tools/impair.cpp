@@ -41,7 +41,7 @@ using impair::duration;
 using impair::instant;
 
 std::atomic<bool> counters_requested{false};
-extern "C" void on_usr1(int) { counters_requested.store(true); }
+extern "C" void on_impair_usr1(int) { counters_requested.store(true); }
 
 [[noreturn]] void bad_value(const std::string& option, const std::string& value, const std::string& want) {
   throw CLI::ValidationError(option, "'" + value + "' is not " + want);
@@ -452,7 +452,7 @@ void add_impair_command(CLI::App& app, std::function<int()>& action) {
       if (!o->seed) o->seed = random_seed();
       install_signal_handlers();
       struct sigaction sa {};
-      sa.sa_handler = on_usr1;
+      sa.sa_handler = on_impair_usr1;
       sigemptyset(&sa.sa_mask);
       sa.sa_flags = 0;
       sigaction(SIGUSR1, &sa, nullptr);

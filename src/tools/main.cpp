@@ -14,8 +14,11 @@
 
 namespace synack::tools {
 void add_ping_command(CLI::App& app, std::function<int()>& action);
+void add_bench_command(CLI::App& app, std::function<int()>& action);
 void add_rules_command(CLI::App& app, std::function<int()>& action);
 void add_impair_command(CLI::App& app, std::function<int()>& action);
+void add_get_command(CLI::App& app, std::function<int()>& action);
+void add_serve_command(CLI::App& app, std::function<int()>& action);
 }  // namespace synack::tools
 
 int main(int argc, char** argv) {
@@ -26,8 +29,11 @@ int main(int argc, char** argv) {
   app.footer("Run `synack SUBCOMMAND --help` for each subcommand's options and examples.");
   std::function<int()> action;
   add_ping_command(app, action);
+  add_bench_command(app, action);
   add_rules_command(app, action);
   add_impair_command(app, action);
+  add_get_command(app, action);
+  add_serve_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

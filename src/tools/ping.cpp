@@ -1,7 +1,9 @@
-// synack ping: TCP handshake latency, one full handshake per probe.
+// synack ping: TCP handshake latency, one full handshake per probe; optionally the same probes
+// through the kernel's connect(), interleaved, for a side-by-side comparison.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <vector>
 
@@ -9,6 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "histogram.hpp"
+#include "kernel_probe.hpp"
+#include "ladder.hpp"
+#include "pcap_writer.hpp"
 #include "synack/link/capabilities.hpp"
 #include "synack/link/error.hpp"
 
@@ -24,7 +30,6 @@ struct ping_options {
   common_options common;
   std::string target;
   std::uint16_t port = 80;
-  bool port_given = false;
   unsigned count = 5;
   double interval_s = 1.0;
   double timeout_s = 3.0;
@@ -32,6 +37,8 @@ struct ping_options {
   double hold_s = 0.0;
   double msl_s = 0.5;
   bool json = false;
+  bool kernel = false;
+  bool ladder = false;
 };
 
 struct probe {
@@ -44,6 +51,9 @@ struct probe {
   bool ok = false;
   std::string error;
   double handshake_us = 0;
+  std::optional<double> wire_us;
+  std::optional<std::chrono::nanoseconds> synack_rx;  // the SYN-ACK's ring timestamp (CLOCK_REALTIME)
+  bool wire_from_tx_timestamp = false;
   std::uint32_t syn_retransmits = 0;
   std::uint32_t isn = 0;
 };
@@ -52,66 +62,73 @@ double to_us(tcp::duration d) { return duration<double, std::micro>(d).count(); 
 
 tcp::duration seconds(double s) { return duration_cast<tcp::duration>(duration<double>(s)); }
 
-struct summary {
+// Counts and distributions of one engine's probes.
+struct tally {
   unsigned sent = 0, ok = 0, failed = 0;
-  std::vector<double> samples;
+  latency_histogram handshake;
+  latency_histogram wire;  // synack: SYN -> SYN-ACK on the wire; kernel: the kernel's own RTT sample
 
-  double pct(double p) const {
-    if (samples.empty()) return 0;
-    std::vector<double> s = samples;
-    std::sort(s.begin(), s.end());
-    // Nearest rank.
-    std::size_t rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(s.size())));
-    return s[std::clamp<std::size_t>(rank, 1, s.size()) - 1];
-  }
-  double avg() const {
-    if (samples.empty()) return 0;
-    double sum = 0;
-    for (double x : samples) sum += x;
-    return sum / static_cast<double>(samples.size());
-  }
-  // As ping(8): the standard deviation of the samples.
-  double mdev() const {
-    if (samples.empty()) return 0;
-    double a = avg(), sq = 0;
-    for (double x : samples) sq += (x - a) * (x - a);
-    return std::sqrt(sq / static_cast<double>(samples.size()));
-  }
+  double loss_pct() const { return sent ? 100.0 * failed / sent : 0.0; }
 };
+
+std::string fmt_us(double us) { return fmt::format("{:.1f}", us); }
+
+std::string stats_line(const latency_histogram& h) {
+  return fmt::format("{}/{}/{}/{}/{}/{}/{} us", fmt_us(h.min_us()), fmt_us(h.mean_us()), fmt_us(h.percentile_us(50)),
+                     fmt_us(h.percentile_us(90)), fmt_us(h.percentile_us(99)), fmt_us(h.max_us()),
+                     fmt_us(h.mdev_us()));
+}
 
 class pinger {
 public:
   pinger(const ping_options& o, const host_port& hp) : o_(o), hp_(hp) {
     engine::options eo = to_engine_options(o.common);
     eo.tcp.msl = seconds(o.msl_s);
+    eo.tx_timestamps = true;
     port_ = hp.port ? *hp.port : o.port;
+    if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
     eng_.emplace(eo, hp.addr);
     eng_->on_event([this](const wire::four_tuple& t, const tcp::event& ev) { on_event(t, ev); });
-    if (o.common.trace) {
-      eng_->on_segment([this](engine::direction d, tcp::instant, const wire::four_tuple& t,
-                              const tcp::segment& s, tcp::state st) { trace(format_segment(d, t, s, st)); });
-    }
+    eng_->on_segment([this](engine::direction d, tcp::instant at, const wire::four_tuple& t, const tcp::segment& s,
+                            tcp::state st) { on_segment(d, at, t, s, st); });
+    eng_->on_tx_timestamp([this](std::uint32_t id, std::chrono::nanoseconds at) {
+      auto it = tx_ids_.find(id);
+      if (it == tx_ids_.end()) return;
+      if (auto s = syn_sent_.find(it->second); s != syn_sent_.end() && s->second.id == id) s->second.tx = at;
+      tx_ids_.erase(it);
+    });
+    if (pcap_)
+      eng_->on_frame([this](engine::direction d, tcp::instant, std::span<const std::byte> f) {
+        pcap_->on_frame(*eng_, d, f);
+      });
   }
 
   int run() {
     if (!o_.json) {
-      std::printf("SYNACK PING %s:%u (%s) from %s via %s: one handshake per probe, close %s\n", hp_.name.c_str(),
+      std::printf("SYNACK PING %s:%u (%s) from %s via %s: one handshake per probe, close %s%s\n", hp_.name.c_str(),
                   port_, hp_.addr.to_string().c_str(), eng_->local_address().to_string().c_str(),
-                  eng_->interface().name.c_str(), o_.close_mode.c_str());
+                  eng_->interface().name.c_str(), o_.close_mode.c_str(),
+                  o_.kernel ? ", interleaved with the kernel's connect()" : "");
       std::fflush(stdout);
     }
     tcp::instant next_start = engine::engine::now();
     unsigned started = 0;
-    auto in_flight = [&] { return std::any_of(probes_.begin(), probes_.end(), [](auto& kv) { return !kv.second.done; }); };
     while (!stop_requested) {
+      // The kernel's probe for the synack probe that just finished, while nothing else is in the
+      // air (its connect() + poll() blocks this thread for one handshake).
+      if (!kernel_queue_.empty() && !handshake_in_flight()) {
+        run_kernel_probe(kernel_queue_.front());
+        kernel_queue_.pop_front();
+        continue;
+      }
       tcp::instant now = engine::engine::now();
       bool more = o_.count == 0 || started < o_.count;
-      // Back to back (-i 0) waits for the previous probe's handshake to end.
-      if (more && now >= next_start && (o_.interval_s > 0 || !in_flight())) {
+      // Back to back (-i 0) waits for the previous probe's handshake (and its kernel twin) to end.
+      if (more && now >= next_start && kernel_queue_.empty() && (o_.interval_s > 0 || !handshake_in_flight())) {
         start_probe(++started, now);
         next_start = now + seconds(o_.interval_s);
       }
-      if (!more && !in_flight()) break;
+      if (!more && !handshake_in_flight() && kernel_queue_.empty()) break;
       check_deadlines(engine::engine::now());
       tcp::instant wake = more ? next_start : now + 100ms;
       for (auto& [t, p] : probes_) {
@@ -119,6 +136,7 @@ public:
         if (p.close_at) wake = std::min(wake, *p.close_at);
       }
       auto wait = std::clamp<tcp::duration>(wake - engine::engine::now(), 0ns, 100ms);
+      if (!kernel_queue_.empty()) wait = 0ns;
       eng_->run_once(wait);
     }
     if (stop_requested) {
@@ -127,15 +145,21 @@ public:
         if (!p.done) {
           p.done = true;
           eng_->abort(t);
-          --summary_.sent;
+          --synack_.sent;
         }
     }
     linger();
+    print_ladders_left();
     print_summary();
-    return summary_.failed > 0 ? exit_network : exit_ok;
+    if (pcap_) pcap_->flush();
+    return synack_.failed + kernel_.failed > 0 ? exit_network : exit_ok;
   }
 
 private:
+  bool handshake_in_flight() const {
+    return std::any_of(probes_.begin(), probes_.end(), [](auto& kv) { return !kv.second.done; });
+  }
+
   void trace(const std::string& line) {
     std::FILE* out = o_.json ? stderr : stdout;
     std::fputs(line.c_str(), out);
@@ -143,15 +167,52 @@ private:
     std::fflush(out);
   }
 
+  void on_segment(engine::direction d, tcp::instant at, const wire::four_tuple& t, const tcp::segment& s,
+                  tcp::state st) {
+    if (o_.common.trace) trace(format_segment(d, t, s, st));
+    if (o_.ladder) ladder_.segment(d, at, t, s, st);
+    // Wire timing, both ends on CLOCK_REALTIME: the SYN's software transmit timestamp (the kernel's
+    // report of the frame reaching the driver; else the time taken just before the send; the last
+    // SYN if it was retransmitted) and the SYN-ACK's kernel receive timestamp from the ring, so
+    // neither the send system call nor the wake-up is in it.
+    if (d == engine::direction::out && s.syn && !s.ack_num) {
+      syn_tx& x = syn_sent_[t];
+      x = syn_tx{pcap_writer::realtime_now(), std::nullopt, std::nullopt};
+      if (auto id = eng_->next_tx_id()) {
+        x.id = *id;
+        tx_ids_[*id] = t;
+      }
+    } else if (d == engine::direction::in && s.syn && s.ack_num) {
+      auto it = probes_.find(t);
+      const link::rx_frame* rx = eng_->current_rx_frame();
+      if (it != probes_.end() && !it->second.synack_rx && rx != nullptr && rx->kernel_timestamp.count() > 0)
+        it->second.synack_rx = rx->kernel_timestamp;
+    }
+  }
+
+  // At the handshake's end (transmit timestamps are read before events are delivered).
+  void compute_wire(probe& p) {
+    auto sent = syn_sent_.find(p.tuple);
+    if (!p.synack_rx || sent == syn_sent_.end()) return;
+    p.wire_from_tx_timestamp = sent->second.tx.has_value();
+    p.wire_us = to_us(*p.synack_rx - sent->second.tx.value_or(sent->second.before_send));
+  }
+
+  void forget_syn(const wire::four_tuple& t) {
+    if (auto s = syn_sent_.find(t); s != syn_sent_.end()) {
+      if (s->second.id) tx_ids_.erase(*s->second.id);
+      syn_sent_.erase(s);
+    }
+  }
+
   void start_probe(unsigned seq, tcp::instant now) {
     wire::four_tuple t = eng_->connect(hp_.addr, port_);
-    ++summary_.sent;
+    ++synack_.sent;
     probe& p = probes_[t];
     p.seq = seq;
     p.tuple = t;
     p.started = now;
     p.deadline = now + seconds(o_.timeout_s);
-    // connect() may already have completed it (an immediate RST is processed later, not here).
   }
 
   void check_deadlines(tcp::instant now) {
@@ -178,8 +239,10 @@ private:
   }
 
   void on_event(const wire::four_tuple& t, const tcp::event& ev) {
-    if (ev.what == tcp::event::kind::state_changed && o_.common.trace)
-      trace(format_state_change(t, ev.from, ev.to));
+    if (ev.what == tcp::event::kind::state_changed) {
+      if (o_.common.trace) trace(format_state_change(t, ev.from, ev.to));
+      if (o_.ladder) ladder_.state_change(engine::engine::now(), t, ev.from, ev.to);
+    }
     auto it = probes_.find(t);
     if (it == probes_.end()) return;
     probe& p = it->second;
@@ -194,6 +257,7 @@ private:
           p.syn_retransmits = c->stats().syn_retransmits;
           p.isn = c->tcb().iss.value();
         }
+        compute_wire(p);
         finish(p, true, "");
         if (o_.hold_s > 0)
           p.close_at = now + seconds(o_.hold_s);
@@ -214,7 +278,11 @@ private:
       default: break;
     }
     if (ev.what == tcp::event::kind::closed || ev.what == tcp::event::kind::error) {
-      if (p.done) probes_.erase(it);
+      if (p.done) {
+        print_ladder(t);
+        forget_syn(t);
+        probes_.erase(it);
+      }
     }
   }
 
@@ -223,12 +291,49 @@ private:
     p.ok = ok;
     p.error = error;
     if (ok) {
-      ++summary_.ok;
-      summary_.samples.push_back(p.handshake_us);
+      ++synack_.ok;
+      synack_.handshake.record_us(p.handshake_us);
+      if (p.wire_us) synack_.wire.record_us(*p.wire_us);
     } else {
-      ++summary_.failed;
+      ++synack_.failed;
     }
     report(p);
+    if (o_.kernel) kernel_queue_.push_back(p.seq);
+  }
+
+  void run_kernel_probe(unsigned seq) {
+    kernel_probe_options ko;
+    ko.dst = hp_.addr;
+    ko.port = port_;
+    ko.interface = o_.common.interface;
+    ko.timeout_s = o_.timeout_s;
+    ko.rst_close = o_.close_mode == "rst";
+    kernel_probe_result r = kernel_probe(ko);
+    if (r.interrupted) return;
+    ++kernel_.sent;
+    if (r.ok) {
+      ++kernel_.ok;
+      kernel_.handshake.record_us(r.handshake_us);
+      if (r.kernel_rtt_us) kernel_.wire.record_us(*r.kernel_rtt_us);
+    } else {
+      ++kernel_.failed;
+    }
+    std::string remote = fmt::format("{}:{}", hp_.addr.to_string(), port_);
+    if (o_.json) {
+      nlohmann::json j = {{"type", "probe"},   {"seq", seq},     {"engine", "kernel"},
+                          {"local", r.local},  {"remote", remote}, {"ok", r.ok},
+                          {"syn_retransmits", r.syn_retransmits}};
+      j["handshake_us"] = r.ok ? nlohmann::json(r.handshake_us) : nlohmann::json(nullptr);
+      j["kernel_rtt_us"] = r.kernel_rtt_us ? nlohmann::json(*r.kernel_rtt_us) : nlohmann::json(nullptr);
+      j["error"] = r.ok ? nlohmann::json(nullptr) : nlohmann::json(r.error);
+      std::printf("%s\n", j.dump().c_str());
+    } else if (r.ok) {
+      std::printf("seq=%u [kernel] %s -> %s: handshake %.1f us%s\n", seq, r.local.c_str(), remote.c_str(),
+                  r.handshake_us, r.kernel_rtt_us ? fmt::format(", kernel rtt {:.0f} us", *r.kernel_rtt_us).c_str() : "");
+    } else {
+      std::printf("seq=%u [kernel] -> %s: %s\n", seq, remote.c_str(), r.error.c_str());
+    }
+    std::fflush(stdout);
   }
 
   void report(const probe& p) {
@@ -240,20 +345,42 @@ private:
                           {"syn_retransmits", p.syn_retransmits}};
       if (p.ok) {
         j["handshake_us"] = p.handshake_us;
+        j["wire_us"] = p.wire_us ? nlohmann::json(*p.wire_us) : nlohmann::json(nullptr);
+        if (p.wire_us) j["wire_tx"] = p.wire_from_tx_timestamp ? "tx_timestamp" : "send_time";
         j["isn"] = p.isn;
         j["error"] = nullptr;
       } else {
         j["handshake_us"] = nullptr;
+        j["wire_us"] = nullptr;
         j["error"] = p.error;
       }
       std::printf("%s\n", j.dump().c_str());
-    } else if (p.ok) {
-      std::printf("seq=%u %s -> %s: handshake %.1f us%s\n", p.seq, local.c_str(), remote.c_str(), p.handshake_us,
-                  p.syn_retransmits ? fmt::format(" ({} SYN retransmits)", p.syn_retransmits).c_str() : "");
     } else {
-      std::printf("seq=%u %s -> %s: %s\n", p.seq, local.c_str(), remote.c_str(), p.error.c_str());
+      const char* tag = o_.kernel ? " [synack]" : "";
+      if (p.ok) {
+        std::string extra = p.wire_us ? fmt::format(", wire {:.1f} us", *p.wire_us) : std::string{};
+        if (p.syn_retransmits) extra += fmt::format(" ({} SYN retransmits)", p.syn_retransmits);
+        std::printf("seq=%u%s %s -> %s: handshake %.1f us%s\n", p.seq, tag, local.c_str(), remote.c_str(),
+                    p.handshake_us, extra.c_str());
+      } else {
+        std::printf("seq=%u%s %s -> %s: %s\n", p.seq, tag, local.c_str(), remote.c_str(), p.error.c_str());
+      }
     }
     std::fflush(stdout);
+  }
+
+  void print_ladder(const wire::four_tuple& t) {
+    if (!o_.ladder || !ladder_.has(t)) return;
+    std::FILE* out = o_.json ? stderr : stdout;
+    std::fputs(ladder_.render(t).c_str(), out);
+    std::fflush(out);
+    ladder_.erase(t);
+  }
+
+  void print_ladders_left() {
+    std::vector<wire::four_tuple> left;
+    for (auto& [t, p] : probes_) left.push_back(t);
+    for (auto& t : left) print_ladder(t);
   }
 
   // Let graceful closes finish (FIN exchange, then TIME_WAIT of 2*MSL) so the kernel peer is not
@@ -270,22 +397,45 @@ private:
     for (auto& t : left) eng_->abort(t);
   }
 
+  nlohmann::json summary_json(const char* engine_name, const tally& s, const char* wire_key) const {
+    nlohmann::json j = {{"type", "summary"}, {"engine", engine_name}, {"sent", s.sent},
+                        {"ok", s.ok},        {"failed", s.failed},    {"loss_pct", s.loss_pct()}};
+    j.update(s.handshake.summary_json());
+    if (!s.wire.empty()) j[wire_key] = s.wire.summary_json();
+    return j;
+  }
+
   void print_summary() {
-    const summary& s = summary_;
-    double loss = s.sent ? 100.0 * s.failed / s.sent : 0.0;
     if (o_.json) {
-      nlohmann::json j = {{"type", "summary"}, {"engine", "synack"}, {"sent", s.sent},
-                          {"ok", s.ok},        {"failed", s.failed},  {"loss_pct", loss},
-                          {"min_us", s.samples.empty() ? 0.0 : s.pct(0)},
-                          {"avg_us", s.avg()},  {"p50_us", s.pct(50)}, {"p90_us", s.pct(90)},
-                          {"p99_us", s.pct(99)}, {"max_us", s.pct(100)}, {"mdev_us", s.mdev()}};
-      std::printf("%s\n", j.dump().c_str());
-    } else {
-      std::printf("--- %s:%u synack ping statistics ---\n", hp_.name.c_str(), port_);
-      std::printf("%u probes sent, %u ok, %u failed, %.1f%% loss\n", s.sent, s.ok, s.failed, loss);
-      if (!s.samples.empty())
-        std::printf("handshake min/avg/p50/p90/p99/max/mdev = %.1f/%.1f/%.1f/%.1f/%.1f/%.1f/%.1f us\n", s.pct(0),
-                    s.avg(), s.pct(50), s.pct(90), s.pct(99), s.pct(100), s.mdev());
+      std::printf("%s\n", summary_json("synack", synack_, "wire").dump().c_str());
+      if (o_.kernel) {
+        std::printf("%s\n", summary_json("kernel", kernel_, "kernel_rtt").dump().c_str());
+        if (!synack_.handshake.empty() && !kernel_.handshake.empty()) {
+          nlohmann::json r = {{"type", "ratio"}, {"what", "synack/kernel handshake"}};
+          for (double p : {50.0, 90.0, 99.0})
+            r[fmt::format("p{:.0f}", p)] = synack_.handshake.percentile_us(p) / kernel_.handshake.percentile_us(p);
+          r["avg"] = synack_.handshake.mean_us() / kernel_.handshake.mean_us();
+          std::printf("%s\n", r.dump().c_str());
+        }
+      }
+      std::fflush(stdout);
+      return;
+    }
+    auto block = [&](const char* name, const tally& s, const char* wire_name) {
+      std::printf("--- %s:%u %s ping statistics ---\n", hp_.name.c_str(), port_, name);
+      std::printf("%u probes sent, %u ok, %u failed, %.1f%% loss\n", s.sent, s.ok, s.failed, s.loss_pct());
+      if (!s.handshake.empty())
+        std::printf("handshake min/avg/p50/p90/p99/max/mdev = %s\n", stats_line(s.handshake).c_str());
+      if (!s.wire.empty()) std::printf("%-9s min/avg/p50/p90/p99/max/mdev = %s\n", wire_name, stats_line(s.wire).c_str());
+    };
+    block("synack", synack_, "wire");
+    if (o_.kernel) {
+      block("kernel", kernel_, "rtt");
+      if (!synack_.handshake.empty() && !kernel_.handshake.empty()) {
+        auto ratio = [&](double p) { return synack_.handshake.percentile_us(p) / kernel_.handshake.percentile_us(p); };
+        std::printf("synack/kernel handshake: p50 %.2fx, p90 %.2fx, p99 %.2fx, avg %.2fx (below 1: synack faster)\n",
+                    ratio(50), ratio(90), ratio(99), synack_.handshake.mean_us() / kernel_.handshake.mean_us());
+      }
     }
     std::fflush(stdout);
   }
@@ -293,9 +443,20 @@ private:
   const ping_options& o_;
   host_port hp_;
   std::uint16_t port_ = 80;
+  std::optional<pcap_writer> pcap_;
   std::optional<engine::engine> eng_;
   std::map<wire::four_tuple, probe> probes_;
-  summary summary_;
+  struct syn_tx {
+    std::chrono::nanoseconds before_send{};          // CLOCK_REALTIME just before the send
+    std::optional<std::chrono::nanoseconds> tx;     // the kernel's software transmit timestamp
+    std::optional<std::uint32_t> id;                 // its frame id
+  };
+  std::map<wire::four_tuple, syn_tx> syn_sent_;  // the last SYN of each connection
+  std::map<std::uint32_t, wire::four_tuple> tx_ids_;
+  std::deque<unsigned> kernel_queue_;                              // --kernel probes still to run
+  ladder_recorder ladder_;
+  tally synack_;
+  tally kernel_;
 };
 
 }  // namespace
@@ -305,11 +466,25 @@ void add_ping_command(CLI::App& app, std::function<int()>& action) {
   CLI::App* cmd = app.add_subcommand("ping", "Measure TCP handshake latency, one full handshake per probe");
   cmd->footer(
       "Each probe opens a fresh connection from a new local port (unique 4-tuple and RFC 6528 ISN),\n"
-      "measures SYN sent -> SYN-ACK received and ACKed (handshake_us), then closes it.\n\n"
+      "completes the handshake, then closes it (--close).\n\n"
+      "What the figures measure:\n"
+      "  handshake  synack: SYN handed to the packet socket -> synack awake holding the SYN-ACK (what a\n"
+      "             program using synack sees; steady clock). kernel (--kernel): connect() called ->\n"
+      "             poll() reports the socket connected.\n"
+      "  wire       synack only: the SYN's software transmit timestamp (the kernel's report of the frame\n"
+      "             reaching the driver, SO_TIMESTAMPING; else the time just before the send) -> the\n"
+      "             SYN-ACK's receive timestamp on the packet ring; both CLOCK_REALTIME, so neither\n"
+      "             the send system call nor scheduling and wake-up delays are in it.\n"
+      "  rtt        kernel only: the kernel's own SYN -> SYN-ACK sample (TCP_INFO tcpi_rtt, 1 us steps).\n"
+      "Summaries: min/avg/p50/p90/p99/max/mdev over the successful probes (percentiles from a\n"
+      "log-linear histogram, within 0.4%; mdev is the standard deviation, as in ping(8)).\n\n"
       "Examples:\n"
       "  synack ping 10.111.0.2 -p 8080 -c 3 --trace     watch the handshake and four-way close\n"
+      "  synack ping 10.111.0.2 -p 8080 -c 1 --ladder    the connection as a ladder diagram\n"
       "  synack ping example.net:443 -c 0 -i 0.2          until Ctrl-C, then the summary\n"
-      "  synack ping 10.111.0.2:80 --json --close rst     NDJSON, abort with RST after the handshake\n\n"
+      "  synack ping 10.111.0.2:80 --json --close rst     NDJSON, abort with RST after the handshake\n"
+      "  synack ping 10.111.0.2:80 -c 20 -i 0.05 --kernel synack and the kernel side by side\n"
+      "  synack ping 10.111.0.2:80 -c 3 --pcap ping.pcap  and read it with tshark -r ping.pcap\n\n"
       "Exit status: 0 every probe succeeded, 1 a probe failed (refused, timed out, unreachable),\n"
       "2 usage or set-up error.");
   cmd->add_option("host", o->target, "HOST or HOST:PORT (IPv4 address or name)")->required();
@@ -326,11 +501,16 @@ void add_ping_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--msl", o->msl_s, "Maximum segment lifetime in seconds; TIME_WAIT lasts 2*MSL (default 0.5)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "NDJSON records on stdout (probe and summary)");
+  cmd->add_flag("--kernel", o->kernel,
+                "Also run each probe through the kernel's connect(), interleaved, and compare");
+  cmd->add_flag("--ladder", o->ladder,
+                "Draw each connection as a ladder diagram (us | peer) when it ends (stderr with --json)");
   add_common_options(*cmd, o->common);
   cmd->callback([&action, o] {
     action = [o]() -> int {
       host_port hp = resolve_host(o->target);
       link::require_net_raw_and_admin();
+      keep_capabilities_for_children();
       install_signal_handlers();
       pinger p(*o, hp);
       return p.run();

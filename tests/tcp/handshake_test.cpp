@@ -156,17 +156,21 @@ BOOST_FIXTURE_TEST_CASE(syn_sent_syn_ack_options_negotiate_everything_offered, s
   // Our ACK: window 4096 >> 7, timestamps echoing the peer's.
   expect(at(10ms), seg().seq(iss + 1).ack(irs + 1).win(32).ts(10, 777));
   // Later windows from the peer are scaled by 2.
-  send(at(20ms), seg().seq(irs + 1).ack(iss + 1).win(100).ts(780, 10));
-  BOOST_TEST(conn().tcb().snd_wnd == 400u);
-  // MSS 1000 less 12 bytes of timestamp option.
-  user_send(std::string(2000, 'x'));
-  const auto first = transmit(at(30ms));
-  BOOST_REQUIRE(first);
-  BOOST_TEST(first->payload.size() == 400u);  // the window limits first
-  send(at(40ms), seg().seq(irs + 1).ack(iss + 401).win(1000).ts(790, 30));
-  const auto second = transmit(at(40ms));
-  BOOST_REQUIRE(second);
-  BOOST_TEST(second->payload.size() == 988u);
+  send(at(20ms), seg().seq(irs + 1).ack(iss + 1).win(1100).ts(780, 10));
+  BOOST_TEST(conn().tcb().snd_wnd == 4400u);
+  // MSS 1000 less 12 bytes of timestamp option; the window stops the fifth segment (the 448
+  // bytes left of it are less than half of the largest window, 8000: sender SWS avoidance).
+  user_send(std::string(6000, 'x'));
+  for (int i = 0; i < 4; ++i) {
+    const auto s = transmit(at(30ms));
+    BOOST_REQUIRE(s);
+    BOOST_TEST(s->payload.size() == 988u);
+  }
+  BOOST_TEST(!transmit(at(30ms)));
+  send(at(40ms), seg().seq(irs + 1).ack(iss + 989).win(1100).ts(790, 30));
+  const auto fifth = transmit(at(40ms));
+  BOOST_REQUIRE(fifth);
+  BOOST_TEST(fifth->payload.size() == 988u);
 }
 
 BOOST_FIXTURE_TEST_CASE(syn_sent_syn_ack_without_window_scale_disables_scaling_both_ways, syn_sent_fixture) {

@@ -49,6 +49,7 @@ inline std::string to_string(const segment& s) {
   if (op.window_scale) o << " ws=" << unsigned{*op.window_scale};
   if (op.sack_permitted) o << " sackOK";
   if (op.timestamps) o << " ts=" << op.timestamps->tsval << "/" << op.timestamps->tsecr;
+  for (std::size_t i = 0; i < op.sack_count; ++i) o << " sack=" << op.sack[i].left << "-" << op.sack[i].right;
   o << "]";
   return o.str();
 }
@@ -80,6 +81,13 @@ public:
   seg& sack_perm() { s_.options.sack_permitted = true; check_options_ = true; return *this; }
   seg& ts(std::uint32_t val, std::uint32_t ecr) {
     s_.options.timestamps = wire::tcp_timestamps{val, ecr};
+    check_options_ = true;
+    return *this;
+  }
+  // One SACK block [left, right) (RFC 2018), after any given before.
+  seg& sack(std::uint32_t left, std::uint32_t right) {
+    auto& o = s_.options;
+    if (o.sack_count < o.sack.size()) o.sack[o.sack_count++] = {left, right};
     check_options_ = true;
     return *this;
   }
@@ -125,6 +133,10 @@ inline config test_config() {
   config c;
   c.recv_buffer = 4096;  // our window, unscaled unless the peer offers window scaling
   c.send_buffer = 8192;
+  // The scripts of the state machine see every ACK at once and every segment as soon as it may
+  // go; the data-path tests turn delayed ACKs and Nagle back on where they test them.
+  c.delayed_ack = duration::zero();
+  c.nodelay = true;
   return c;
 }
 

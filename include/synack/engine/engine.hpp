@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -21,9 +22,11 @@
 #include "synack/link/packet_socket.hpp"
 #include "synack/link/ports.hpp"
 #include "synack/link/rst_guard.hpp"
+#include "synack/engine/timer_wheel.hpp"
 #include "synack/tcp/config.hpp"
 #include "synack/tcp/connection.hpp"
 #include "synack/tcp/isn.hpp"
+#include "synack/tcp/syn_cookie.hpp"
 #include "synack/wire/address.hpp"
 #include "synack/wire/arp.hpp"
 #include "synack/wire/ipv4.hpp"
@@ -38,6 +41,12 @@ struct options {
   std::optional<link::port_range> ports;  // empty: outside the kernel's ephemeral range
   bool rst_guard = true;                  // install the iptables rule that silences kernel RSTs
   bool qdisc_bypass = false;
+  // The receive ring (link::packet_socket::options): its slot count bounds the frames that can
+  // arrive between two drains; a bulk receiver wants more slots than the default 128.
+  std::size_t rx_ring_bytes = 8 << 20;
+  std::size_t rx_frame_size = 1 << 16;
+  // Software transmit timestamps on the packet socket (on_tx_timestamp), for wire timing.
+  bool tx_timestamps = false;
   tcp::config tcp;
   // Neighbour resolution when the kernel's table has no entry: our own ARP requests.
   std::chrono::milliseconds arp_interval{500};
@@ -45,6 +54,34 @@ struct options {
 };
 
 enum class direction : std::uint8_t { in, out };
+
+// A listening port (engine::listen). Defaults follow Linux.
+struct listen_options {
+  // Accept queue: children that completed the handshake and wait for accept() (listen(2)'s
+  // backlog). While it is full, SYNs are dropped and final ACKs too (Linux tcp_check_req with
+  // tcp_abort_on_overflow=0): the peer's retransmissions retry once accept() made room.
+  std::size_t backlog = 128;
+  // Half-open queue: children in SYN_RCVD (Linux tcp_max_syn_backlog is 128..1024 by memory).
+  std::size_t max_half_open = 256;
+  // When the half-open queue is full: answer with SYN cookies (Linux tcp_syncookies=1) instead
+  // of dropping the SYN.
+  bool syn_cookies = true;
+};
+
+// Counters of one listener (cumulative, except the two queue lengths).
+struct listener_stats {
+  std::uint64_t syn_received = 0;            // SYNs for the port without a connection
+  std::uint64_t half_open_created = 0;       // SYN_RCVD children made (a SYN-ACK each)
+  std::uint64_t half_open_dropped = 0;       // children reset or timed out in SYN_RCVD
+  std::uint64_t syn_dropped = 0;             // SYNs dropped: accept queue full, or half-open full without cookies
+  std::uint64_t cookies_sent = 0;            // SYN-ACKs carrying a SYN cookie
+  std::uint64_t cookies_validated = 0;       // cookie ACKs that made a connection
+  std::uint64_t cookies_rejected = 0;        // ACKs whose cookie did not check (dropped)
+  std::uint64_t accept_queue_overflows = 0;  // final ACKs dropped: the accept queue was full
+  std::uint64_t accepted = 0;                // connections handed out by accept()
+  std::size_t half_open = 0;                 // SYN_RCVD children now
+  std::size_t accept_queue = 0;              // children waiting for accept() now
+};
 
 struct engine_stats {
   std::uint64_t frames_received = 0;
@@ -66,6 +103,9 @@ public:
       std::function<void(direction, tcp::instant, const wire::four_tuple&, const tcp::segment&, tcp::state)>;
   // Every frame in and out, raw (for --pcap).
   using frame_observer = std::function<void(direction, tcp::instant, std::span<const std::byte>)>;
+  // Transmit timestamps (options::tx_timestamps): (frame id, CLOCK_REALTIME the frame reached the
+  // driver). A frame's id is next_tx_id() as read in the observers called just before it is sent.
+  using tx_timestamp_observer = std::function<void(std::uint32_t, std::chrono::nanoseconds)>;
 
   // Resolves the interface and source address (from `destination`'s route unless the options
   // say), opens the packet socket and installs the RST guard. Throws link::setup_error.
@@ -79,6 +119,10 @@ public:
   // Active open to dst:port from a free local port. The SYN goes out at once if the next hop's
   // MAC is known, else after ARP. Throws std::runtime_error when no local port is free.
   wire::four_tuple connect(wire::ipv4_addr dst, std::uint16_t port);
+  // The same with per-connection settings (start from tcp_config(): its MSS follows the MTU).
+  wire::four_tuple connect(wire::ipv4_addr dst, std::uint16_t port, const tcp::config& cfg);
+  // The TCP settings connect() uses: options::tcp with the MSS clamped to the interface's MTU.
+  const tcp::config& tcp_config() const { return tcp_cfg_; }
   tcp::connection* find(const wire::four_tuple& t);
   // When the connection's first segment (the SYN) left, if it did.
   std::optional<tcp::instant> first_sent(const wire::four_tuple& t) const;
@@ -87,14 +131,55 @@ public:
   void close(const wire::four_tuple& t);
   void abort(const wire::four_tuple& t);
   std::size_t send(const wire::four_tuple& t, std::span<const std::byte> data);
+  // Copy received data out (the window update, if one is owed, goes out at once).
+  std::size_t receive(const wire::four_tuple& t, std::span<std::byte> out);
 
   // Wait for a frame, a timer or `max_wait` (whichever first), process, send, deliver events.
   // Returns early (after processing) when a signal interrupts the wait.
   void run_once(std::chrono::nanoseconds max_wait);
 
+  // Non-blocking entry points for an external event loop (the Asio front end): wait until fd()
+  // is readable or next_deadline() passes, then call process(now). process() drains every ready
+  // frame of the receive ring, fires the due timers, sends and delivers events.
+  int fd() const { return socket_->fd(); }
+  void process(tcp::instant now);
+  // The earliest protocol deadline (connection timers and our own ARP retries), if any. It may
+  // be early (see timer_wheel.hpp), never late.
+  std::optional<tcp::instant> next_deadline() const;
+
   void on_event(event_handler h) { on_event_ = std::move(h); }
   void on_segment(segment_observer o) { on_segment_ = std::move(o); }
   void on_frame(frame_observer o) { on_frame_ = std::move(o); }
+
+  // Changes a connection in place (socket options after connect) and lets the engine re-arm its
+  // timer and send what the change allows. No-op for an unknown tuple.
+  void modify(const wire::four_tuple& t, const std::function<void(tcp::connection&)>& f);
+  void on_tx_timestamp(tx_timestamp_observer o) { on_tx_timestamp_ = std::move(o); }
+
+  // --- passive opens (LISTEN) ------------------------------------------------------------------
+  // Listen on a local port of ports() at local_address(); throws std::invalid_argument when the
+  // port is outside the range (the packet filter and the RST guard cover only that range).
+  // A SYN makes a child connection (LISTEN -> SYN_RCVD, per-connection settings from tcp_config())
+  // in the half-open queue; once ESTABLISHED it moves to the accept queue and on_acceptable fires.
+  void listen(std::uint16_t port, const listen_options& lo = {});
+  // Stop listening: SYN_RCVD and queued (not yet accepted) children are reset; later SYNs get RSTs.
+  void stop_listening(std::uint16_t port);
+  // The oldest connection in the port's accept queue, if any (it is now the caller's).
+  std::optional<wire::four_tuple> accept(std::uint16_t port);
+  const listener_stats* listener_statistics(std::uint16_t port) const;
+  // Called after processing (never from inside a connection) when a connection joined the
+  // port's accept queue.
+  using accept_handler = std::function<void(std::uint16_t)>;
+  void on_acceptable(accept_handler h) { on_acceptable_ = std::move(h); }
+  // Every connection in the table (half-open, queued and accepted children included).
+  void for_each_connection(const std::function<void(const tcp::connection&)>& f) const;
+  // The id the next frame sent will carry, when transmit timestamps are on.
+  std::optional<std::uint32_t> next_tx_id() const;
+
+  // The received frame being processed while handle_frame (and so a segment/frame observer) runs,
+  // else null: its kernel timestamp (CLOCK_REALTIME) and checksum status, for wire timing and
+  // captures.
+  const link::rx_frame* current_rx_frame() const { return rx_frame_; }
 
   std::size_t connection_count() const { return conns_.size(); }
   const engine_stats& stats() const { return stats_; }
@@ -106,13 +191,24 @@ public:
 private:
   struct entry;
   struct neighbour;
+  struct listener {
+    listen_options opts;
+    listener_stats stats;
+    std::deque<wire::four_tuple> accept_queue;
+    std::optional<tcp::instant> last_cookie;  // cookie ACKs are checked while this is recent
+  };
+  void handle_listen(listener& l, const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
+  void listener_syn(listener& l, const wire::four_tuple& t, const tcp::segment& syn, tcp::instant now);
+  void listener_cookie_ack(listener& l, const wire::four_tuple& t, const tcp::segment& ack, tcp::instant now);
+  entry* make_child(listener& l, const wire::four_tuple& t, tcp::instant now);
+  void update_child(entry& e);
+  std::optional<wire::mac_addr> frame_source_mac() const;
 
   void handle_frame(const link::rx_frame& frame, tcp::instant now);
   void handle_arp(const wire::arp_repr& arp);
   void handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
   void reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
   void fire_timers(tcp::instant now);
-  std::optional<tcp::instant> next_deadline() const;
   void mark_dirty(entry& e);
   void flush(tcp::instant now);
   void transmit(entry& e, tcp::instant now);
@@ -141,6 +237,8 @@ private:
 
   std::unordered_map<wire::four_tuple, std::unique_ptr<entry>, wire::four_tuple_hash> conns_;
   std::vector<entry*> dirty_;
+  timer_wheel wheel_{now()};             // one timer per connection: its next_deadline()
+  std::vector<wheel_hook*> due_;          // scratch for fire_timers
   std::unordered_map<std::uint32_t, neighbour> neighbours_;   // by next-hop address
   std::unordered_map<std::uint32_t, wire::ipv4_addr> next_hops_;  // destination -> next hop
   std::vector<std::byte> tx_buf_;
@@ -149,7 +247,14 @@ private:
   event_handler on_event_;
   segment_observer on_segment_;
   frame_observer on_frame_;
+  tx_timestamp_observer on_tx_timestamp_;
+  void drain_tx_timestamps();
   engine_stats stats_;
+  const link::rx_frame* rx_frame_ = nullptr;
+  std::unordered_map<std::uint16_t, listener> listeners_;  // by local port
+  tcp::syn_cookie cookies_;
+  accept_handler on_acceptable_;
+  std::vector<std::uint16_t> acceptable_;  // ports whose accept queue grew, announced by flush()
 };
 
 }  // namespace synack::engine

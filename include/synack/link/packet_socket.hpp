@@ -78,6 +78,10 @@ class packet_socket {
     // flush(): on an error drop only the frame that failed and still send the rest of the batch
     // (default: drop the rest of the batch too).
     bool tx_keep_going = false;
+    // SO_TIMESTAMPING software transmit timestamps (SOF_TIMESTAMPING_OPT_ID, timestamp only): the
+    // kernel reports when each frame sent leaves for the driver; read with drain_tx_timestamps().
+    // Best effort: tx_timestamps() says whether the kernel took it.
+    bool tx_timestamps = false;
   };
 
   // Throws setup_error: permission (EPERM), unknown_interface (ENODEV), interface_down, system.
@@ -121,9 +125,21 @@ class packet_socket {
   // Kernel counters since the last call (PACKET_STATISTICS, reset on read).
   packet_stats stats() noexcept;
 
+  // Transmit timestamps (options::tx_timestamps). Each frame sent gets the next id, counting from
+  // 0 (the kernel's SOF_TIMESTAMPING_OPT_ID key); next_tx_id() is the id of the next frame sent.
+  // drain_tx_timestamps calls on_timestamp(id, CLOCK_REALTIME) for each report queued (software
+  // transmit time, at the driver) and returns how many it read. While reports are queued the
+  // socket polls with POLLERR, so a caller that enables them must drain them after every wait.
+  bool tx_timestamps() const noexcept { return tx_timestamps_; }
+  std::uint32_t next_tx_id() const noexcept { return tx_next_id_; }
+  template <class F>
+  std::size_t drain_tx_timestamps(F&& on_timestamp);
+
  private:
   // The current slot's frame if it is ready for user space; skips (and returns) outgoing frames.
   bool next(rx_frame& frame) noexcept;
+  // One transmit timestamp report from the error queue, if any.
+  bool next_tx_timestamp(std::uint32_t& id, std::chrono::nanoseconds& at) noexcept;
   void release_current() noexcept;  // hand the current slot back and advance
   std::byte* slot_at(std::size_t index) const noexcept;
   void close() noexcept;
@@ -142,7 +158,21 @@ class packet_socket {
   std::vector<std::byte> batch_;
   std::vector<std::size_t> batch_offsets_;  // start of each queued frame in batch_, plus sizes below
   std::vector<std::size_t> batch_sizes_;
+  bool tx_timestamps_ = false;
+  std::uint32_t tx_next_id_ = 0;
 };
+
+template <class F>
+std::size_t packet_socket::drain_tx_timestamps(F&& on_timestamp) {
+  std::size_t n = 0;
+  std::uint32_t id = 0;
+  std::chrono::nanoseconds at{};
+  while (tx_timestamps_ && next_tx_timestamp(id, at)) {
+    ++n;
+    on_timestamp(id, at);
+  }
+  return n;
+}
 
 template <class F>
 std::size_t packet_socket::drain(F&& on_frame, std::size_t max_frames) {

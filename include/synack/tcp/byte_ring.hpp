@@ -1,5 +1,10 @@
 // A fixed-capacity FIFO of bytes, used for the send and receive buffers. The storage is allocated
-// once, on the first write, and never grows: a connection's memory is bounded by its config.
+// once, on the first write, and never grows: a connection's memory is bounded by its config. It is
+// not zeroed, so its pages are only touched (and resident) as far as data has passed through.
+//
+// The receive side also keeps out-of-order bytes in the free space past the end (write_at), and
+// later takes them into the FIFO with commit(): a byte's position depends only on its distance
+// from the end, so the front never jumps back when the ring empties.
 #pragma once
 
 #include <algorithm>
@@ -24,7 +29,7 @@ public:
   std::size_t write(std::span<const std::byte> data) {
     const std::size_t n = std::min(data.size(), free());
     if (n == 0) return 0;
-    if (!buf_) buf_ = std::make_unique<std::byte[]>(cap_);
+    allocate();
     const std::size_t tail = (head_ + size_) % cap_;
     const std::size_t first = std::min(n, cap_ - tail);
     std::memcpy(buf_.get() + tail, data.data(), first);
@@ -32,6 +37,23 @@ public:
     size_ += n;
     return n;
   }
+
+  // Store bytes `offset` bytes past the end without taking them into the FIFO (out-of-order data);
+  // returns how many fit. They become part of the FIFO through commit().
+  std::size_t write_at(std::size_t offset, std::span<const std::byte> data) {
+    if (offset >= free()) return 0;
+    const std::size_t n = std::min(data.size(), free() - offset);
+    if (n == 0) return 0;
+    allocate();
+    const std::size_t at = (head_ + size_ + offset) % cap_;
+    const std::size_t first = std::min(n, cap_ - at);
+    std::memcpy(buf_.get() + at, data.data(), first);
+    std::memcpy(buf_.get(), data.data() + first, n - first);
+    return n;
+  }
+
+  // Take `n` bytes already stored past the end (write_at) into the FIFO.
+  void commit(std::size_t n) { size_ += std::min(n, free()); }
 
   // The longest contiguous run of at most `max` bytes starting `offset` bytes past the front.
   // Shorter than `max` where the ring wraps.
@@ -45,7 +67,7 @@ public:
   // Drop `n` bytes from the front.
   void consume(std::size_t n) {
     n = std::min(n, size_);
-    head_ = size_ == n ? 0 : (head_ + n) % cap_;
+    if (cap_ != 0) head_ = (head_ + n) % cap_;
     size_ -= n;
   }
 
@@ -64,7 +86,13 @@ public:
 
   void clear() { head_ = size_ = 0; }
 
+  bool allocated() const { return buf_ != nullptr; }
+
 private:
+  void allocate() {
+    if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(cap_);
+  }
+
   std::unique_ptr<std::byte[]> buf_;
   std::size_t cap_;
   std::size_t head_ = 0;

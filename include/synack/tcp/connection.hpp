@@ -13,8 +13,11 @@
 
 #include "synack/tcp/byte_ring.hpp"
 #include "synack/tcp/config.hpp"
+#include "synack/tcp/congestion_control.hpp"
 #include "synack/tcp/isn.hpp"
+#include "synack/tcp/reassembly.hpp"
 #include "synack/tcp/rtt.hpp"
+#include "synack/tcp/sack_scoreboard.hpp"
 #include "synack/tcp/segment.hpp"
 #include "synack/tcp/state.hpp"
 #include "synack/tcp/time.hpp"
@@ -47,6 +50,26 @@ struct connection_stats {
   std::uint32_t events_dropped = 0;   // events lost because the owner did not drain the queue
   std::uint64_t bytes_sent = 0;       // new payload bytes sent (retransmissions excluded)
   std::uint64_t bytes_received = 0;   // payload bytes accepted in order
+  // Data path (issue 4).
+  std::uint32_t fast_retransmits = 0;     // loss recoveries entered on duplicate ACKs / SACK
+  std::uint32_t recovery_retransmits = 0; // segments resent inside a recovery (RFC 6675 / 6582)
+  std::uint32_t dup_acks = 0;             // duplicate ACKs received
+  std::uint32_t ooo_segments = 0;         // segments received out of order and kept
+  std::uint32_t ooo_dropped = 0;          // out-of-order segments dropped (no range slot or room)
+  std::uint32_t paws_rejected = 0;        // segments dropped by PAWS (RFC 7323 §5)
+  std::uint32_t zero_window_probes = 0;   // persist probes sent
+  std::uint32_t keepalive_probes = 0;     // keepalive probes sent
+  std::uint32_t delayed_acks = 0;         // ACKs sent by the delayed-ACK timer
+};
+
+// Congestion state, for inspection (bytes).
+struct congestion_info {
+  congestion_algorithm algorithm{};
+  std::uint32_t cwnd = 0;
+  std::uint32_t ssthresh = 0;
+  std::uint32_t in_flight = 0;   // FlightSize, or RFC 6675 pipe during SACK recovery
+  bool in_recovery = false;      // fast recovery (RFC 6675 with SACK, RFC 6582 without)
+  std::uint32_t sacked = 0;      // bytes on the SACK scoreboard
 };
 
 // The RFC 9293 §3.3.1 sequence variables, for inspection. Windows are in bytes (already scaled).
@@ -69,7 +92,7 @@ struct negotiated_options {
   std::uint8_t snd_wscale = 0;   // shift applied to the peer's windows
   std::uint8_t rcv_wscale = 0;   // shift applied to the windows we send
   bool timestamps = false;       // both sent TSopt (RFC 7323 §3.2)
-  bool sack_permitted = false;   // both sent SACK-permitted (RFC 2018); recorded only
+  bool sack_permitted = false;   // both sent SACK-permitted (RFC 2018)
 };
 
 class connection {
@@ -86,6 +109,11 @@ public:
   // set_remote() with the SYN's source first (segments carry no addresses).
   void listen();
   void set_remote(wire::ipv4_addr addr, std::uint16_t port);
+  // SYN cookie (syn_cookie.hpp): in LISTEN, rebuild the handshake a stateless SYN-ACK began.
+  // `syn` is the peer's SYN as the cookie remembers it (SEQ = IRS, the MSS class, the options
+  // read back from TSecr; its window is the ACK's), `iss` the cookie; then `ack` arrives as it
+  // would in SYN_RCVD (normally -> ESTABLISHED). Nothing is sent for the SYN: it was answered.
+  void accept_cookie(instant now, const segment& syn, seq iss, const segment& ack);
 
   // --- input -------------------------------------------------------------------------------
   // One arriving segment (already checksum-verified and addressed to this tuple).
@@ -117,6 +145,13 @@ public:
   // Abort: RST to the peer if synchronized, then CLOSED at once (event closed, no error).
   void abort();
 
+  // --- per-socket options (the Asio front end maps socket options to these) ----------------
+  void set_nodelay(bool on);                          // TCP_NODELAY
+  void set_keepalive(const keepalive_config& k);      // SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT
+  void set_user_timeout(duration d);                  // TCP_USER_TIMEOUT; 0 = off
+  void set_congestion_control(congestion_algorithm a);  // TCP_CONGESTION; keeps cwnd/ssthresh
+  const config& settings() const { return cfg_; }
+
   // --- inspection ----------------------------------------------------------------------------
   state current_state() const;
   const wire::four_tuple& tuple() const;
@@ -127,6 +162,8 @@ public:
   const transmission_control_block& tcb() const { return tcb_; }
   const negotiated_options& negotiated() const { return opts_; }
   std::optional<instant> timer_deadline(timer_kind k) const { return timers_.deadline(k); }
+  congestion_info congestion() const;
+  std::size_t ooo_ranges() const { return ooo_.size(); }  // out-of-order ranges held
 
 private:
   // --- state and events (connection.cpp) ---
@@ -137,15 +174,20 @@ private:
   void reset_for_open();
   void enter_time_wait(instant now);
   void enter_fin_wait_2(instant now);
-  void enter_established();
+  void enter_established(instant now);
   void return_to_listen();                     // RFC 9293: a passive SYN_RCVD reset goes back
   void begin_close();                          // queue our FIN and move on from ESTABLISHED/CLOSE_WAIT
   void update_rcv_wnd();
   void update_persist_timer(instant now);
   void on_retransmit_timeout(instant now);
   void on_persist_timeout(instant now);
+  void on_keepalive_timeout(instant now);
+  void arm_keepalive(instant now);
+  void arm_retransmit(instant now);
+  bool user_timed_out(instant now, instant since) const;
   duration persist_interval() const;
-  bool zero_window_blocked() const;
+  std::uint32_t sws_step() const;         // receiver SWS: min(half the buffer, one MSS)
+  bool window_blocked() const;
   bool fin_acked() const { return fin_seq_ && *fin_seq_ < tcb_.snd_una; }
 
   // --- segment arrival by RFC 9293 §3.10.7 step (connection_input.cpp) ---
@@ -158,25 +200,45 @@ private:
   bool check_sequence(instant now, const segment& seg, bool& ack_only);  // step 1
   bool check_rst(instant now, const segment& seg);                        // step 2
   bool check_syn(instant now, const segment& seg);                        // step 4
+  bool check_paws(instant now, const segment& seg);                       // RFC 7323 §5.3 R1
   bool process_ack(instant now, const segment& seg);                      // step 5
   void process_text(instant now, const segment& seg);                     // step 7
   void process_fin(instant now, const segment& seg);                      // step 8
-  void take_peer_syn(const segment& seg);
+  void take_fin(instant now);
+  void detect_loss(instant now, const segment& seg, std::uint32_t newly_sacked, bool dup);
+  void enter_recovery(instant now);
+  void on_recovery_ack(instant now, std::uint32_t acked);
+  bool rate_limit_invalid_ack(instant now, const segment& seg);
+  void take_peer_syn(instant now, const segment& seg);
   void acknowledge_new_data(instant now, seq ack, std::optional<std::uint32_t> echoed);
   std::optional<std::uint32_t> echoed_timestamp(const segment& seg) const;
   void update_send_window(const segment& seg);
   void update_ts_recent(const segment& seg);
   void challenge_ack(instant now);
-  void owe_ack(instant now, bool data);
+  void owe_ack(instant now, std::uint32_t n);
   void queue_rst_reply(const segment& seg);
 
   // --- output (connection_output.cpp) ---
   std::optional<segment> transmit_syn(instant now);
   std::optional<segment> transmit_data(instant now);
+  std::optional<segment> transmit_retransmission(instant now);
+  std::optional<segment> transmit_new(instant now);
+  struct send_plan {
+    enum class hold : std::uint8_t { none, nothing, window, cwnd, nagle };
+    std::size_t len = 0;
+    bool fin = false;
+    hold why = hold::nothing;
+  };
+  send_plan plan_new(bool force) const;
+  segment data_segment(instant now, seq at, std::size_t len, bool fin);
   segment make_segment(instant now, seq seq_num) const;
   void after_transmit(instant now, const segment& seg);
   std::uint16_t window_field(bool syn) const;
-  std::uint32_t effective_mss() const;
+  std::uint32_t effective_mss() const;     // without SACK blocks (the congestion-control SMSS)
+  std::uint32_t send_mss() const;          // what fits beside the SACK blocks we would send now
+  std::size_t sack_option_blocks() const;
+  std::uint32_t in_flight() const;
+  bool sack_recovery() const { return in_recovery_ && opts_.sack_permitted; }
   std::uint32_t ms_clock(instant now) const;
 
   config cfg_;
@@ -196,14 +258,39 @@ private:
 
   // RFC 7323 timestamps.
   std::uint32_t ts_recent_ = 0;
+  instant ts_recent_at_{};          // when TS.Recent was last set (PAWS: invalid after 24 days)
   seq last_ack_sent_;
+
+  // Receive side: advertised right edge (never moves left), out-of-order queue, delayed ACKs.
+  seq rcv_adv_;                     // RCV.NXT + RCV.WND as last advertised
+  reassembly ooo_;
+  std::optional<seq> peer_fin_seq_; // the peer's FIN, received ahead of missing data
+  std::uint32_t rcv_unacked_ = 0;   // in-order bytes not yet ACKed (delayed ACK)
+  std::uint32_t rcv_mss_ = 536;     // largest segment seen: "full-sized" for delayed ACKs
+
+  // Send side: congestion control and loss recovery.
+  congestion_control cc_;
+  sack_scoreboard scoreboard_;
+  bool in_recovery_ = false;
+  seq recover_;                     // RFC 6582 "recover": SND.MAX when recovery / the RTO began
+  seq high_rxt_;                    // RFC 6675 HighRxt
+  bool rexmit_owed_ = false;        // fast retransmit / NewReno partial ACK: resend at SND.UNA
+  unsigned dupacks_ = 0;
+  bool cwnd_limited_ = false;       // a send was held by cwnd since the last ACK
+  bool force_send_ = false;         // persist expiry with a small window: sender SWS override
+
+  // Liveness: user timeout and keepalive.
+  instant una_since_{};             // when SND.UNA last moved or data became outstanding
+  instant last_rcv_{};              // last acceptable segment from the peer
+  unsigned keepalive_out_ = 0;      // unanswered keepalive probes
+  unsigned probes_out_ = 0;         // unanswered zero-window probes
+  instant probing_since_{};         // first zero-window probe of this closed window
 
   // Output obligations.
   bool ack_owed_ = false;
   bool probe_owed_ = false;
   std::optional<segment> pending_rst_;
   std::uint32_t last_window_advertised_ = 0;  // bytes
-  unsigned segments_unacked_ = 0;             // for the delayed-ACK hook
 
   // Retransmission.
   rtt_estimator rtt_;

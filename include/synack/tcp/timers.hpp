@@ -13,12 +13,13 @@ namespace synack::tcp {
 
 enum class timer_kind : std::uint8_t {
   retransmit,   // RFC 6298: one RTO timer for SYN, SYN-ACK, data and FIN
-  persist,      // zero-window probe (RFC 9293 §3.8.6.1)
-  delayed_ack,  // RFC 9293 §3.8.6.3 (unused while config::delayed_ack is 0)
+  persist,      // zero-window probe (RFC 9293 §3.8.6.1), or the sender-SWS override
+  delayed_ack,  // RFC 9293 §3.8.6.3
   time_wait,    // 2*MSL
   fin_wait_2,   // Linux tcp_fin_timeout
+  keepalive,    // RFC 1122 §4.2.3.6
 };
-inline constexpr std::size_t timer_kind_count = 5;
+inline constexpr std::size_t timer_kind_count = 6;
 
 class timer_set {
 public:

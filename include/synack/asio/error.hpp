@@ -1,0 +1,51 @@
+// synack's own error codes for the Asio front end, and the mapping of the TCP core's errors to the
+// codes a kernel-backed boost::asio::ip::tcp::socket reports.
+//
+// Kernel-equivalent failures use Asio's own values (boost::asio::error::connection_refused, ...,
+// system category), so code written against ip::tcp::socket compares them unchanged. Only what a
+// kernel socket cannot produce has a synack code (category "synack.asio").
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+#include <boost/asio/error.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace synack::asio {
+
+namespace error {
+
+enum class errc {
+  stack_stopped = 1,      // the stack was stopped or destroyed: it no longer drives any connection
+  option_after_connect,   // this option only takes effect before async_connect (buffers, MSS)
+  option_not_supported,   // the TCP core does not implement this setting (yet)
+  setup_failed,           // the link layer refused (see the stack's exception for set-up errors)
+};
+
+const boost::system::error_category& get_category() noexcept;
+
+inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), get_category()};
+}
+
+// The TCP core's std::errc values, as a kernel socket reports them:
+//   connection_refused -> connection_refused (RST answering our SYN)
+//   connection_reset   -> connection_reset   (RST on a synchronized connection)
+//   timed_out          -> timed_out          (SYN retries / retransmissions / keepalive exhausted)
+//   host_unreachable   -> host_unreachable   (no ARP answer for the next hop)
+// Anything else keeps its errno value in the system category.
+inline boost::system::error_code from_core(std::error_code ec) noexcept {
+  if (!ec) return {};
+  return {ec.value(), boost::asio::error::get_system_category()};
+}
+
+}  // namespace error
+
+}  // namespace synack::asio
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<synack::asio::error::errc> : std::true_type {};
+}  // namespace boost::system

@@ -1,0 +1,411 @@
+// synack get URL: HTTP/1.1 GET over synack's own TCP (the Asio front end) with Beast, plain or
+// TLS (Asio SSL over OpenSSL). The body goes to -o FILE or stdout; the status and a timing
+// breakdown (TCP handshake, TLS handshake, first byte, total, rate) go to stderr.
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include "common.hpp"
+#include "pcap_writer.hpp"
+#include "synack/asio.hpp"
+#include "synack/link/capabilities.hpp"
+#include "synack/link/error.hpp"
+
+namespace synack::tools {
+
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+using clock_type = std::chrono::steady_clock;
+
+struct get_options {
+  common_options common;
+  std::string url;
+  std::string output;
+  bool follow = false;
+  unsigned max_redirects = 10;
+  std::string cacert;
+  bool insecure = false;
+  double max_time_s = 0;
+};
+
+struct url_parts {
+  bool tls = false;
+  std::string host;
+  std::uint16_t port = 80;
+  std::string target = "/";
+
+  std::string host_header() const {
+    bool default_port = (tls && port == 443) || (!tls && port == 80);
+    return default_port ? host : host + ":" + std::to_string(port);
+  }
+};
+
+url_parts parse_url(const std::string& url) {
+  url_parts u;
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    u.tls = true;
+    u.port = 443;
+    rest = url.substr(8);
+  } else {
+    throw link::setup_error(link::setup_errc::invalid_argument,
+                            "URL '" + url + "' must start with http:// or https://");
+  }
+  std::size_t slash = rest.find_first_of("/?#");
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) u.target = rest.substr(slash);
+  if (auto hash = u.target.find('#'); hash != std::string::npos) u.target.resize(hash);
+  if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
+  if (authority.find('@') != std::string::npos)
+    throw link::setup_error(link::setup_errc::invalid_argument, "user:password@ in URLs is not supported");
+  if (auto colon = authority.rfind(':'); colon != std::string::npos) {
+    std::string p = authority.substr(colon + 1);
+    char* end = nullptr;
+    unsigned long v = std::strtoul(p.c_str(), &end, 10);
+    if (p.empty() || *end != '\0' || v == 0 || v > 65535)
+      throw link::setup_error(link::setup_errc::invalid_argument, "bad port in URL '" + url + "' (1-65535)");
+    u.port = static_cast<std::uint16_t>(v);
+    authority.resize(colon);
+  }
+  if (authority.empty()) throw link::setup_error(link::setup_errc::invalid_argument, "URL '" + url + "' has no host");
+  u.host = authority;
+  return u;
+}
+
+// Resolves a Location header against the current URL.
+std::string resolve_location(const url_parts& base, const std::string& loc) {
+  if (loc.rfind("http://", 0) == 0 || loc.rfind("https://", 0) == 0) return loc;
+  std::string origin = std::string(base.tls ? "https://" : "http://") + base.host_header();
+  if (loc.rfind("//", 0) == 0) return std::string(base.tls ? "https:" : "http:") + loc;
+  if (!loc.empty() && loc[0] == '/') return origin + loc;
+  std::string dir = base.target.substr(0, base.target.rfind('/') + 1);
+  return origin + dir + loc;
+}
+
+double ms(clock_type::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// Records when the first byte of the response arrived (the first read that returned data).
+template <class Stream>
+class first_byte_stream {
+public:
+  using executor_type = typename Stream::executor_type;
+  explicit first_byte_stream(Stream& s) : s_(s) {}
+  executor_type get_executor() { return s_.get_executor(); }
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& token) {
+    return net::async_initiate<Token, void(error_code, std::size_t)>(
+        [this](auto handler, const Buffers& bufs) {
+          s_.async_read_some(bufs, [this, h = std::move(handler)](error_code ec, std::size_t n) mutable {
+            if (n > 0 && !first) first = clock_type::now();
+            std::move(h)(ec, n);
+          });
+        },
+        token, b);
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& token) {
+    return s_.async_write_some(b, std::forward<Token>(token));
+  }
+  std::optional<clock_type::time_point> first;
+
+private:
+  Stream& s_;
+};
+
+struct outcome {
+  int exit = exit_ok;
+  std::string redirect;  // a Location to follow
+};
+
+class getter {
+public:
+  getter(const get_options& o, net::io_context& ctx) : o_(o), ctx_(ctx), timer_(ctx) {}
+
+  net::awaitable<int> run() {
+    std::string url = o_.url;
+    for (unsigned hop = 0;; ++hop) {
+      url_parts u = parse_url(url);
+      outcome r = co_await fetch(u);
+      if (r.redirect.empty()) co_return r.exit;
+      if (hop >= o_.max_redirects) {
+        std::fprintf(stderr, "synack get: too many redirects (%u)\n", o_.max_redirects);
+        co_return exit_network;
+      }
+      url = resolve_location(u, r.redirect);
+      std::fprintf(stderr, "synack get: following redirect to %s\n", url.c_str());
+    }
+  }
+
+  void stop() {
+    if (stack_) stack_->stop();
+  }
+  void interrupt(const char* why) {
+    interrupted_ = why;
+    if (socket_) {
+      error_code ignored;
+      socket_->close(ignored);
+    }
+  }
+
+private:
+  synack::asio::stack& stack_for(const host_port& hp) {
+    if (!stack_) {
+      engine::options eo = to_engine_options(o_.common);
+      // A bulk download: 512 ring slots, so the receive window (slots x MSS) is ~740 KB.
+      eo.rx_ring_bytes = 32 << 20;
+      stack_.emplace(ctx_, eo, net::ip::address_v4(hp.addr.value));
+      if (o_.common.trace)
+        stack_->engine().on_segment([](engine::direction d, tcp::instant, const wire::four_tuple& t,
+                                       const tcp::segment& s, tcp::state st) {
+          std::fprintf(stderr, "%s\n", format_segment(d, t, s, st).c_str());
+        });
+      if (!o_.common.pcap.empty()) {
+        pcap_.emplace(o_.common.pcap);
+        stack_->engine().on_frame([this](engine::direction d, tcp::instant, std::span<const std::byte> f) {
+          pcap_->on_frame(stack_->engine(), d, f);
+        });
+      }
+    }
+    return *stack_;
+  }
+
+  net::awaitable<outcome> fetch(const url_parts& u) {
+    host_port hp = resolve_host(u.host);
+    synack::asio::stack& st = stack_for(hp);
+    socket_.emplace(st);
+    net::ip::tcp::endpoint peer(net::ip::address_v4(hp.addr.value), u.port);
+
+    auto t0 = clock_type::now();
+    auto [cec] = co_await socket_->async_connect(peer, net::as_tuple(net::use_awaitable));
+    if (cec) co_return fail("connect to " + u.host + ":" + std::to_string(u.port), cec);
+    auto t_conn = clock_type::now();
+    std::fprintf(stderr, "synack get: connected %s:%u -> %s:%u via %s\n",
+                 socket_->local_endpoint().address().to_string().c_str(), socket_->local_endpoint().port(),
+                 peer.address().to_string().c_str(), peer.port(), st.engine().interface().name.c_str());
+
+    outcome r;
+    if (u.tls) {
+      ssl::context tls(ssl::context::tls_client);
+      if (o_.insecure) {
+        tls.set_verify_mode(ssl::verify_none);
+      } else {
+        tls.set_verify_mode(ssl::verify_peer);
+        error_code ec;
+        if (o_.cacert.empty())
+          tls.set_default_verify_paths(ec);
+        else
+          tls.load_verify_file(o_.cacert, ec);
+        if (ec)
+          throw link::setup_error(link::setup_errc::invalid_argument,
+                                  "cannot load CA certificates" + (o_.cacert.empty() ? std::string() : " from " + o_.cacert) +
+                                      ": " + ec.message());
+      }
+      ssl::stream<synack::asio::socket&> s(*socket_, tls);
+      if (!o_.insecure) s.set_verify_callback(ssl::host_name_verification(u.host));
+      if (!wire::ipv4_addr::parse(u.host)) SSL_set_tlsext_host_name(s.native_handle(), u.host.c_str());  // SNI
+      auto [hec] = co_await s.async_handshake(ssl::stream_base::client, net::as_tuple(net::use_awaitable));
+      if (hec) {
+        std::string hint = o_.insecure ? "" : " (pass --cacert FILE for a private CA, or --insecure)";
+        co_return fail("TLS handshake with " + u.host + hint, hec);
+      }
+      auto t_tls = clock_type::now();
+      r = co_await exchange(s, u, t0, t_conn, t_tls);
+      if (r.exit == exit_ok || !r.redirect.empty()) {
+        // close_notify both ways, bounded: a server may just close instead.
+        co_await s.async_shutdown(net::as_tuple(net::use_awaitable));
+      }
+    } else {
+      r = co_await exchange(*socket_, u, t0, t_conn, std::nullopt);
+    }
+    co_await finish_close();
+    co_return r;
+  }
+
+  template <class Stream>
+  net::awaitable<outcome> exchange(Stream& s, const url_parts& u, clock_type::time_point t0,
+                                   clock_type::time_point t_conn, std::optional<clock_type::time_point> t_tls) {
+    http::request<http::empty_body> req{http::verb::get, u.target, 11};
+    req.set(http::field::host, u.host_header());
+    req.set(http::field::user_agent, "synack/" SYNACK_VERSION);
+    req.set(http::field::accept, "*/*");
+    req.set(http::field::connection, "close");
+    first_byte_stream<Stream> fs(s);
+    auto [wec, wn] = co_await http::async_write(fs, req, net::as_tuple(net::use_awaitable));
+    if (wec) co_return fail("sending the request", wec);
+
+    boost::beast::flat_buffer buf;
+    http::response_parser<http::buffer_body> p;
+    p.body_limit(boost::none);
+    auto [hec, hn] = co_await http::async_read_header(fs, buf, p, net::as_tuple(net::use_awaitable));
+    if (hec) co_return fail("reading the response header", hec);
+    const auto& res = p.get();
+    unsigned status = res.result_int();
+    std::fprintf(stderr, "synack get: HTTP/%u.%u %u %s\n", res.version() / 10, res.version() % 10, status,
+                 std::string(res.reason()).c_str());
+
+    outcome r;
+    bool redirect = status >= 300 && status < 400 && res.find(http::field::location) != res.end();
+    if (redirect) {
+      std::string loc(res[http::field::location]);
+      if (o_.follow) {
+        r.redirect = loc;
+        co_return r;  // the body of a redirect is not wanted
+      }
+      std::fprintf(stderr, "synack get: redirect to %s not followed (pass -L to follow)\n", loc.c_str());
+    }
+
+    std::FILE* out = stdout;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, &std::fclose);
+    if (!o_.output.empty()) {
+      file.reset(std::fopen(o_.output.c_str(), "wb"));
+      if (!file)
+        throw link::setup_error(link::setup_errc::invalid_argument, "cannot write " + o_.output + ": " + std::strerror(errno));
+      out = file.get();
+    }
+    auto chunk = std::make_unique<std::array<char, 64 * 1024>>();
+    std::uint64_t bytes = 0;
+    while (!p.is_done()) {
+      p.get().body().data = chunk->data();
+      p.get().body().size = chunk->size();
+      auto [ec, n] = co_await http::async_read(fs, buf, p, net::as_tuple(net::use_awaitable));
+      if (ec == http::error::need_buffer) ec = {};
+      std::size_t got = chunk->size() - p.get().body().size;
+      if (got > 0 && std::fwrite(chunk->data(), 1, got, out) != got)
+        throw link::setup_error(link::setup_errc::system, "writing the body failed: " + std::string(std::strerror(errno)));
+      bytes += got;
+      if (ec) co_return fail("reading the body after " + std::to_string(bytes) + " bytes", ec);
+    }
+    std::fflush(out);
+    auto t_end = clock_type::now();
+
+    double total_ms = ms(t_end - t0);
+    std::string line = fmt::format("synack get: handshake {:.3f} ms", ms(t_conn - t0));
+    if (t_tls) line += fmt::format(", tls {:.3f} ms", ms(*t_tls - t_conn));
+    if (fs.first) line += fmt::format(", first byte {:.3f} ms", ms(*fs.first - t0));
+    double rate = total_ms > 0 ? static_cast<double>(bytes) / (total_ms / 1000.0) : 0.0;
+    line += fmt::format(", total {:.3f} ms, {} bytes, {:.0f} bytes/s ({:.1f} Mbit/s)", total_ms, bytes, rate,
+                        rate * 8 / 1e6);
+    if (auto t = socket_->tuple())
+      if (tcp::connection* c = stack_->engine().find(*t))
+        line += fmt::format(", {} retransmits", c->stats().retransmits);
+    std::fprintf(stderr, "%s\n", line.c_str());
+    r.exit = (status >= 200 && status < 300) ? exit_ok : exit_network;
+    co_return r;
+  }
+
+  // Graceful close, and a short wait for the four-way close so the peer is not left half-open.
+  net::awaitable<void> finish_close() {
+    std::optional<wire::four_tuple> t = socket_->tuple();
+    error_code ignored;
+    socket_->close(ignored);
+    if (!t) co_return;
+    auto until = clock_type::now() + std::chrono::milliseconds(500);
+    while (clock_type::now() < until) {
+      tcp::connection* c = stack_->engine().find(*t);
+      if (!c || c->current_state() == tcp::state::time_wait || c->current_state() == tcp::state::closed) break;
+      timer_.expires_after(std::chrono::milliseconds(2));
+      co_await timer_.async_wait(net::as_tuple(net::use_awaitable));
+    }
+  }
+
+  outcome fail(const std::string& what, error_code ec) {
+    if (interrupted_) ec = net::error::operation_aborted;
+    std::string why = interrupted_ ? std::string(interrupted_) : ec.message();
+    std::fprintf(stderr, "synack get: %s failed: %s\n", what.c_str(), why.c_str());
+    return {exit_network, {}};
+  }
+
+  const get_options& o_;
+  net::io_context& ctx_;
+  net::steady_timer timer_;
+  std::optional<synack::asio::stack> stack_;
+  std::optional<synack::asio::socket> socket_;
+  std::optional<pcap_writer> pcap_;
+  const char* interrupted_ = nullptr;
+};
+
+int run_get(const get_options& o) {
+  net::io_context ctx(1);
+  getter g(o, ctx);
+  int rc = exit_setup;
+  std::exception_ptr failure;
+  net::signal_set signals(ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](error_code ec, int) {
+    if (!ec) g.interrupt("interrupted");
+  });
+  net::steady_timer deadline(ctx);
+  if (o.max_time_s > 0) {
+    deadline.expires_after(std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.max_time_s)));
+    deadline.async_wait([&](error_code ec) {
+      if (!ec) g.interrupt("timed out (--max-time)");
+    });
+  }
+  net::co_spawn(ctx, g.run(), [&](std::exception_ptr e, int r) {
+    failure = e;
+    rc = r;
+    signals.cancel();
+    deadline.cancel();
+    g.stop();
+  });
+  ctx.run();
+  if (failure) std::rethrow_exception(failure);
+  return rc;
+}
+
+}  // namespace
+
+void add_get_command(CLI::App& app, std::function<int()>& action) {
+  auto o = std::make_shared<get_options>();
+  CLI::App* cmd = app.add_subcommand("get", "HTTP/1.1 GET over synack's own TCP (http:// and https://)");
+  cmd->footer(
+      "The body goes to stdout, or to FILE with -o; the status line and a timing breakdown go to stderr:\n"
+      "TCP handshake, TLS handshake, first byte (from the start), total, bytes and rate.\n\n"
+      "Examples:\n"
+      "  synack get http://10.111.0.2:8080/index.html\n"
+      "  synack get https://example.net/ -o page.html             verified with the system CA store\n"
+      "  synack get https://10.111.0.2:8443/big.bin --cacert ca.pem -o big.bin\n"
+      "  synack get http://10.111.0.2:8080/old -L                 follow redirects\n\n"
+      "Exit status: 0 a 2xx response, 1 the network or the server said no (refused, timed out, reset,\n"
+      "TLS verification, non-2xx status), 2 usage or set-up error.");
+  cmd->add_option("url", o->url, "http://HOST[:PORT]/PATH or https://...")->required();
+  cmd->add_option("-o,--output", o->output, "Write the body to FILE instead of stdout");
+  cmd->add_flag("-L,--location", o->follow, "Follow redirects (3xx with Location)");
+  cmd->add_option("--max-redirs", o->max_redirects, "Most redirects to follow with -L (default 10)");
+  cmd->add_option("--cacert", o->cacert, "Verify the server against the CA certificates in FILE (PEM)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("-k,--insecure", o->insecure, "Do not verify the server's certificate");
+  cmd->add_option("-m,--max-time", o->max_time_s, "Give up after SECONDS in total (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  add_common_options(*cmd, o->common);
+  cmd->callback([&action, o] {
+    action = [o]() -> int {
+      parse_url(o->url);  // usage errors before anything else
+      link::require_net_raw_and_admin();
+      return run_get(*o);
+    };
+  });
+}
+
+}  // namespace synack::tools

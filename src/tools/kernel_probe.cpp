@@ -1,0 +1,97 @@
+#include "kernel_probe.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "common.hpp"
+
+namespace synack::tools {
+
+namespace {
+struct fd_guard {
+  int fd;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+}  // namespace
+
+kernel_probe_result kernel_probe(const kernel_probe_options& o) {
+  using clock = std::chrono::steady_clock;
+  kernel_probe_result r;
+  fd_guard s{::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+  if (s.fd < 0) {
+    r.error = error_name({errno, std::system_category()});
+    return r;
+  }
+  if (!o.interface.empty())
+    ::setsockopt(s.fd, SOL_SOCKET, SO_BINDTODEVICE, o.interface.c_str(),
+                 static_cast<socklen_t>(o.interface.size()));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(o.port);
+  sa.sin_addr.s_addr = htonl(o.dst.value);
+
+  auto start = clock::now();
+  int rc = ::connect(s.fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  int err = rc == 0 ? 0 : errno;
+  if (err == EINPROGRESS) {
+    auto deadline = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(o.timeout_s));
+    err = ETIMEDOUT;
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock::now());
+      if (left.count() <= 0) break;
+      timespec ts{static_cast<time_t>(left.count() / 1000000000), static_cast<long>(left.count() % 1000000000)};
+      pollfd pfd{s.fd, POLLOUT, 0};
+      int n = ::ppoll(&pfd, 1, &ts, nullptr);
+      if (n < 0 && errno == EINTR) {
+        if (stop_requested) {
+          r.interrupted = true;
+          return r;
+        }
+        continue;
+      }
+      if (n <= 0) continue;
+      socklen_t len = sizeof err;
+      ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      break;
+    }
+  }
+  auto done = clock::now();
+  tcp_info ti{};
+  socklen_t tl = sizeof ti;
+  bool have_info = ::getsockopt(s.fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0;
+  if (have_info) r.syn_retransmits = ti.tcpi_total_retrans;
+  if (err != 0) {
+    r.error = error_name({err, std::system_category()});
+    linger l{1, 0};  // nothing half-open left behind on a timeout
+    ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    return r;
+  }
+  r.ok = true;
+  r.handshake_us = std::chrono::duration<double, std::micro>(done - start).count();
+  if (have_info && ti.tcpi_rtt > 0) r.kernel_rtt_us = static_cast<double>(ti.tcpi_rtt);
+  sockaddr_in local{};
+  socklen_t ll = sizeof local;
+  if (::getsockname(s.fd, reinterpret_cast<sockaddr*>(&local), &ll) == 0)
+    r.local = fmt::format("{}:{}", wire::ipv4_addr{ntohl(local.sin_addr.s_addr)}.to_string(), ntohs(local.sin_port));
+  if (o.rst_close) {
+    linger l{1, 0};
+    ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  return r;  // fd_guard closes: FIN (orderly) or RST (linger 0)
+}
+
+}  // namespace synack::tools

@@ -1,0 +1,474 @@
+// synack serve: a TCP server on synack's passive open — echo, discard or a tiny HTTP page — for
+// kernel clients (curl, socat, Python). SIGUSR1 prints the connection table like `ss -tan`;
+// SIGINT/SIGTERM close every connection (FIN, then RST after a grace period) and remove the rules.
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common.hpp"
+#include "pcap_writer.hpp"
+#include "synack/link/capabilities.hpp"
+#include "synack/link/error.hpp"
+#include "synack/link/ports.hpp"
+
+namespace synack::tools {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+enum class mode : std::uint8_t { echo, discard, http };
+
+struct serve_options {
+  common_options common;
+  std::string listen;
+  bool echo = false;
+  bool discard = false;
+  bool http = false;
+  std::size_t backlog = 128;
+  std::size_t max_connections = 0;
+  std::size_t max_half_open = 256;
+  bool no_syn_cookies = false;
+  double grace_s = 2.0;
+  double idle_timeout_s = 0.0;
+  double msl_s = 30.0;
+};
+
+std::atomic<bool> dump_requested{false};
+extern "C" void on_usr1(int) { dump_requested.store(true); }
+
+void install_usr1_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_usr1;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the wait returns and the loop prints at once
+  sigaction(SIGUSR1, &sa, nullptr);
+}
+
+// The interface that owns `addr` (the kernel's route to a local address is via `lo`), and the
+// broadcast address of its subnet: the engine's route hint (a route to our own address is refused).
+struct owner {
+  std::string name;
+  wire::ipv4_addr broadcast;
+};
+std::optional<owner> interface_owning(wire::ipv4_addr addr) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<owner> found;
+  for (ifaddrs* i = list; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if (ntohl(sin->sin_addr.s_addr) != addr.value) continue;
+    std::uint32_t mask = 0xffffffff;
+    if (i->ifa_netmask) mask = ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_netmask)->sin_addr.s_addr);
+    const std::uint32_t bcast = mask >= 0xfffffffe ? 0xffffffff : (addr.value | ~mask);
+    found = owner{i->ifa_name, wire::ipv4_addr{bcast}};
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A fixed small page for any GET (HEAD gets its headers).
+const std::string http_body =
+    "<!doctype html>\n<html><head><title>synack</title></head>\n"
+    "<body><h1>Hello from synack</h1><p>Served by a user-space TCP over AF_PACKET.</p></body></html>\n";
+
+// `ss -tan` names states with dashes; the seeds (and netstat) with underscores: we print the
+// seeds' names.
+std::string state_name(tcp::state s) { return std::string(tcp::to_string(s)); }
+
+class server {
+public:
+  server(const serve_options& o, wire::ipv4_addr addr, std::uint16_t port, mode m)
+      : o_(o), addr_(addr), port_(port), mode_(m) {
+    engine::options eo = to_engine_options(o.common);
+    wire::ipv4_addr hint{0xffffffff};
+    if (auto own = interface_owning(addr)) {
+      if (eo.interface.empty()) eo.interface = own->name;
+      hint = own->broadcast;
+    } else if (eo.interface.empty()) {
+      throw link::setup_error(link::setup_errc::invalid_argument,
+                              addr.to_string() +
+                                  " is not an address of any interface here (pass -I IFACE to serve on an "
+                                  "address the kernel does not own; synack then answers ARP for it)");
+    }
+    eo.source = addr;
+    eo.ports = link::port_range{port, port};
+    // A server's ring must absorb bursts (a SYN flood, many clients at once): 1024 slots of 64 KiB
+    // instead of the client default of 128.
+    eo.rx_ring_bytes = std::size_t{64} << 20;
+    eo.tcp.msl = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o.msl_s));
+    if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
+    eng_.emplace(eo, hint);
+    eng_->on_event([this](const wire::four_tuple& t, const tcp::event& ev) { on_event(t, ev); });
+    eng_->on_acceptable([this](std::uint16_t) { accept_more(); });
+    if (o.common.trace)
+      eng_->on_segment([](engine::direction d, tcp::instant, const wire::four_tuple& t, const tcp::segment& s,
+                          tcp::state st) { std::printf("%s\n", format_segment(d, t, s, st).c_str()); });
+    if (pcap_)
+      eng_->on_frame([this](engine::direction d, tcp::instant, std::span<const std::byte> f) {
+        pcap_->on_frame(*eng_, d, f);
+      });
+    engine::listen_options lo;
+    lo.backlog = o.backlog;
+    lo.max_half_open = o.max_half_open;
+    lo.syn_cookies = !o.no_syn_cookies;
+    eng_->listen(port, lo);
+  }
+
+  int run() {
+    static constexpr const char* names[] = {"echo", "discard", "http"};
+    std::printf("synack serve: listening on %s:%u via %s (%s, backlog %zu, max-connections %s)\n",
+                addr_.to_string().c_str(), port_, eng_->interface().name.c_str(),
+                names[static_cast<int>(mode_)], o_.backlog,
+                o_.max_connections ? std::to_string(o_.max_connections).c_str() : "unlimited");
+    std::fflush(stdout);
+    tcp::instant next_idle_check = engine::engine::now();
+    while (!stop_requested) {
+      eng_->run_once(100ms);
+      if (dump_requested.exchange(false)) print_table();
+      const tcp::instant now = engine::engine::now();
+      if (o_.idle_timeout_s > 0 && now >= next_idle_check) {
+        close_idle(now);
+        next_idle_check = now + 100ms;
+      }
+    }
+    shut_down();
+    if (dump_requested.exchange(false)) print_table();
+    std::printf("synack serve: stopped; %s\n", counters().c_str());
+    std::fflush(stdout);
+    if (pcap_) pcap_->flush();
+    return exit_ok;
+  }
+
+private:
+  struct session {
+    std::vector<std::byte> out;  // to send (echo data, HTTP responses)
+    std::size_t out_off = 0;
+    std::string request;         // HTTP: bytes of requests not yet answered
+    bool peer_eof = false;
+    bool close_after_send = false;
+    bool closing = false;
+    tcp::instant last_activity{};
+  };
+
+  static constexpr std::size_t echo_high_water = 256 * 1024;  // stop reading while this much waits
+
+  void accept_more() {
+    while (o_.max_connections == 0 || sessions_.size() < o_.max_connections) {
+      auto t = eng_->accept(port_);
+      if (!t) break;
+      session& s = sessions_[*t];
+      s.last_activity = engine::engine::now();
+      if (const tcp::connection* c = eng_->find(*t)) {
+        const tcp::state st = c->current_state();
+        s.peer_eof = st == tcp::state::close_wait || st == tcp::state::last_ack || st == tcp::state::closing;
+      }
+      service(*t, s);  // data (and a FIN) may have come with the handshake
+    }
+  }
+
+  void on_event(const wire::four_tuple& t, const tcp::event& ev) {
+    if (o_.common.trace && ev.what == tcp::event::kind::state_changed)
+      std::printf("%s\n", format_state_change(t, ev.from, ev.to).c_str());
+    auto it = sessions_.find(t);
+    if (it == sessions_.end()) return;  // a half-open or queued child: not ours yet
+    switch (ev.what) {
+      case tcp::event::kind::eof:
+        it->second.peer_eof = true;
+        [[fallthrough]];
+      case tcp::event::kind::readable:
+      case tcp::event::kind::writable:
+      case tcp::event::kind::connected:
+        service(t, it->second);
+        break;
+      case tcp::event::kind::closed:
+      case tcp::event::kind::error:
+        sessions_.erase(it);
+        accept_more();
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Move bytes: receive what the mode wants, send what is pending, until neither moves; then
+  // close when the peer is done and everything went out (or the HTTP exchange asked for it).
+  void service(const wire::four_tuple& t, session& s) {
+    for (;;) {
+      bool progress = false;
+      const std::size_t pending = s.out.size() - s.out_off;
+      if (mode_ != mode::echo || pending < echo_high_water) {
+        std::size_t n = eng_->receive(t, buf_);
+        if (n > 0) {
+          progress = true;
+          if (mode_ == mode::echo) {
+            s.out.insert(s.out.end(), buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
+          } else if (mode_ == mode::http) {
+            s.request.append(reinterpret_cast<const char*>(buf_.data()), n);
+            answer_requests(s);
+          }
+        }
+      }
+      if (s.out_off < s.out.size()) {
+        std::size_t n = eng_->send(t, std::span<const std::byte>(s.out).subspan(s.out_off));
+        if (n > 0) {
+          progress = true;
+          s.out_off += n;
+          if (s.out_off == s.out.size()) {
+            s.out.clear();
+            s.out_off = 0;
+          } else if (s.out_off > s.out.size() / 2) {
+            s.out.erase(s.out.begin(), s.out.begin() + static_cast<std::ptrdiff_t>(s.out_off));
+            s.out_off = 0;
+          }
+        }
+      }
+      if (!progress) break;
+      s.last_activity = engine::engine::now();
+    }
+    const tcp::connection* c = eng_->find(t);
+    if (!c || s.closing) return;
+    const bool drained = s.out_off >= s.out.size() && c->available() == 0;
+    if (drained && (s.peer_eof || s.close_after_send)) {
+      s.closing = true;
+      eng_->close(t);
+    }
+  }
+
+  void answer_requests(session& s) {
+    for (;;) {
+      const auto end = s.request.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        if (s.request.size() > 64 * 1024) {  // no end of headers in sight
+          respond(s, "431 Request Header Fields Too Large", false, true);
+          s.request.clear();
+        }
+        return;
+      }
+      const std::string head = s.request.substr(0, end);
+      s.request.erase(0, end + 4);
+      const std::string first = head.substr(0, head.find("\r\n"));
+      const std::string method = first.substr(0, first.find(' '));
+      const std::string h = lower(head);
+      const bool http10 = first.size() >= 8 && first.compare(first.size() - 8, 8, "HTTP/1.0") == 0;
+      bool close = http10 ? h.find("connection: keep-alive") == std::string::npos
+                          : h.find("connection: close") != std::string::npos;
+      if (method == "GET" || method == "HEAD") {
+        respond(s, "200 OK", method == "HEAD", close);
+      } else {
+        respond(s, "405 Method Not Allowed", false, true);
+        close = true;
+      }
+      if (close) {
+        s.close_after_send = true;
+        s.request.clear();
+        return;
+      }
+    }
+  }
+
+  void respond(session& s, const std::string& status, bool head_only, bool close) {
+    const bool ok = status.starts_with("200");
+    const std::string body = ok ? http_body : status + "\n";
+    std::string r = fmt::format(
+        "HTTP/1.1 {}\r\nServer: synack\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n", status,
+        ok ? "text/html" : "text/plain", body.size(), close ? "close" : "keep-alive");
+    if (!head_only) r += body;
+    const auto* p = reinterpret_cast<const std::byte*>(r.data());
+    s.out.insert(s.out.end(), p, p + r.size());
+  }
+
+  void close_idle(tcp::instant now) {
+    const auto idle = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o_.idle_timeout_s));
+    std::vector<wire::four_tuple> due;
+    for (auto& [t, s] : sessions_)
+      if (!s.closing && now - s.last_activity >= idle) due.push_back(t);
+    for (const auto& t : due) {
+      auto it = sessions_.find(t);
+      if (it == sessions_.end()) continue;
+      it->second.closing = true;
+      eng_->close(t);  // may deliver events that erase sessions: look each one up again
+    }
+  }
+
+  // FIN on every connection, wait up to the grace period for them to finish, RST the rest.
+  void shut_down() {
+    eng_->stop_listening(port_);  // half-open and queued children are reset
+    std::vector<wire::four_tuple> open;
+    for (auto& [t, s] : sessions_) open.push_back(t);
+    for (const auto& t : open) {
+      auto it = sessions_.find(t);
+      if (it == sessions_.end() || it->second.closing) continue;
+      it->second.closing = true;
+      eng_->close(t);
+    }
+    stop_requested = false;
+    const tcp::instant until =
+        engine::engine::now() + std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o_.grace_s));
+    while (!stop_requested && engine::engine::now() < until && !all_done()) {
+      eng_->run_once(50ms);
+      if (dump_requested.exchange(false)) print_table();
+    }
+    std::vector<wire::four_tuple> rest;
+    eng_->for_each_connection([&](const tcp::connection& c) {
+      if (c.current_state() != tcp::state::time_wait && c.current_state() != tcp::state::closed)
+        rest.push_back(c.tuple());
+    });
+    for (const auto& t : rest) eng_->abort(t);
+    if (!rest.empty()) std::printf("synack serve: reset %zu connections after the grace period\n", rest.size());
+  }
+
+  bool all_done() const {
+    bool done = true;
+    eng_->for_each_connection([&](const tcp::connection& c) {
+      if (c.current_state() != tcp::state::time_wait && c.current_state() != tcp::state::closed) done = false;
+    });
+    return done;
+  }
+
+  std::string counters() const {
+    const engine::listener_stats* l = eng_->listener_statistics(port_);
+    engine::listener_stats z{};
+    if (!l) l = &last_stats_;
+    if (!l) l = &z;
+    return fmt::format(
+        "syn_received={} half_open_created={} half_open_dropped={} syn_dropped={} cookies_sent={} "
+        "cookies_validated={} cookies_rejected={} accept_queue_overflows={} accepted={} half_open={} "
+        "accept_queue={} connections={} sessions={} rst_sent_no_connection={}",
+        l->syn_received, l->half_open_created, l->half_open_dropped, l->syn_dropped, l->cookies_sent,
+        l->cookies_validated, l->cookies_rejected, l->accept_queue_overflows, l->accepted, l->half_open,
+        l->accept_queue, eng_->connection_count(), sessions_.size(), eng_->stats().segments_no_connection);
+  }
+
+  // Like `ss -tan`: the listener first (Recv-Q = accept queue, Send-Q = backlog), then every
+  // connection with its queues, retransmissions and smoothed RTT.
+  void print_table() {
+    if (const auto* l = eng_->listener_statistics(port_)) last_stats_ = *l;
+    std::string out = fmt::format("{:<12} {:>7} {:>7} {:<22} {:<22} {:>7} {:>9}\n", "State", "Recv-Q", "Send-Q",
+                                  "Local Address:Port", "Peer Address:Port", "Retrans", "RTT(ms)");
+    if (const auto* l = eng_->listener_statistics(port_))
+      out += fmt::format("{:<12} {:>7} {:>7} {:<22} {:<22} {:>7} {:>9}\n", "LISTEN", l->accept_queue, o_.backlog,
+                         fmt::format("{}:{}", addr_.to_string(), port_), "0.0.0.0:*", "-", "-");
+    std::vector<std::string> rows;
+    std::map<std::string, unsigned> by_state;
+    eng_->for_each_connection([&](const tcp::connection& c) {
+      const auto& t = c.tuple();
+      const tcp::state st = c.current_state();
+      const auto& tcb = c.tcb();
+      std::size_t send_q = static_cast<std::uint32_t>(tcb.snd_nxt - tcb.snd_una);
+      if (c.send_space() > 0) send_q = std::max(send_q, c.settings().send_buffer - c.send_space());
+      const auto rtt = c.srtt();
+      ++by_state[state_name(st)];
+      if (st == tcp::state::listen) return;  // a child between requests (about to be retired)
+      rows.push_back(fmt::format(
+          "{:<12} {:>7} {:>7} {:<22} {:<22} {:>7} {:>9}\n", state_name(st), c.available(), send_q,
+          fmt::format("{}:{}", t.local_addr.to_string(), t.local_port),
+          fmt::format("{}:{}", t.remote_addr.to_string(), t.remote_port), c.stats().retransmits,
+          rtt ? fmt::format("{:.3f}", std::chrono::duration<double, std::milli>(*rtt).count()) : std::string("-")));
+    });
+    std::sort(rows.begin(), rows.end());
+    for (const auto& r : rows) out += r;
+    std::string summary = "states:";
+    for (const auto& [name, n] : by_state) summary += fmt::format(" {}={}", name, n);
+    out += summary + "\n";
+    out += "counters: " + counters() + "\n";
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+  }
+
+  serve_options o_;
+  wire::ipv4_addr addr_;
+  std::uint16_t port_;
+  mode mode_;
+  std::optional<pcap_writer> pcap_;
+  std::optional<engine::engine> eng_;
+  std::unordered_map<wire::four_tuple, session, wire::four_tuple_hash> sessions_;
+  std::array<std::byte, 65536> buf_{};
+  engine::listener_stats last_stats_{};
+};
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, std::function<int()>& action) {
+  auto o = std::make_shared<serve_options>();
+  CLI::App* cmd = app.add_subcommand("serve", "A TCP server on synack's stack: echo, discard or a small HTTP page");
+  cmd->footer(
+      "Passive opens: every SYN to the port makes a SYN_RCVD child in a bounded half-open queue\n"
+      "(--max-half-open); when that is full, SYN cookies answer instead (unless --no-syn-cookies).\n"
+      "Children that complete the handshake wait in the accept queue (--backlog); while it is full,\n"
+      "SYNs and final ACKs are dropped as Linux drops them. --max-connections stops accepting at N\n"
+      "open connections (the rest wait in the accept queue).\n\n"
+      "Signals: SIGUSR1 prints the connection table (like `ss -tan`, with the seeds' state names)\n"
+      "and the listener's counters; SIGINT/SIGTERM stop listening, send FIN on every connection,\n"
+      "wait --grace seconds, reset what is left, remove the firewall rule and exit 0.\n\n"
+      "Examples:\n"
+      "  synack serve --listen 10.111.0.1:8080 --echo\n"
+      "  synack serve --listen 10.111.0.1:8080 --http --backlog 512     then: curl http://10.111.0.1:8080/\n"
+      "  kill -USR1 $(pidof synack)                                       the connection table");
+  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (an address of a local interface)")->required();
+  auto* echo = cmd->add_flag("--echo", o->echo, "Send back every byte received");
+  auto* discard = cmd->add_flag("--discard", o->discard, "Read and drop everything");
+  auto* http = cmd->add_flag("--http", o->http, "Answer every GET with a small fixed HTML page (HTTP/1.1, keep-alive)");
+  echo->excludes(discard)->excludes(http);
+  discard->excludes(http);
+  cmd->add_option("--backlog", o->backlog, "Accept queue length (default 128)")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-connections", o->max_connections, "Open connections at most; 0 = unlimited (default)");
+  cmd->add_option("--max-half-open", o->max_half_open,
+                  "SYN_RCVD children at most before SYN cookies take over (default 256; 0 = cookies for every SYN)");
+  cmd->add_flag("--no-syn-cookies", o->no_syn_cookies, "Drop SYNs when the half-open queue is full");
+  cmd->add_option("--grace", o->grace_s, "Seconds to wait for FIN exchanges at exit before RST (default 2)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--idle-timeout", o->idle_timeout_s,
+                  "Close (FIN) a connection idle this many seconds; 0 = never (default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--msl", o->msl_s, "Maximum segment lifetime in seconds; TIME_WAIT lasts 2*MSL (default 30)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-I,--interface", o->common.interface, "Interface (default: the one that owns the address)");
+  cmd->add_flag("--no-rst-guard", o->common.no_rst_guard,
+                "Install no firewall rule (you keep the kernel from answering with RSTs yourself)");
+  cmd->add_flag("--trace", o->common.trace, "Print every segment sent and received and every state change");
+  cmd->add_option("--pcap", o->common.pcap, "Write every frame sent and received to FILE (pcap)");
+  cmd->callback([&action, o] {
+    action = [o]() -> int {
+      const int modes = int{o->echo} + int{o->discard} + int{o->http};
+      if (modes != 1)
+        throw link::setup_error(link::setup_errc::invalid_argument,
+                                "pick exactly one of --echo, --discard, --http");
+      const host_port hp = resolve_host(o->listen);
+      if (!hp.port)
+        throw link::setup_error(link::setup_errc::invalid_argument,
+                                "--listen '" + o->listen + "' needs a port (IP:PORT)");
+      const auto kernel = link::kernel_tcp_ports();
+      if (std::find(kernel.begin(), kernel.end(), *hp.port) != kernel.end())
+        throw link::setup_error(link::setup_errc::invalid_argument,
+                                "port " + std::to_string(*hp.port) +
+                                    " is in use by the kernel's TCP here (address_in_use; pick another port)");
+      link::require_net_raw_and_admin();
+      keep_capabilities_for_children();
+      install_signal_handlers();
+      install_usr1_handler();
+      const mode m = o->echo ? mode::echo : o->discard ? mode::discard : mode::http;
+      server s(*o, hp.addr, *hp.port, m);
+      return s.run();
+    };
+  });
+}
+
+}  // namespace synack::tools

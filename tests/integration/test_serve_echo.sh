@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `synack serve --echo` against 1,000 concurrent kernel clients (python3 asyncio in the peer
+# namespace): each sends 64 KiB and must get the same bytes back; half of them close first, the
+# other half wait for the server to close (its --idle-timeout, 5 s: well after any client-first close). Afterwards the server's SIGUSR1
+# table shows nothing but TIME_WAIT (one per server-closed connection) and the kernel side nothing
+# but TIME-WAIT; SIGTERM ends the server with exit 0 and no firewall rule left.
+set -Eeuo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=serve_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
+it_init "$@"
+N=${SERVE_ECHO_CLIENTS:-1000}
+
+# ------------------------------------------------------------------------------------------------
+it_section "one client: echo, then the server closes an idle connection"
+serve_start serve --echo --idle-timeout 5 --backlog 1024
+got=$(ip netns exec "$NETNS_S" timeout 20 python3 "$IT_DIR/serve_clients.py" echo "$NETNS_IP_C" "$SERVE_PORT" 2 1000) \
+  || fail "the two-client echo run failed: $got"
+echo "   $got"
+it_py "$got" <<'PY' || fail "two-client echo"
+import json, sys
+from it import *
+r = json.loads(sys.argv[1])
+check(r['ok'] == 2, "expected 2 good echoes, got %s" % r)
+done("2 connections echoed; one closed by each side")
+PY
+
+# ------------------------------------------------------------------------------------------------
+it_section "$N concurrent clients x 64 KiB"
+got=$(ip netns exec "$NETNS_S" timeout 80 python3 "$IT_DIR/serve_clients.py" echo "$NETNS_IP_C" "$SERVE_PORT" "$N" 65536) \
+  || fail "the client run failed or timed out: $got"
+echo "   $got"
+it_py "$got" "$N" <<'PY' || fail "echo results"
+import json, sys
+from it import *
+r, n = json.loads(sys.argv[1]), int(sys.argv[2])
+check(r['ok'] == n, "expected %d good echoes, got %d (mismatch %d, errors %s %s)"
+      % (n, r['ok'], r['mismatch'], r['connect_errors'], r['errors']))
+check(r['client_closed_first'] == (n + 1) // 2, "client-first closes: %d" % r['client_closed_first'])
+check(r['server_closed_first'] == n // 2, "server-first closes: %d" % r['server_closed_first'])
+done("%d x 64 KiB echoed in %.1f s; %d closed by the client first, %d by the server first"
+     % (n, r['seconds'], r['client_closed_first'], r['server_closed_first']))
+PY
+
+# ------------------------------------------------------------------------------------------------
+it_section "afterwards: only TIME_WAIT on either side"
+only_time_wait() {
+  serve_table
+  local s
+  s=$(serve_states)
+  [ -z "$s" ] && return 0
+  [[ "$s" =~ ^TIME_WAIT=[0-9]+$ ]]
+}
+netns_wait_until 15 "only TIME_WAIT in synack's table" only_time_wait \
+  || { cat "$NETNS_TMP/table.txt" | tail -n 5; fail "connections left in other states: $(serve_states)"; }
+tw=$(serve_states | sed -n 's/^TIME_WAIT=//p')
+# The server-first half, plus the first section's one unless a new client reused its port (a new
+# SYN ends TIME_WAIT, as on Linux).
+[ "${tw:-0}" -ge $(( N / 2 )) ] && [ "${tw:-0}" -le $(( N / 2 + 1 )) ] \
+  || fail "expected $(( N / 2 ))..$(( N / 2 + 1 )) TIME_WAIT (server-closed), table says ${tw:-0}"
+ok "synack's table: $(serve_states); $(grep '^counters:' "$NETNS_TMP/table.txt")"
+kernel_states() { ip netns exec "$NETNS_S" ss -Htan "dport = :$SERVE_PORT" | awk '{print $1}' | sort | uniq -c | tr -s ' '; }
+netns_wait_until 10 "only TIME-WAIT on the kernel side" \
+  bash -c "! ip netns exec '$NETNS_S' ss -Htan 'dport = :$SERVE_PORT' | grep -qv TIME-WAIT" \
+  || fail "kernel side has connections not in TIME-WAIT: $(kernel_states)"
+ok "kernel side: $(kernel_states)"
+
+serve_stop
+echo "PASS ($(it_elapsed))"
