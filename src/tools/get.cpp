@@ -1,6 +1,7 @@
 // synack get URL: HTTP/1.1 GET over synack's own TCP (the Asio front end) with Beast, plain or
 // TLS (Asio SSL over OpenSSL). The body goes to -o FILE or stdout; the status and a timing
 // breakdown (TCP handshake, TLS handshake, first byte, total, rate) go to stderr.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "common.hpp"
+#include "ladder.hpp"
 #include "pcap_writer.hpp"
 #include "synack/asio.hpp"
 #include "synack/link/capabilities.hpp"
@@ -46,6 +48,7 @@ struct get_options {
   std::string cacert;
   bool insecure = false;
   double max_time_s = 0;
+  bool ladder = false;
 };
 
 struct url_parts {
@@ -161,6 +164,11 @@ public:
   void stop() {
     if (stack_) stack_->stop();
   }
+  // --ladder: every connection of the run (redirects make several), in the order they began.
+  void print_ladders() {
+    for (const auto& t : ladder_order_)
+      if (ladder_.has(t)) std::fputs(ladder_.render(t).c_str(), stderr);
+  }
   void interrupt(const char* why) {
     interrupted_ = why;
     if (socket_) {
@@ -176,10 +184,15 @@ private:
       // A bulk download: 512 ring slots, so the receive window (slots x MSS) is ~740 KB.
       eo.rx_ring_bytes = 32 << 20;
       stack_.emplace(ctx_, eo, net::ip::address_v4(hp.addr.value));
-      if (o_.common.trace)
-        stack_->engine().on_segment([](engine::direction d, tcp::instant, const wire::four_tuple& t,
-                                       const tcp::segment& s, tcp::state st) {
-          std::fprintf(stderr, "%s\n", format_segment(d, t, s, st).c_str());
+      if (o_.common.trace || o_.ladder)
+        stack_->engine().on_segment([this](engine::direction d, tcp::instant at, const wire::four_tuple& t,
+                                           const tcp::segment& s, tcp::state st) {
+          if (o_.common.trace) std::fprintf(stderr, "%s\n", format_segment(d, t, s, st).c_str());
+          if (o_.ladder) {
+            ladder_.segment(d, at, t, s, st);
+            if (std::find(ladder_order_.begin(), ladder_order_.end(), t) == ladder_order_.end())
+              ladder_order_.push_back(t);
+          }
         });
       if (!o_.common.pcap.empty()) {
         pcap_.emplace(o_.common.pcap);
@@ -343,6 +356,8 @@ private:
   std::optional<synack::asio::stack> stack_;
   std::optional<synack::asio::socket> socket_;
   std::optional<pcap_writer> pcap_;
+  ladder_recorder ladder_;
+  std::vector<wire::four_tuple> ladder_order_;
   const char* interrupted_ = nullptr;
 };
 
@@ -371,6 +386,7 @@ int run_get(const get_options& o) {
   });
   ctx.run();
   if (failure) std::rethrow_exception(failure);
+  if (o.ladder) g.print_ladders();
   return rc;
 }
 
@@ -396,6 +412,10 @@ void add_get_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--cacert", o->cacert, "Verify the server against the CA certificates in FILE (PEM)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("-k,--insecure", o->insecure, "Do not verify the server's certificate");
+  cmd->add_flag("--ladder", o->ladder,
+                "After the transfer, draw each connection as a ladder diagram (us | peer) on stderr: one arrow "
+                "per segment (a large download draws every segment; use a small URL to see the handshake and "
+                "close)");
   cmd->add_option("-m,--max-time", o->max_time_s, "Give up after SECONDS in total (default: no limit)")
       ->check(CLI::NonNegativeNumber);
   add_common_options(*cmd, o->common);

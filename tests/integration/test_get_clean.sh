@@ -43,5 +43,14 @@ it_synack redirect_followed 30 get "http://$NETNS_IP_S:8081/dir" -L
 [ "$IT_RC" = 0 ] && grep -q "in dir" "$IT_OUT" || { cat "$IT_ERR"; fail "-L must follow the 301"; }
 ok "404 -> exit 1; 301 reported without -L, followed with -L"
 
+it_section "ladder"
+it_synack ladder 30 get "http://$NETNS_IP_S:8081/dir/index.html" --ladder
+[ "$IT_RC" = 0 ] || { cat "$IT_ERR"; fail "get --ladder must succeed (got $IT_RC)"; }
+# The handshake, our request, and our FIN, each an arrow from us (|--- ... ->|) or the peer (|<-- ... -|).
+for want in '|--- SYN seq' '|<-- SYN,ACK seq' '|--- ACK seq' '|--- PSH,ACK seq' '|--- FIN,ACK seq'; do
+  grep -qF -- "$want" "$IT_ERR" || { cat "$IT_ERR"; fail "--ladder: no '$want' arrow"; }
+done
+ok "--ladder draws the handshake, the request and the close"
+
 echo "rates:"; cat "$NETNS_TMP/rates.txt"
 echo "PASS $(basename "$0") ($(it_elapsed))"
