@@ -1,7 +1,8 @@
-// The Asio front end of synack in one include: stack, socket, options, errors, range connect and
-// the Beast customisation points.
+// The Asio front end of synack in one include: stack, socket, acceptor, options, errors, range
+// connect and the Beast customisation points.
 #pragma once
 
+#include "synack/asio/acceptor.hpp"
 #include "synack/asio/beast.hpp"
 #include "synack/asio/connect.hpp"
 #include "synack/asio/error.hpp"

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "synack/asio/detail/acceptor_state.hpp"
 #include "synack/asio/detail/socket_state.hpp"
 #include "synack/asio/detail/stack_impl.hpp"
 #include "synack/asio/error.hpp"
@@ -29,6 +30,7 @@ public:
       case error::errc::option_after_connect: return "this option must be set before connecting";
       case error::errc::option_not_supported: return "the TCP core does not support this setting";
       case error::errc::setup_failed: return "the link layer refused the operation";
+      case error::errc::port_outside_range: return "the port is outside the stack's ports (engine::options::ports)";
     }
     return "unknown synack.asio error";
   }
@@ -57,11 +59,15 @@ stack_impl::stack_impl(net::io_context& ctx, const engine::options& opts, wire::
   // Non-owning: the engine's packet socket keeps its fd; release() before the descriptor dies.
   ring_.assign(engine_.fd());
   engine_.on_event([this](const wire::four_tuple& t, const tcp::event& ev) { on_engine_event(t, ev); });
+  engine_.on_acceptable([this](std::uint16_t port) {
+    if (acceptor_state* a = listener(port)) a->acceptable();
+  });
 }
 
 stack_impl::~stack_impl() {
   stop();
   for (socket_state* s : sockets_) s->forget_stack();
+  for (acceptor_state* a : acceptors_) a->forget_stack();
   // Pending waits were cancelled by stop(); their handlers hold only a weak_ptr. The fd is the
   // engine's: take it back from the descriptor before either is destroyed.
   ring_.release();
@@ -82,6 +88,9 @@ void stack_impl::stop() {
   // Sockets: pending operations end with operation_aborted, later ones fail with stack_stopped.
   std::vector<socket_state*> all(sockets_.begin(), sockets_.end());
   for (socket_state* s : all) s->stack_stopped();
+  std::vector<acceptor_state*> accs(acceptors_.begin(), acceptors_.end());
+  for (acceptor_state* a : accs) a->stack_stopped();
+  listeners_.clear();
   to_service_.clear();
 }
 
@@ -90,9 +99,17 @@ void stack_impl::remove(socket_state& s) {
   to_service_.erase(std::remove(to_service_.begin(), to_service_.end(), &s), to_service_.end());
 }
 
+void stack_impl::remove(acceptor_state& a) {
+  acceptors_.erase(&a);
+  for (auto it = listeners_.begin(); it != listeners_.end();)
+    it = it->second == &a ? listeners_.erase(it) : std::next(it);
+}
+
 void stack_impl::on_engine_event(const wire::four_tuple& t, const tcp::event& ev) {
   auto it = by_tuple_.find(t);
-  if (it == by_tuple_.end()) return;  // closed by its socket: the engine finishes it alone
+  // Unknown: closed by its socket (the engine finishes it alone), or a listener's child not yet
+  // accepted (half-open or queued): whoever accepts it reads its state then.
+  if (it == by_tuple_.end()) return;
   socket_state* s = it->second;
   s->on_event(ev);
   if (!s->service_queued) {
@@ -159,6 +176,25 @@ socket_state::~socket_state() {
   error_code ignored;
   close(ignored);
   if (stack_) stack_->remove(*this);
+}
+
+void socket_state::adopt(const wire::four_tuple& t) {
+  open_ = true;
+  tuple_ = t;
+  conn_alive_ = true;
+  phase_ = phase::connected;
+  peer_fin_ = shut_send_ = shut_recv_ = false;
+  error_ = {};
+  error_reported_ = false;
+  if (!stack_) return;
+  stack_->bind(t, *this);
+  // Events before accept() went to nobody: read what they said from the connection itself.
+  if (const tcp::connection* c = stack_->engine().find(t)) {
+    const tcp::state st = c->current_state();
+    peer_fin_ = st == tcp::state::close_wait || st == tcp::state::last_ack || st == tcp::state::closing ||
+                st == tcp::state::time_wait;
+  }
+  options_changed();
 }
 
 void socket_state::open(error_code& ec) {

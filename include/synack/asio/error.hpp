@@ -22,6 +22,7 @@ enum class errc {
   option_after_connect,   // this option only takes effect before async_connect (buffers, MSS)
   option_not_supported,   // the TCP core does not implement this setting (yet)
   setup_failed,           // the link layer refused (see the stack's exception for set-up errors)
+  port_outside_range,     // an acceptor's port is outside the stack's ports (engine::options::ports)
 };
 
 const boost::system::error_category& get_category() noexcept;

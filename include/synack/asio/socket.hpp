@@ -38,6 +38,9 @@
 
 namespace synack::asio {
 
+template <class Executor>
+class basic_acceptor;
+
 template <class Executor = boost::asio::any_io_executor>
 class basic_socket : public boost::asio::socket_base {
 public:
@@ -56,6 +59,10 @@ public:
   explicit basic_socket(stack& s) : basic_socket(s, executor_type(s.get_executor())) {}
   basic_socket(stack& s, const executor_type& ex)
       : ex_(ex), state_(std::make_unique<detail::socket_state>(s.impl())) {}
+
+  // A socket over an existing state: what basic_acceptor::async_accept() yields.
+  basic_socket(const executor_type& ex, std::unique_ptr<detail::socket_state> state) noexcept
+      : ex_(ex), state_(std::move(state)) {}
 
   basic_socket(basic_socket&&) noexcept = default;
   basic_socket& operator=(basic_socket&&) noexcept = default;  // closes what this one had
@@ -186,6 +193,8 @@ public:
 private:
   template <class>
   friend class basic_socket;
+  template <class>
+  friend class basic_acceptor;
 
   static boost::system::error_code& ec_tmp() {
     thread_local boost::system::error_code ec;

@@ -34,7 +34,7 @@ namespace synack::asio::detail {
 namespace net = boost::asio;
 using boost::system::error_code;
 
-enum class op_kind : unsigned char { connect, read, write };
+enum class op_kind : unsigned char { connect, read, write, accept };
 
 class op_base {
 public:

@@ -26,12 +26,14 @@ class stack_impl;
 class socket_state {
 public:
   explicit socket_state(stack_impl& stack);
+  socket_state() noexcept : stack_(nullptr) {}  // on no stack (its stack is gone): every call fails
   ~socket_state();
   socket_state(const socket_state&) = delete;
   socket_state& operator=(const socket_state&) = delete;
 
   // --- synchronous operations (error_code overloads; the socket adds the throwing ones) -----
   bool is_open() const noexcept { return open_; }
+  const stack_impl* stack() const noexcept { return stack_; }
   void open(error_code& ec);
   void close(error_code& ec);
   void cancel(error_code& ec);
@@ -51,6 +53,10 @@ public:
   void start_write(write_op_base* op);
   // From an operation's cancellation slot.
   void cancel_op(op_base* op, net::cancellation_type type);
+
+  // Takes over an established connection of the engine's accept queue (engine::accept): the
+  // socket opens connected. The socket must be closed.
+  void adopt(const wire::four_tuple& t);
 
   // --- from the stack -------------------------------------------------------------------------
   void on_event(const tcp::event& ev);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 namespace synack::asio::detail {
 
 class socket_state;
+class acceptor_state;
 
 class stack_impl : public std::enable_shared_from_this<stack_impl> {
 public:
@@ -45,6 +47,16 @@ public:
   void remove(socket_state& s);
   void bind(const wire::four_tuple& t, socket_state& s) { by_tuple_[t] = &s; }
   void unbind(const wire::four_tuple& t) { by_tuple_.erase(t); }
+
+  // Acceptors: every one (for stop and destruction), and the listening ones by port.
+  void add(acceptor_state& a) { acceptors_.insert(&a); }
+  void remove(acceptor_state& a);
+  acceptor_state* listener(std::uint16_t port) const {
+    auto it = listeners_.find(port);
+    return it == listeners_.end() ? nullptr : it->second;
+  }
+  void set_listener(std::uint16_t port, acceptor_state& a) { listeners_[port] = &a; }
+  void clear_listener(std::uint16_t port) { listeners_.erase(port); }
 
   // RAII for an entry point: after_call() when the outermost one ends.
   class call_guard {
@@ -78,6 +90,8 @@ private:
   std::unordered_set<socket_state*> sockets_;
   std::unordered_map<wire::four_tuple, socket_state*, wire::four_tuple_hash> by_tuple_;
   std::vector<socket_state*> to_service_;
+  std::unordered_set<acceptor_state*> acceptors_;
+  std::unordered_map<std::uint16_t, acceptor_state*> listeners_;
 };
 
 }  // namespace synack::asio::detail
