@@ -145,6 +145,13 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   // The MSS we offer follows the interface's MTU (IPv4 and TCP headers without options).
   if (iface_.mtu > 40)
     tcp_cfg_.mss = static_cast<std::uint16_t>(std::min<unsigned>(tcp_cfg_.mss, iface_.mtu - 40));
+  // The receive window we offer stays within what the ring holds between two drains (slots x MSS):
+  // a larger window only lets a fast peer overflow the ring (its frames are lost, it retransmits).
+  // Connections given their own config (the Asio front end's connect) size it themselves.
+  {
+    std::size_t slots = std::max<std::size_t>(opts_.rx_ring_bytes / std::max<std::size_t>(opts_.rx_frame_size, 2048), 8);
+    tcp_cfg_.recv_buffer = std::min(tcp_cfg_.recv_buffer, slots * tcp_cfg_.mss);
+  }
 
   ports_ = opts_.ports ? *opts_.ports : link::default_port_range();
   port_alloc_ = link::port_allocator(ports_, random_seed());
@@ -510,9 +517,8 @@ void engine::reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp
   }
   auto hop = next_hops_.find(ip.src.value);
   if (hop == next_hops_.end()) {
-    // Never talked to it. A client stays silent rather than ARP for it; a server answers every
-    // SYN to its ports (RFC 9293 §3.10.7.1) through the frame's own source MAC.
-    if (listeners_.empty()) return;
+    // Never talked to it: answer as a closed port does (RFC 9293 §3.10.7.1), whether or not
+    // anything listens, through the frame's own source MAC (the last hop) rather than an ARP.
     if (auto mac = frame_source_mac()) emit_segment(tuple, *mac, rst, tcp::state::closed, t);
     return;
   }
