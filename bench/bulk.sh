@@ -34,25 +34,9 @@ command -v nginx >/dev/null || { echo "bulk.sh: nginx not found (scripts/setup-d
 source "$here/scripts/netns.sh"
 netns_setup
 
-mkdir -p "$NETNS_TMP/www" "$NETNS_TMP/nginx-body"
+mkdir -p "$NETNS_TMP/www"
 truncate -s "$((SIZE_MB * 1024 * 1024))" "$NETNS_TMP/www/blob.bin"   # sparse: no disk I/O either way
-cat >"$NETNS_TMP/nginx.conf" <<CONF
-daemon off;
-user root;
-worker_processes 1;
-pid $NETNS_TMP/nginx.pid;
-error_log $NETNS_TMP/nginx-error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $NETNS_TMP/nginx-body;
-  default_type application/octet-stream;
-  server { listen $NETNS_IP_S:8080; root $NETNS_TMP/www; }
-}
-CONF
-netns_spawn "$NETNS_S" "$NETNS_TMP/nginx.log" nginx -c "$NETNS_TMP/nginx.conf" -p "$NETNS_TMP"
-netns_wait_listen "$NETNS_S" 8080 15 || { cat "$NETNS_TMP/nginx.log" >&2; exit 1; }
+netns_nginx 8080 || { echo "bulk.sh: nginx did not start" >&2; exit 1; }
 url="http://$NETNS_IP_S:8080/blob.bin"
 bytes=$((SIZE_MB * 1024 * 1024))
 

@@ -413,6 +413,33 @@ netns_http_server() {
   netns_wait_listen "$ns" "$port" 15 || { cat "$NETNS_TMP/http-$port.log" >&2; return 1; }
 }
 
+# netns_nginx PLAIN_PORT [TLS_PORT CERT KEY]: nginx in the peer namespace serving $NETNS_TMP/www
+# (sendfile on, no access log) on PLAIN_PORT, and with TLS on TLS_PORT when given; waits for both.
+netns_nginx() {
+  local plain=$1 tls=${2:-} cert=${3:-} key=${4:-} conf="$NETNS_TMP/nginx.conf" tls_server=""
+  mkdir -p "$NETNS_TMP/www" "$NETNS_TMP/nginx-body"
+  [ -z "$tls" ] || tls_server="server { listen $NETNS_IP_S:$tls ssl; ssl_certificate $cert; ssl_certificate_key $key; root $NETNS_TMP/www; }"
+  cat >"$conf" <<CONF
+daemon off;
+user root;
+worker_processes 1;
+pid $NETNS_TMP/nginx.pid;
+error_log $NETNS_TMP/nginx-error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $NETNS_TMP/nginx-body;
+  default_type application/octet-stream;
+  server { listen $NETNS_IP_S:$plain; root $NETNS_TMP/www; }
+  $tls_server
+}
+CONF
+  netns_spawn "$NETNS_S" "$NETNS_TMP/nginx.log" nginx -c "$conf" -p "$NETNS_TMP"
+  netns_wait_listen "$NETNS_S" "$plain" 15 && { [ -z "$tls" ] || netns_wait_listen "$NETNS_S" "$tls" 15; } \
+    || { cat "$NETNS_TMP/nginx.log" "$NETNS_TMP/nginx-error.log" 2>/dev/null >&2; return 1; }
+}
+
 # netns_close_server [PORT=8081] [NS=peer] [IP]: accepts each connection and closes it at once
 # (so the peer's FIN comes first). A tiny python3 server: one process, no fork races.
 netns_close_server() {

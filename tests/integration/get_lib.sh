@@ -21,32 +21,7 @@ get_make_cert() {
 
 # get_nginx PLAIN_PORT TLS_PORT: nginx in $NETNS_S serving $NETNS_TMP/www on both ports.
 get_nginx() {
-  local plain=$1 tls=$2 conf="$NETNS_TMP/nginx.conf"
-  mkdir -p "$NETNS_TMP/nginx-body"
-  cat >"$conf" <<CONF
-daemon off;
-user root;
-worker_processes 1;
-pid $NETNS_TMP/nginx.pid;
-error_log $NETNS_TMP/nginx-error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $NETNS_TMP/nginx-body;
-  default_type application/octet-stream;
-  server { listen $NETNS_IP_S:$plain; root $NETNS_TMP/www; }
-  server {
-    listen $NETNS_IP_S:$tls ssl;
-    ssl_certificate $NETNS_TMP/tls/cert.pem;
-    ssl_certificate_key $NETNS_TMP/tls/key.pem;
-    root $NETNS_TMP/www;
-  }
-}
-CONF
-  netns_spawn "$NETNS_S" "$NETNS_TMP/nginx.log" nginx -c "$conf" -p "$NETNS_TMP"
-  netns_wait_listen "$NETNS_S" "$plain" 15 && netns_wait_listen "$NETNS_S" "$tls" 15 \
-    || { cat "$NETNS_TMP/nginx.log" "$NETNS_TMP/nginx-error.log" 2>/dev/null; fail "nginx did not start"; }
+  netns_nginx "$1" "$2" "$NETNS_TMP/tls/cert.pem" "$NETNS_TMP/tls/key.pem" || fail "nginx did not start"
 }
 
 # get_fetch NAME URL TIMEOUT_S [ARGS...]: synack get URL -o FILE; checks exit 0 and the sha256;
