@@ -21,13 +21,18 @@ fi
 
 pkgs=(
   build-essential g++ cmake pkg-config
+  # clang 14 with its sanitizer/libFuzzer runtimes and llvm-symbolizer (readable ASan/UBSan stacks):
+  # scripts/test.sh's sanitizer stage and scripts/fuzz.sh.
+  clang libclang-rt-14-dev llvm
   libmnl-dev
   libboost1.81-dev libboost-test1.81-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpcap-dev
   iptables iproute2 procps kmod ethtool
   tcpdump tshark gnuplot-nox
-  python3 socat curl hping3
+  python3 python3-scapy socat curl hping3
   libssl-dev openssl nginx-light
+  # bench/: Google Benchmark micro-benchmarks (bench/micro) and callgrind (bench/callgrind_core.sh).
+  libbenchmark-dev valgrind
 )
 
 missing=()

@@ -1,6 +1,9 @@
 #include "synack/engine/engine.hpp"
 
 #include <sys/random.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <stdexcept>
@@ -28,6 +31,15 @@ tcp::siphash_key random_key() {
 }
 
 tcp::isn_generator make_isn_generator() { return tcp::isn_generator{random_key()}; }
+
+// One iteration of a busy-wait loop: tells the CPU (and a hypervisor) that we are spinning.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 std::uint64_t random_seed() {
   std::uint64_t s = 0;
@@ -77,21 +89,29 @@ bool on_link(const link::interface_info& iface, wire::ipv4_addr a) {
 
 // One connection and what the engine knows about it beyond the TCP core.
 struct engine::entry {
-  entry(const tcp::config& cfg, const tcp::isn_generator& isns, wire::four_tuple t)
-      : conn(cfg, isns, t), key(t) {
+  entry(const tcp::config& cfg, const tcp::isn_generator& isns, wire::four_tuple t, std::size_t& budget)
+      : conn(cfg, isns, t), key(t), reserved(cfg.send_buffer + cfg.recv_buffer), budget_used(&budget) {
     timer.owner = this;
+    *budget_used += reserved;
   }
+  ~entry() { *budget_used -= reserved; }
+  entry(const entry&) = delete;
+  entry& operator=(const entry&) = delete;
   tcp::connection conn;
   wire::four_tuple key;  // in conns_ (a child back in LISTEN has forgotten its remote end)
   wheel_hook timer;  // armed at conn.next_deadline(), re-armed by flush()
   wire::ipv4_addr next_hop;
   bool started = false;  // connect() called on the core (after the next hop resolved)
   bool dirty = false;
-  std::optional<tcp::instant> first_sent;
-  std::optional<tcp::instant> connected_at;
   // Passive opens: the child's place in its listener (the listener's port is the tuple's).
+  // (Beside the flags: an idle connection's entry has no padding to spare.)
   enum class child_state : std::uint8_t { none, half_open, queued, accepted, dropped };
   child_state child = child_state::none;
+  // instant::min() = not yet (8 bytes each instead of an optional's 16: entries are per connection).
+  tcp::instant first_sent = tcp::instant::min();
+  tcp::instant connected_at = tcp::instant::min();
+  std::size_t reserved;      // its buffer caps, counted in the engine's budget while it lives
+  std::size_t* budget_used;
 };
 
 // A next hop we are resolving ourselves (the kernel's neighbour table had no entry).
@@ -154,8 +174,9 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   }
 
   ports_ = opts_.ports ? *opts_.ports : link::default_port_range();
+  // Its constructor reads the kernel's ports (each /proc/net/tcp read walks the whole
+  // established hash, ~2 ms per read() here): no second refresh.
   port_alloc_ = link::port_allocator(ports_, random_seed());
-  port_alloc_.refresh_kernel_ports();
 
   // Order matters: the guard is in place before anything can make the kernel answer.
   if (opts_.rst_guard) guard_.emplace(local_, ports_);
@@ -167,6 +188,7 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.rx_ring_bytes = opts_.rx_ring_bytes;
   so.rx_frame_size = opts_.rx_frame_size;
   so.tx_timestamps = opts_.tx_timestamps;
+  so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
   socket_.emplace(so);
 }
 
@@ -191,11 +213,18 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port) {
 
 wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const tcp::config& cfg) {
   tcp::instant t = now();
+  if (table_full())
+    throw std::runtime_error("connection table full (" + std::to_string(opts_.max_connections) +
+                             " connections, the engine's max_connections)");
+  auto granted = grant_buffers(cfg);
+  if (!granted)
+    throw std::runtime_error("buffer budget used up (" + std::to_string(opts_.max_buffered_bytes) +
+                             " bytes, the engine's max_buffered_bytes)");
   auto lport = port_alloc_.acquire();
   if (!lport) throw std::runtime_error("no free local port in " + std::to_string(ports_.lo) + "-" +
                                        std::to_string(ports_.hi) + " (widen --ports)");
   wire::four_tuple tuple{local_, *lport, dst, port};
-  auto e = std::make_unique<entry>(cfg, isns_, tuple);
+  auto e = std::make_unique<entry>(*granted, isns_, tuple, buffer_reserved_);
   e->next_hop = next_hop_for(dst);
   entry& ref = *e;
   conns_.emplace(tuple, std::move(e));
@@ -217,12 +246,14 @@ tcp::connection* engine::find(const wire::four_tuple& t) {
 
 std::optional<tcp::instant> engine::first_sent(const wire::four_tuple& t) const {
   auto it = conns_.find(t);
-  return it == conns_.end() ? std::nullopt : it->second->first_sent;
+  if (it == conns_.end() || it->second->first_sent == tcp::instant::min()) return std::nullopt;
+  return it->second->first_sent;
 }
 
 std::optional<tcp::instant> engine::connected_at(const wire::four_tuple& t) const {
   auto it = conns_.find(t);
-  return it == conns_.end() ? std::nullopt : it->second->connected_at;
+  if (it == conns_.end() || it->second->connected_at == tcp::instant::min()) return std::nullopt;
+  return it->second->connected_at;
 }
 
 void engine::close(const wire::four_tuple& t) {
@@ -284,6 +315,7 @@ std::optional<tcp::instant> engine::next_deadline() const {
   };
   for (const auto& [a, n] : neighbours_)
     if (!n.mac && n.tries > 0) consider(n.next_try);
+  if (link_down_) consider(next_link_check_);
   return d;
 }
 
@@ -295,11 +327,25 @@ void engine::run_once(std::chrono::nanoseconds max_wait) {
   if (!socket_->ready()) {
     auto wait = max_wait;
     if (auto d = next_deadline()) wait = std::clamp(*d - t, std::chrono::nanoseconds{0}, max_wait);
+    if (wait > std::chrono::nanoseconds{0} && opts_.busy_poll > std::chrono::nanoseconds{0}) {
+      // Busy polling: watch the ring's status word (no system call) for up to the budget, then
+      // sleep for what is left of the wait.
+      const auto spin = std::min(wait, opts_.busy_poll);
+      const auto start = clock::now();
+      auto spun = std::chrono::nanoseconds{0};
+      while (!socket_->ready()) {
+        for (int i = 0; i < 64 && !socket_->ready(); ++i) cpu_relax();
+        spun = clock::now() - start;
+        if (spun >= spin) break;
+      }
+      wait = socket_->ready() ? std::chrono::nanoseconds{0} : wait - std::min(wait, spun);
+    }
     if (wait > std::chrono::nanoseconds{0}) socket_->wait_readable(wait);
   }
 
   t = now();
   socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256);
+  check_link(t, false);  // wait_readable() kept the socket's error
   drain_tx_timestamps();
   fire_timers(t);
   flush(t);
@@ -307,7 +353,8 @@ void engine::run_once(std::chrono::nanoseconds max_wait) {
 
 std::optional<std::uint32_t> engine::next_tx_id() const {
   if (!socket_->tx_timestamps()) return std::nullopt;
-  return socket_->next_tx_id();
+  // Frames queued for the next kick() take their ids first.
+  return socket_->next_tx_id() + static_cast<std::uint32_t>(socket_->queued());
 }
 
 void engine::drain_tx_timestamps() {
@@ -319,8 +366,12 @@ void engine::drain_tx_timestamps() {
 
 void engine::process(tcp::instant t) {
   // Drain in batches until the ring is empty, so one wake-up never leaves frames behind.
-  while (socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256) == 256) {
+  std::size_t frames = 0;
+  for (std::size_t n; (n = socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256)) > 0;) {
+    frames += n;
+    if (n < 256) break;
   }
+  check_link(t, frames == 0);  // woken without a frame: maybe the socket's error (POLLERR)
   drain_tx_timestamps();
   fire_timers(t);
   flush(t);
@@ -356,6 +407,15 @@ void engine::mark_dirty(entry& e) {
 }
 
 void engine::flush(tcp::instant t) {
+  // Frames queue until the outermost flush ends (after the events and whatever their handlers
+  // sent): one sendmmsg per processing round (options::tx_batching).
+  struct hold {
+    engine& self;
+    explicit hold(engine& s) : self(s) { ++self.tx_hold_; }
+    ~hold() {
+      if (--self.tx_hold_ == 0) self.kick();
+    }
+  } held{*this};
   for (entry* e : dirty_) {
     e->dirty = false;
     if (e->child != entry::child_state::none) update_child(*e);
@@ -369,9 +429,32 @@ void engine::flush(tcp::instant t) {
   // Deliver after processing, then retire connections that reached CLOSED. Handlers may call
   // back into the engine (close, abort, connect): those calls flush on their own.
   std::vector<std::pair<wire::four_tuple, tcp::event>> batch;
-  batch.swap(events_);
-  for (const auto& [tuple, ev] : batch)
+  if (!spare_events_.empty()) {
+    batch = std::move(spare_events_.back());
+    spare_events_.pop_back();
+  }
+  batch.swap(events_);  // events_ keeps the spare's capacity
+  struct recycle {
+    engine& self;
+    std::vector<std::pair<wire::four_tuple, tcp::event>>& b;
+    ~recycle() {
+      b.clear();
+      if (self.spare_events_.size() < 8) self.spare_events_.push_back(std::move(b));
+    }
+  } recycled{*this, batch};
+  for (const auto& [tuple, ev] : batch) {
+    if (ev.what == tcp::event::kind::error) {
+      if (ev.ec == std::errc::connection_reset)
+        ++stats_.connections_reset;
+      else if (ev.ec == std::errc::timed_out)
+        ++stats_.connections_timed_out;
+      else if (ev.ec == std::errc::connection_refused)
+        ++stats_.connections_refused;
+      else
+        ++stats_.connections_failed_other;
+    }
     if (on_event_) on_event_(tuple, ev);
+  }
   for (const auto& [tuple, ev] : batch) {
     if (ev.what != tcp::event::kind::closed && ev.what != tcp::event::kind::error) continue;
     auto it = conns_.find(tuple);
@@ -389,6 +472,7 @@ void engine::flush(tcp::instant t) {
       }
     }
     wheel_.cancel(it->second->timer);
+    retired_tcp_.add(it->second->conn.stats());
     conns_.erase(it);
   }
   if (!acceptable_.empty()) {
@@ -403,7 +487,7 @@ void engine::transmit(entry& e, tcp::instant t) {
   auto& n = neighbours_[e.next_hop.value];
   if (!n.mac) return;
   while (auto seg = e.conn.poll_transmit(t)) {
-    if (!e.first_sent) e.first_sent = now();
+    if (e.first_sent == tcp::instant::min()) e.first_sent = now();
     emit_segment(e.conn.tuple(), *n.mac, *seg, e.conn.current_state(), t);
   }
 }
@@ -428,10 +512,110 @@ void engine::emit_segment(const wire::four_tuple& t, const wire::mac_addr& dst_m
 
 void engine::send_frame(std::span<const std::byte> frame, tcp::instant t) {
   if (on_frame_) on_frame_(direction::out, t, frame);
-  if (socket_->send(frame)) {
+  if (opts_.tx_batching && tx_hold_ > 0) {
+    if (socket_->queued() >= 32) kick();
+    if (!socket_->queue(frame)) return;
+  }
+  if (auto ec = socket_->send(frame)) {
     ++stats_.send_errors;  // dropped like a lost frame: retransmission recovers
+    if (ec.value() == ENETDOWN || ec.value() == ENXIO || ec.value() == ENODEV) link_send_error_ = true;
   } else {
     ++stats_.frames_sent;
+  }
+}
+
+void engine::kick() {
+  const std::size_t n = socket_->queued();
+  if (n == 0) return;
+  std::size_t sent = 0;
+  const std::error_code ec = socket_->flush(&sent);
+  stats_.frames_sent += sent;
+  if (sent < n) {
+    stats_.send_errors += n - sent;  // dropped like lost frames: retransmission recovers
+    if (ec.value() == ENETDOWN || ec.value() == ENXIO || ec.value() == ENODEV) link_send_error_ = true;
+  }
+}
+
+void tcp_totals::add(const tcp::connection_stats& s) {
+  ++connections;
+  retransmits += s.retransmits;
+  syn_retransmits += s.syn_retransmits;
+  rto_expirations += s.rto_expirations;
+  fast_retransmits += s.fast_retransmits;
+  challenge_acks += s.challenge_acks;
+  challenge_acks_limited += s.challenge_acks_limited;
+  invalid_acks_limited += s.invalid_acks_limited;
+  rst_out_of_window += s.rst_out_of_window;
+  rst_in_window += s.rst_in_window;
+  syn_challenged += s.syn_challenged;
+  out_of_window += s.out_of_window;
+  bad_acks += s.bad_acks;
+  no_ack_dropped += s.no_ack_dropped;
+  paws_rejected += s.paws_rejected;
+  ooo_segments += s.ooo_segments;
+  ooo_dropped += s.ooo_dropped;
+  dup_acks += s.dup_acks;
+  bytes_beyond_window += s.bytes_beyond_window;
+  zero_window_probes += s.zero_window_probes;
+  keepalive_probes += s.keepalive_probes;
+  events_dropped += s.events_dropped;
+  bytes_sent += s.bytes_sent;
+  bytes_received += s.bytes_received;
+}
+
+tcp_totals engine::tcp_statistics() const {
+  tcp_totals t = retired_tcp_;
+  for (const auto& [tuple, e] : conns_) t.add(e->conn.stats());
+  return t;
+}
+
+// --- resource limits and the link -----------------------------------------------------------
+
+std::optional<tcp::config> engine::grant_buffers(const tcp::config& want) {
+  const std::size_t budget = opts_.max_buffered_bytes;
+  if (budget == 0) return want;
+  const std::size_t used = buffer_reserved_;
+  const std::size_t full = want.send_buffer + want.recv_buffer;
+  // Full buffers while the total stays within half the budget; then the minimum (4 x MSS each
+  // way, a small window) while that fits; then nothing (the SYN is dropped).
+  if (used + full <= budget / 2) return want;
+  const std::size_t floor = std::size_t{4} * std::max<std::size_t>(want.mss, 536);
+  tcp::config small = want;
+  small.send_buffer = std::min(want.send_buffer, floor);
+  small.recv_buffer = std::min(want.recv_buffer, floor);
+  if (used + small.send_buffer + small.recv_buffer > budget) return std::nullopt;
+  if (small.send_buffer < want.send_buffer || small.recv_buffer < want.recv_buffer) ++stats_.buffers_shrunk;
+  return small;
+}
+
+void engine::check_link(tcp::instant t, bool read_socket_error) {
+  int err = socket_->take_error().value();
+  if (err == 0 && read_socket_error) {
+    // The packet socket reports ENETDOWN (interface down or deleted) as a socket error: POLLERR
+    // until read, which would wake an external event loop over and over.
+    socklen_t len = sizeof err;
+    if (::getsockopt(socket_->fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = 0;
+  }
+  if (err == ENETDOWN || err == ENODEV || err == ENXIO || link_send_error_) {
+    if (!link_down_) ++stats_.link_down;
+    link_down_ = true;
+    link_send_error_ = false;
+    next_link_check_ = t;
+  }
+  if (!link_down_ || t < next_link_check_) return;
+  // Down, or gone? The socket says ENETDOWN for both; the interface's index tells them apart.
+  std::optional<link::interface_info> info;
+  try {
+    info = netlink_.interface_by_index(iface_.index);
+  } catch (const link::setup_error&) {
+  }
+  if (!info)
+    throw link::setup_error(link::setup_errc::unknown_interface,
+                            "interface '" + iface_.name + "' disappeared while synack was running (deleted?)");
+  if (info->up) {
+    link_down_ = false;  // the packet socket re-attaches by itself; retransmission recovers
+  } else {
+    next_link_check_ = t + std::chrono::milliseconds{200};
   }
 }
 
@@ -439,6 +623,7 @@ void engine::send_frame(std::span<const std::byte> frame, tcp::instant t) {
 
 void engine::handle_frame(const link::rx_frame& f, tcp::instant t) {
   ++stats_.frames_received;
+  if (f.losing) stats_.rx_ring_drops += socket_->stats().dropped;  // reading resets the flag
   rx_frame_ = &f;  // current_rx_frame() for the observers, cleared however this returns
   struct clear_current {
     const link::rx_frame*& slot;
@@ -466,6 +651,7 @@ void engine::handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tc
     // Linux (tcp_timewait_state_process, TCP_TW_SYN): a new SYN above the old incarnation's
     // sequence space ends TIME_WAIT and opens a new connection on the same four-tuple.
     wheel_.cancel(it->second->timer);
+    retired_tcp_.add(it->second->conn.stats());
     conns_.erase(it);
     it = conns_.end();
   }
@@ -493,7 +679,7 @@ void engine::handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tc
     }
   }
   e.conn.on_segment(t, s);
-  if (!e.connected_at && before != tcp::state::established &&
+  if (e.connected_at == tcp::instant::min() && before != tcp::state::established &&
       e.conn.current_state() == tcp::state::established)
     e.connected_at = t;
   if (on_segment_) on_segment_(direction::in, t, tuple, s, e.conn.current_state());
@@ -680,6 +866,13 @@ std::uint32_t ms_clock(tcp::instant t) {  // the connection's TSval clock
 
 void engine::listener_syn(listener& l, const wire::four_tuple& tuple, const tcp::segment& syn, tcp::instant t) {
   ++l.stats.syn_received;
+  if (table_full()) {
+    // No room for another connection (options::max_connections): no child and no cookie (its ACK
+    // would need a table entry too). The peer retransmits its SYN and gets in once one closes.
+    ++stats_.syn_dropped_table_full;
+    ++l.stats.syn_dropped;
+    return;
+  }
   if (l.accept_queue.size() >= l.opts.backlog) {
     ++l.stats.syn_dropped;  // Linux tcp_conn_request: accept queue full, the SYN is dropped
     return;
@@ -733,6 +926,10 @@ void engine::listener_cookie_ack(listener& l, const wire::four_tuple& tuple, con
     ++l.stats.accept_queue_overflows;  // as for a half-open child: the ACK is dropped
     return;
   }
+  if (table_full()) {
+    ++stats_.syn_dropped_table_full;  // the ACK is dropped: the peer's retransmission retries
+    return;
+  }
   entry* e = make_child(l, tuple, t);
   if (!e) return;
   // The SYN as the cookie remembers it.
@@ -770,7 +967,13 @@ engine::entry* engine::make_child(listener& l, const wire::four_tuple& tuple, tc
       resolve(hop, t);
     }
   }
-  auto e = std::make_unique<entry>(tcp_cfg_, isns_, tuple);
+  auto granted = grant_buffers(tcp_cfg_);
+  if (!granted) {
+    ++stats_.syn_dropped_buffers_full;
+    ++l.stats.syn_dropped;
+    return nullptr;
+  }
+  auto e = std::make_unique<entry>(*granted, isns_, tuple, buffer_reserved_);
   e->next_hop = hop;
   e->started = true;
   e->child = entry::child_state::half_open;

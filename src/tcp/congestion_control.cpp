@@ -40,14 +40,14 @@ std::uint32_t cubic::ssthresh_after_loss(const cc_window& w, std::uint32_t) {
   const double cwnd = static_cast<double>(w.cwnd) / w.smss;
   w_max_ = cwnd < w_last_max_ ? cwnd * (1 + beta) / 2 : cwnd;  // fast convergence
   w_last_max_ = cwnd;
-  epoch_.reset();
+  epoch_ = no_epoch;
   return std::max(to_bytes(cwnd * beta, w.smss), 2 * w.smss);
 }
 
 void cubic::congestion_avoidance(cc_window& w, std::uint32_t acked, instant now, duration srtt) {
   const double smss = w.smss;
   const double cwnd = w.cwnd / smss;
-  if (!epoch_) {
+  if (epoch_ == no_epoch) {
     // §4.2: a new epoch at the first ACK in congestion avoidance.
     epoch_ = now;
     cwnd_epoch_ = cwnd;
@@ -61,7 +61,7 @@ void cubic::congestion_avoidance(cc_window& w, std::uint32_t acked, instant now,
     }
   }
   const double segments = acked / smss;
-  const double t = std::chrono::duration<double>(now - *epoch_).count();
+  const double t = std::chrono::duration<double>(now - epoch_).count();
   const double rtt = std::chrono::duration<double>(srtt).count();
   // §4.3 Reno-friendly region: W_est grows like Reno with alpha_cubic, and alpha 1 once W_est
   // reaches the window before the last reduction.

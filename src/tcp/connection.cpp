@@ -32,10 +32,10 @@ config sanitize(config c) {
 connection::connection(const config& cfg, const isn_generator& isns, wire::four_tuple tuple)
     : cfg_(sanitize(cfg)),
       isns_(&isns),
-      tuple_(tuple),
       rtt_({cfg_.rto_initial, cfg_.rto_min, cfg_.rto_max, cfg_.clock_granularity}),
       send_buf_(cfg_.send_buffer),
-      recv_buf_(cfg_.recv_buffer) {
+      recv_buf_(cfg_.recv_buffer),
+      tuple_(tuple) {
   cc_.reset(cfg_.congestion_control, effective_mss(), cfg_.initial_window);
   update_rcv_wnd();
 }
@@ -75,11 +75,9 @@ void connection::accept_cookie(instant now, const segment& syn, seq iss, const s
 }
 
 void connection::reset_for_open() {
-  const connection_stats keep = stats_;
-  const isn_generator* isns = isns_;
-  const wire::four_tuple tuple = tuple_;
-  const config cfg = cfg_;
-  // Everything else back to a fresh connection; buffers keep their storage.
+  // Everything but the settings, the ISN generator, the tuple and the statistics back to a fresh
+  // connection; buffers keep their storage.
+  const config& cfg = cfg_;
   send_buf_.clear();
   recv_buf_.clear();
   tcb_ = {};
@@ -92,7 +90,8 @@ void connection::reset_for_open() {
   ts_recent_at_ = {};
   last_ack_sent_ = {};
   ack_owed_ = probe_owed_ = false;
-  pending_rst_.reset();
+  pending_rst_ = {};
+  rst_pending_ = rst_with_ack_ = false;
   rcv_adv_ = {};
   ooo_.clear();
   peer_fin_seq_.reset();
@@ -112,10 +111,7 @@ void connection::reset_for_open() {
   invalid_ack_sent_ = false;
   send_was_full_ = readable_queued_ = false;
   timers_.disarm_all();
-  error_ = {};
-  stats_ = keep;
-  isns_ = isns;
-  tuple_ = tuple;
+  error_ = 0;
   update_rcv_wnd();
   last_window_advertised_ = 0;
 }
@@ -128,7 +124,7 @@ void connection::set_state(state to) {
   state_ = to;
 }
 
-void connection::push_event(event e) {
+void connection::push_event(stored_event e) {
   if (e.what == event::kind::readable) {
     if (readable_queued_) return;  // one pending "readable" is enough
     readable_queued_ = true;
@@ -137,7 +133,7 @@ void connection::push_event(event e) {
 }
 
 void connection::fail(std::errc why) {
-  error_ = std::make_error_code(why);
+  error_ = static_cast<std::uint8_t>(why);  // errno values, all below 256
   timers_.disarm_all();
   ack_owed_ = probe_owed_ = false;
   set_state(state::closed);
@@ -234,7 +230,14 @@ std::size_t connection::receive(std::span<std::byte> out) {
   const bool receiving =
       state_ == state::established || state_ == state::fin_wait_1 || state_ == state::fin_wait_2;
   const seq edge = tcb_.rcv_nxt + (std::uint32_t{window_field(false)} << opts_.rcv_wscale);
-  if (receiving && edge - rcv_adv_ >= static_cast<std::int32_t>(sws_step())) ack_owed_ = true;
+  // Linux tcp_cleanup_rbuf: a window update of its own only once what is left of the advertised
+  // window is at most half the buffer and the new window at least doubles it (while data flows,
+  // the next ACK carries the new window anyway; an update per read only doubled the ACKs in bulk).
+  const std::uint32_t left = tcb_.rcv_nxt < rcv_adv_ ? static_cast<std::uint32_t>(rcv_adv_ - tcb_.rcv_nxt) : 0;
+  const std::uint32_t now_open = static_cast<std::uint32_t>(edge - tcb_.rcv_nxt);
+  if (receiving && edge - rcv_adv_ >= static_cast<std::int32_t>(sws_step()) &&
+      std::size_t{left} * 2 <= recv_buf_.capacity() && now_open >= 2 * left)
+    ack_owed_ = true;
   return n;
 }
 
@@ -264,11 +267,7 @@ void connection::abort() {
   if (state_ == state::closed) return;
   if (is_synchronized(state_)) {
     // RFC 9293 §3.10.4: <SEQ=SND.NXT><CTL=RST>; with an ACK, as Linux sends it.
-    segment rst;
-    rst.seq_num = snd_max_;
-    rst.ack_num = tcb_.rcv_nxt;
-    rst.rst = true;
-    pending_rst_ = rst;
+    set_rst(snd_max_, tcb_.rcv_nxt, true);
   }
   send_buf_.clear();
   fin_seq_.reset();
@@ -295,8 +294,6 @@ void connection::set_congestion_control(congestion_algorithm a) {
 }
 
 // --- timers --------------------------------------------------------------------------------------
-
-std::optional<instant> connection::next_deadline() const { return timers_.next(); }
 
 void connection::on_timer(instant now) {
   if (timers_.expired(timer_kind::retransmit, now)) {
@@ -439,12 +436,10 @@ void connection::on_keepalive_timeout(instant now) {
                              ? keepalive_out_ > 0 && user_timed_out(now, last_rcv_)
                              : keepalive_out_ >= cfg_.keepalive.probes;
   if (exhausted) {
-    segment rst;  // Linux tcp_keepalive_timer: tcp_send_active_reset, then the error
-    rst.seq_num = snd_max_;
-    rst.ack_num = tcb_.rcv_nxt;
-    rst.rst = true;
+    // Linux tcp_keepalive_timer: tcp_send_active_reset, then the error.
+    const seq rst_seq = snd_max_, rst_ack = tcb_.rcv_nxt;
     fail(std::errc::timed_out);
-    pending_rst_ = rst;
+    set_rst(rst_seq, rst_ack, true);
     return;
   }
   probe_owed_ = true;
@@ -471,15 +466,13 @@ bool connection::window_blocked() const {
 }
 
 void connection::update_persist_timer(instant now) {
-  if (window_blocked()) {
+  if (!nothing_to_send() && window_blocked()) {  // (the quick test first: nothing to send, nothing blocked)
     if (!timers_.armed(timer_kind::persist)) {
       if (persist_backoffs_ == 0) probing_since_ = now;
       timers_.arm(timer_kind::persist, now + persist_interval());
     }
   } else {
-    timers_.disarm(timer_kind::persist);
-    persist_backoffs_ = 0;
-    probes_out_ = 0;
+    stop_persist();
   }
 }
 
@@ -500,17 +493,12 @@ congestion_info connection::congestion() const {
 
 // --- events and inspection -----------------------------------------------------------------------
 
-std::optional<event> connection::poll_event() {
-  event e;
-  if (!events_.pop(e)) return std::nullopt;
-  if (e.what == event::kind::readable) readable_queued_ = false;
-  return e;
-}
-
 state connection::current_state() const { return state_; }
 const wire::four_tuple& connection::tuple() const { return tuple_; }
 const connection_stats& connection::stats() const { return stats_; }
-std::error_code connection::error() const { return error_; }
+std::error_code connection::error() const {
+  return error_ ? std::make_error_code(static_cast<std::errc>(error_)) : std::error_code{};
+}
 std::optional<duration> connection::srtt() const { return rtt_.srtt(); }
 duration connection::rto() const { return rtt_.rto(); }
 

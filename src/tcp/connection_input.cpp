@@ -30,7 +30,7 @@ void connection::on_segment(instant now, const segment& seg) {
 // §3.10.7.1: CLOSED. Anything but a RST gets a RST.
 void connection::arrive_closed(const segment& seg) {
   // An abort's RST still waiting to go out is not replaced by a reply.
-  if (!seg.rst && !pending_rst_) queue_rst_reply(seg);
+  if (!seg.rst && !rst_pending_) queue_rst_reply(seg);
 }
 
 // §3.10.7.2: LISTEN.
@@ -108,9 +108,18 @@ void connection::take_peer_syn(instant now, const segment& seg) {
 
 // §3.10.7.4: the synchronized states, step by step.
 void connection::arrive_synchronized(instant now, const segment& arriving) {
-  segment seg = arriving;
-  if (state_ == state::time_wait && time_wait_fin_retransmitted(now, seg)) return;
-  if (state_ == state::syn_received && syn_received_duplicate_syn(seg)) return;
+  if (state_ == state::time_wait && time_wait_fin_retransmitted(now, arriving)) return;
+  if (state_ == state::syn_received && arriving.syn) {
+    segment seg = arriving;  // a simultaneous open's SYN-ACK is rewritten: a copy, only then
+    if (syn_received_duplicate_syn(seg)) return;
+    process_synchronized(now, seg);
+    return;
+  }
+  process_synchronized(now, arriving);
+}
+
+// The steps from PAWS on, for a segment the two special cases above did not take.
+void connection::process_synchronized(instant now, const segment& seg) {
   // Deviation: FIN_WAIT_2's timeout is an idle timeout here, restarted by any segment from the
   // peer (a retransmission we already have included: the peer is alive, its ACKs may be lost), so
   // a half-closed connection that still receives lives on (Linux times out only orphaned sockets;
@@ -178,15 +187,22 @@ bool connection::check_sequence(instant now, const segment& seg, bool& ack_only)
     ok = wnd != 0 && (in_range_half_open(nxt, seg.seq_num, nxt + wnd) ||
                       in_range_half_open(nxt, seg.seq_num + (len - 1), nxt + wnd));
   if (ok) return true;
-  if (seg.rst) return false;  // an unacceptable RST is dropped silently (RFC 5961 §3.2)
+  if (seg.rst) {  // an unacceptable RST is dropped silently (RFC 5961 §3.2)
+    ++stats_.rst_out_of_window;
+    return false;
+  }
   // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop.
-  if (rate_limit_invalid_ack(now, seg)) ack_owed_ = true;
+  if (rate_limit_invalid_ack(now, seg))
+    ack_owed_ = true;
+  else
+    ++stats_.invalid_acks_limited;
   // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
   // made to accept valid ACKs": a zero-window probe at RCV.NXT still updates SND.UNA/SND.WND.
   if (wnd == 0 && seg.seq_num == nxt) {
     ack_only = true;
     return true;
   }
+  ++stats_.out_of_window;
   return false;
 }
 
@@ -209,7 +225,10 @@ bool connection::check_paws(instant now, const segment& seg) {
   if (now - ts_recent_at_ > paws_idle_limit) return true;
   if (!(seq{seg.options.timestamps->tsval} < seq{ts_recent_})) return true;
   ++stats_.paws_rejected;
-  if (rate_limit_invalid_ack(now, seg)) ack_owed_ = true;
+  if (rate_limit_invalid_ack(now, seg))
+    ack_owed_ = true;
+  else
+    ++stats_.invalid_acks_limited;
   return false;
 }
 
@@ -217,6 +236,7 @@ bool connection::check_paws(instant now, const segment& seg) {
 bool connection::check_rst(instant now, const segment& seg) {
   if (!seg.rst) return true;
   if (seg.seq_num != tcb_.rcv_nxt) {  // in the window but not exact: challenge ACK
+    ++stats_.rst_in_window;
     challenge_ack(now);
     return false;
   }
@@ -248,6 +268,7 @@ bool connection::check_syn(instant now, const segment& seg) {
     return_to_listen();
     return false;
   }
+  ++stats_.syn_challenged;
   challenge_ack(now);  // RFC 5961 §4: whatever the sequence number, challenge and drop
   return false;
 }
@@ -266,7 +287,10 @@ void connection::update_ts_recent(const segment& seg) {
 
 // Fifth step: the ACK field.
 bool connection::process_ack(instant now, const segment& seg) {
-  if (!seg.ack_num) return false;  // "if the ACK bit is off, drop the segment"
+  if (!seg.ack_num) {  // "if the ACK bit is off, drop the segment"
+    ++stats_.no_ack_dropped;
+    return false;
+  }
   const seq ack = *seg.ack_num;
   if (state_ == state::syn_received && !(tcb_.snd_una < ack && ack <= snd_max_)) {
     queue_rst_reply(seg);  // <SEQ=SEG.ACK><CTL=RST>
@@ -275,6 +299,7 @@ bool connection::process_ack(instant now, const segment& seg) {
   // RFC 5961 §5.2: acceptable iff SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT (SND.NXT being the
   // highest we ever sent: ours is rewound on retransmission timeout).
   if (ack > snd_max_ || ack < tcb_.snd_una - max_snd_wnd_) {
+    ++stats_.bad_acks;
     ack_owed_ = true;  // ACK of data never sent, or far too old: ACK and drop
     return false;
   }
@@ -462,6 +487,7 @@ void connection::process_text(instant now, const segment& seg) {
   // Data beyond the buffer is cut (the window we advertised never exceeds it by more than the
   // scaling round-up). Bytes already held out of order are written again in place: harmless.
   std::size_t n = recv_buf_.write(payload);
+  stats_.bytes_beyond_window += payload.size() - n;
   tcb_.rcv_nxt += static_cast<std::uint32_t>(n);
   bool filled = false;
   if (n > 0 && !ooo_.empty()) {
@@ -526,7 +552,10 @@ void connection::challenge_ack(instant now) {
       challenge_window_start_ = now;
       challenge_count_ = 0;
     }
-    if (challenge_count_ >= cfg_.challenge_ack_limit_per_s) return;
+    if (challenge_count_ >= cfg_.challenge_ack_limit_per_s) {
+      ++stats_.challenge_acks_limited;
+      return;
+    }
     ++challenge_count_;
   }
   ++stats_.challenge_acks;
@@ -546,15 +575,10 @@ void connection::owe_ack(instant now, std::uint32_t n) {
 
 // The RST answering a segment that has no business here (RFC 9293 §3.10.7.1 form).
 void connection::queue_rst_reply(const segment& seg) {
-  segment rst;
-  rst.rst = true;
-  if (seg.ack_num) {
-    rst.seq_num = *seg.ack_num;  // <SEQ=SEG.ACK><CTL=RST>
-  } else {
-    rst.seq_num = seq{0};  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
-    rst.ack_num = seg.seq_num + seg.len();
-  }
-  pending_rst_ = rst;
+  if (seg.ack_num)
+    set_rst(*seg.ack_num, seq{0}, false);  // <SEQ=SEG.ACK><CTL=RST>
+  else
+    set_rst(seq{0}, seg.seq_num + seg.len(), true);  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
 }
 
 }  // namespace synack::tcp

@@ -11,45 +11,54 @@ constexpr std::uint32_t timestamp_option_space = 12;  // TSopt (10) + 2 NOPs, as
 constexpr std::uint32_t min_send_mss = 48;            // Linux TCP_MIN_SND_MSS
 }  // namespace
 
-std::optional<segment> connection::poll_transmit(instant now) {
-  if (pending_rst_) {
-    const segment rst = *pending_rst_;
-    pending_rst_.reset();
-    return rst;
+std::optional<segment> connection::transmit(instant now) {
+  // One optional, engaged from the start and filled in place by the helpers below (a segment is
+  // ~100 bytes: no copies; a disengaged one declared first would be zeroed as a whole, then filled).
+  std::optional<segment> out{std::in_place};
+  segment& s = *out;
+  if (rst_pending_) {
+    s.seq_num = pending_rst_.seq_num;
+    if (rst_with_ack_) s.ack_num = pending_rst_.ack_num;
+    s.rst = true;
+    pending_rst_ = {};
+    rst_pending_ = rst_with_ack_ = false;
+    return out;
   }
-  std::optional<segment> out;
+  if (state_ == state::closed || state_ == state::listen) {
+    out.reset();
+    return out;
+  }
+  bool made;
   switch (state_) {
-    case state::closed:
-    case state::listen:
-      return std::nullopt;
     case state::syn_sent:
-      out = transmit_syn(now);
-      break;
     case state::syn_received:
-      out = transmit_syn(now);
+      made = transmit_syn(now, s);
       break;
     default:
-      out = transmit_data(now);
+      made = transmit_data(now, s);
       break;
   }
-  if (!out && state_ != state::syn_sent && (ack_owed_ || probe_owed_)) {
+  if (!made && state_ != state::syn_sent && (ack_owed_ || probe_owed_)) {
     // Pure ACK. Its sequence number is the highest we sent (Linux's snd_nxt, which ours is not
     // after a go-back-N rewind), so the peer finds it in its window. A zero-window probe uses
     // SND.UNA - 1 instead: an old sequence number the peer must answer with an ACK (Linux
     // tcp_xmit_probe_skb), without committing a byte of data to a closed window.
-    out = make_segment(now, probe_owed_ ? tcb_.snd_una - 1 : snd_max_);
+    make_segment(now, probe_owed_ ? tcb_.snd_una - 1 : snd_max_, s);
+    made = true;
   }
-  if (out)
-    after_transmit(now, *out);
-  else
+  if (made) {
+    after_transmit(now, s);
+  } else {
+    out.reset();
     update_persist_timer(now);
+  }
   return out;
 }
 
 // SYN (SYN_SENT) or SYN-ACK (SYN_RCVD) when it has not gone out yet or the RTO rewound SND.NXT.
-std::optional<segment> connection::transmit_syn(instant now) {
-  if (tcb_.snd_nxt != tcb_.iss) return std::nullopt;
-  segment s = make_segment(now, tcb_.iss);
+bool connection::transmit_syn(instant now, segment& s) {
+  if (tcb_.snd_nxt != tcb_.iss) return false;
+  make_segment(now, tcb_.iss, s);
   s.syn = true;
   s.window = window_field(true);
   auto& o = s.options;
@@ -64,12 +73,12 @@ std::optional<segment> connection::transmit_syn(instant now) {
     if (opts_.window_scaling) o.window_scale = opts_.rcv_wscale;
     o.sack_permitted = opts_.sack_permitted;
   }
-  return s;
+  return true;
 }
 
 // Data and/or FIN: a retransmission owed by loss recovery first, then new data (or the go-back-N
 // resend after a timeout) from SND.NXT.
-std::optional<segment> connection::transmit_data(instant now) {
+bool connection::transmit_data(instant now, segment& s) {
   switch (state_) {
     case state::established:
     case state::close_wait:
@@ -78,17 +87,16 @@ std::optional<segment> connection::transmit_data(instant now) {
     case state::last_ack:
       break;
     default:
-      return std::nullopt;  // FIN_WAIT_2, TIME_WAIT: our FIN is acknowledged, nothing to send
+      return false;  // FIN_WAIT_2, TIME_WAIT: our FIN is acknowledged, nothing to send
   }
-  if (auto s = transmit_retransmission(now)) return s;
-  return transmit_new(now);
+  return transmit_retransmission(now, s) || transmit_new(now, s);
 }
 
 // Loss recovery's retransmissions: the segment at SND.UNA when owed (fast retransmit, a partial
 // ACK), else with SACK the next lost hole above HighRxt while cwnd - pipe >= 1 SMSS (RFC 6675 §5
 // step (C), NextSeg rule 1). Retransmissions ignore the peer's window: it already held them.
-std::optional<segment> connection::transmit_retransmission(instant now) {
-  if (!in_recovery_) return std::nullopt;
+bool connection::transmit_retransmission(instant now, segment& s) {
+  if (!in_recovery_) return false;
   const std::uint32_t smss = cc_.smss();
   seq at;
   if (rexmit_owed_) {
@@ -97,37 +105,38 @@ std::optional<segment> connection::transmit_retransmission(instant now) {
   } else if (sack_recovery()) {
     if (cc_.cwnd() < in_flight() + smss) {
       cwnd_limited_ = true;
-      return std::nullopt;
+      return false;
     }
     const auto lost = scoreboard_.next_lost(high_rxt_, tcb_.snd_una, smss);
-    if (!lost) return std::nullopt;
+    if (!lost) return false;
     at = *lost;
   } else {
-    return std::nullopt;
+    return false;
   }
   const seq data_end = tcb_.snd_una + static_cast<std::uint32_t>(send_buf_.size());
   const seq sent_end = std::min(data_end, snd_max_);
   const seq hole_end = scoreboard_.hole_end(at, sent_end);
   const std::size_t len = at < hole_end ? std::min<std::size_t>(static_cast<std::uint32_t>(hole_end - at), send_mss()) : 0;
   const bool fin = fin_seq_ && *fin_seq_ < snd_max_ && at + static_cast<std::uint32_t>(len) == *fin_seq_;
-  if (len == 0 && !fin) return std::nullopt;
-  segment s = data_segment(now, at, len, fin);
+  if (len == 0 && !fin) return false;
+  data_segment(now, at, len, fin, s);
   const seq end = s.seq_num + s.len();
   if (high_rxt_ < end) high_rxt_ = end;
   ++stats_.recovery_retransmits;
-  return s;
+  return true;
 }
 
 // From SND.NXT, as plan_new() allows.
-std::optional<segment> connection::transmit_new(instant now) {
+bool connection::transmit_new(instant now, segment& s) {
   // A go-back-N resend after a timeout skips what the peer has SACKed since.
   if (tcb_.snd_nxt < snd_max_ && !scoreboard_.empty())
     tcb_.snd_nxt = std::min(scoreboard_.skip_sacked(tcb_.snd_nxt), snd_max_);
   const send_plan p = plan_new(force_send_);
   if (p.why == send_plan::hold::cwnd) cwnd_limited_ = true;
-  if (p.why != send_plan::hold::none) return std::nullopt;
+  if (p.why != send_plan::hold::none) return false;
   force_send_ = false;
-  return data_segment(now, tcb_.snd_nxt, p.len, p.fin);
+  data_segment(now, tcb_.snd_nxt, p.len, p.fin, s);
+  return true;
 }
 
 // What may go from SND.NXT now: at most one MSS, within the peer's window and cwnd, held back by
@@ -190,26 +199,24 @@ connection::send_plan connection::plan_new(bool force) const {
 
 // A segment of up to `len` bytes of the send buffer from `at` (shorter where the ring wraps), with
 // the FIN if asked for and the payload reaches it.
-segment connection::data_segment(instant now, seq at, std::size_t len, bool fin) {
-  segment s = make_segment(now, at);
+void connection::data_segment(instant now, seq at, std::size_t len, bool fin, segment& s) {
+  make_segment(now, at, s);
   s.payload = send_buf_.peek(static_cast<std::uint32_t>(at - tcb_.snd_una), len);
   const seq after = at + static_cast<std::uint32_t>(s.payload.size());
   s.fin = fin && fin_seq_ && after == *fin_seq_;
   const seq data_end = tcb_.snd_una + static_cast<std::uint32_t>(send_buf_.size());
   s.psh = !s.payload.empty() && after == data_end;  // PSH on the last segment of what is queued
-  return s;
 }
 
-// A segment carrying our ACK, window, (if negotiated) timestamps and SACK blocks.
-segment connection::make_segment(instant now, seq seq_num) const {
-  segment s;
+// A segment carrying our ACK, window, (if negotiated) timestamps and SACK blocks, written into a
+// freshly constructed `s`.
+void connection::make_segment(instant now, seq seq_num, segment& s) const {
   s.seq_num = seq_num;
   s.ack_num = tcb_.rcv_nxt;
   s.window = window_field(false);
   if (opts_.timestamps) s.options.timestamps = wire::tcp_timestamps{ms_clock(now), ts_recent_};
   if (const std::size_t n = sack_option_blocks())
     s.options.sack_count = static_cast<std::uint8_t>(ooo_.sack_blocks(std::span(s.options.sack.data(), n)));
-  return s;
 }
 
 // Bookkeeping once a segment is handed out: ACK obligations met, the advertised edge recorded,

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <cstring>
 
 #include "synack/wire/bytes.hpp"
 
@@ -10,9 +11,15 @@ namespace synack::tcp {
 namespace {
 
 std::uint64_t load_le64(const std::byte* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
-  return v;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  } else {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+    return v;
+  }
 }
 
 struct sip_state {
@@ -33,14 +40,15 @@ struct sip_state {
   }
 };
 
-}  // namespace
-
-std::uint64_t siphash_2_4(const siphash_key& key, std::span<const std::byte> message) {
+// Initialization: the constants spell "somepseudorandomlygeneratedbytes".
+sip_state keyed_state(const siphash_key& key) {
   const std::uint64_t k0 = load_le64(key.data());
   const std::uint64_t k1 = load_le64(key.data() + 8);
-  // Initialization: the constants spell "somepseudorandomlygeneratedbytes".
-  sip_state s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
-              k1 ^ 0x7465646279746573ULL};
+  return {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
+          k1 ^ 0x7465646279746573ULL};
+}
+
+std::uint64_t siphash_from(sip_state s, std::span<const std::byte> message) {
   const std::size_t whole = message.size() / 8 * 8;
   for (std::size_t i = 0; i < whole; i += 8) s.compress(load_le64(message.data() + i));
   // Last word: the remaining bytes, little-endian, with the length mod 256 in the top byte.
@@ -54,19 +62,38 @@ std::uint64_t siphash_2_4(const siphash_key& key, std::span<const std::byte> mes
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
+}  // namespace
+
+std::uint64_t siphash_2_4(const siphash_key& key, std::span<const std::byte> message) {
+  return siphash_from(keyed_state(key), message);
+}
+
+isn_generator::isn_generator(const siphash_key& secret) {
+  const sip_state s = keyed_state(secret);
+  keyed_ = {s.v0, s.v1, s.v2, s.v3};
+}
+
 std::uint32_t isn_generator::m(instant now) {
   const auto ticks = now.time_since_epoch() / std::chrono::microseconds{4};
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ticks));
 }
 
 std::uint32_t isn_generator::f(const wire::four_tuple& t) const {
-  // The RFC 6528 argument order: local address, local port, remote address, remote port.
-  std::array<std::byte, 12> msg{};
-  wire::store_u32(msg, 0, t.local_addr.value);
-  wire::store_u16(msg, 4, t.local_port);
-  wire::store_u32(msg, 6, t.remote_addr.value);
-  wire::store_u16(msg, 10, t.remote_port);
-  return static_cast<std::uint32_t>(siphash_2_4(secret_, msg));
+  // SipHash-2-4 of the 12-byte message local address, local port, remote address, remote port
+  // (RFC 6528 order, each big-endian), as siphash_2_4() computes it, with the two message words
+  // assembled from the fields directly: m0 holds bytes 0-7 and the last word bytes 8-11 plus the
+  // length, each read little-endian. (The tests compare this with siphash_2_4 of the bytes.)
+  const std::uint32_t la = t.local_addr.value, ra = t.remote_addr.value;
+  const auto be16 = [](std::uint32_t v) { return ((v >> 8) & 0xffu) | ((v & 0xffu) << 8); };
+  const std::uint64_t m0 = std::uint64_t{be16(la >> 16) | be16(la & 0xffff) << 16} |
+                           std::uint64_t{be16(t.local_port)} << 32 | std::uint64_t{be16(ra >> 16)} << 48;
+  const std::uint64_t m1 = std::uint64_t{be16(ra & 0xffff) | be16(t.remote_port) << 16} | std::uint64_t{12} << 56;
+  sip_state s{keyed_[0], keyed_[1], keyed_[2], keyed_[3]};
+  s.compress(m0);
+  s.compress(m1);
+  s.v2 ^= 0xff;
+  for (int i = 0; i < 4; ++i) s.round();
+  return static_cast<std::uint32_t>(s.v0 ^ s.v1 ^ s.v2 ^ s.v3);
 }
 
 }  // namespace synack::tcp

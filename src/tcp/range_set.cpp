@@ -29,7 +29,7 @@ std::uint32_t range_set::insert(seq b, seq e) {
   r_[i] = {nb, ne, added > 0 ? ++stamp_ : r_[i].stamp};
   const std::size_t removed = j - i - 1;
   for (std::size_t k = i + 1; k + removed < n_; ++k) r_[k] = r_[k + removed];
-  n_ -= removed;
+  n_ = static_cast<std::uint32_t>(n_ - removed);
   return added;
 }
 
@@ -38,7 +38,7 @@ void range_set::erase_below(seq s) {
   while (drop < n_ && r_[drop].end <= s) ++drop;
   if (drop > 0) {
     for (std::size_t k = 0; k + drop < n_; ++k) r_[k] = r_[k + drop];
-    n_ -= drop;
+    n_ = static_cast<std::uint32_t>(n_ - drop);
   }
   if (n_ > 0 && r_[0].begin < s) r_[0].begin = s;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -45,6 +46,10 @@ void add_common_options(CLI::App& app, common_options& o) {
   app.add_flag("--trace", o.trace, "Print every segment sent and received and every state change");
   app.add_option("--pcap", o.pcap,
                  "Write every frame sent and received to FILE (pcap, nanosecond timestamps; tshark reads it)");
+  app.add_flag("--busy-poll", o.busy_poll,
+               "--busy-poll[=US]: while waiting, spin on the receive ring for up to US microseconds before "
+               "sleeping in poll(); bare --busy-poll spins for the whole wait (a core stays busy). "
+               "Default: no spinning");
 }
 
 void keep_capabilities_for_children() noexcept {
@@ -72,6 +77,19 @@ engine::options to_engine_options(const common_options& o) {
   }
   if (!o.ports.empty()) e.ports = link::parse_port_range(o.ports);
   e.rst_guard = !o.no_rst_guard;
+  if (o.busy_poll == "true") {
+    e.busy_poll = engine::options::busy_poll_whole_wait;
+  } else if (!o.busy_poll.empty()) {
+    char* end = nullptr;
+    double us = std::strtod(o.busy_poll.c_str(), &end);
+    if (end == o.busy_poll.c_str() || *end != '\0' || !(us >= 0) || us > 1e9)
+      throw link::setup_error(link::setup_errc::invalid_argument,
+                              "--busy-poll='" + o.busy_poll + "' is not a number of microseconds (e.g. --busy-poll=50)");
+    e.busy_poll = std::chrono::nanoseconds{static_cast<std::int64_t>(us * 1000.0)};
+  }
+  // Benchmarking knobs (bench/RESULTS.md measures each lever with them on and off).
+  if (const char* v = std::getenv("SYNACK_TX_BATCH"); v != nullptr && std::string(v) == "0") e.tx_batching = false;
+  if (const char* v = std::getenv("SYNACK_QDISC_BYPASS"); v != nullptr && std::string(v) == "1") e.qdisc_bypass = true;
   return e;
 }
 

@@ -29,6 +29,7 @@ struct common_options {
   bool no_rst_guard = false;
   bool trace = false;
   std::string pcap;  // --pcap FILE
+  std::string busy_poll;  // --busy-poll[=US]: empty (off), "true" (bare: the whole wait) or microseconds
 };
 void add_common_options(CLI::App& app, common_options& o);
 // Throws link::setup_error on a bad value.

@@ -18,6 +18,7 @@
 
 #include "common.hpp"
 #include "pcap_writer.hpp"
+#include "stats_file.hpp"
 #include "synack/link/capabilities.hpp"
 #include "synack/link/error.hpp"
 #include "synack/link/ports.hpp"
@@ -43,6 +44,10 @@ struct serve_options {
   double grace_s = 2.0;
   double idle_timeout_s = 0.0;
   double msl_s = 30.0;
+  std::size_t max_table = 65536;                   // --max-table: engine::options::max_connections
+  std::size_t max_buffered_bytes = 0;              // --max-buffered-bytes (0 = unlimited)
+  std::string stats_file;         // --stats FILE: counters as JSON on SIGUSR1 and at exit
+  std::optional<unsigned> retries;  // --retries N: data retransmissions before timed_out
 };
 
 std::atomic<bool> dump_requested{false};
@@ -114,6 +119,9 @@ public:
     // instead of the client default of 128.
     eo.rx_ring_bytes = std::size_t{64} << 20;
     eo.tcp.msl = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o.msl_s));
+    eo.max_connections = o.max_table;
+    eo.max_buffered_bytes = o.max_buffered_bytes;
+    if (o.retries) eo.tcp.data_retries = *o.retries;
     if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
     eng_.emplace(eo, hint);
     eng_->on_event([this](const wire::four_tuple& t, const tcp::event& ev) { on_event(t, ev); });
@@ -142,7 +150,10 @@ public:
     tcp::instant next_idle_check = engine::engine::now();
     while (!stop_requested) {
       eng_->run_once(100ms);
-      if (dump_requested.exchange(false)) print_table();
+      if (dump_requested.exchange(false)) {
+        print_table();
+        write_stats();
+      }
       const tcp::instant now = engine::engine::now();
       if (o_.idle_timeout_s > 0 && now >= next_idle_check) {
         close_idle(now);
@@ -151,6 +162,7 @@ public:
     }
     shut_down();
     if (dump_requested.exchange(false)) print_table();
+    write_stats();
     std::printf("synack serve: stopped; %s\n", counters().c_str());
     std::fflush(stdout);
     if (pcap_) pcap_->flush();
@@ -158,6 +170,12 @@ public:
   }
 
 private:
+  void write_stats() {
+    if (o_.stats_file.empty()) return;
+    const engine::listener_stats* l = eng_->listener_statistics(port_);
+    write_stats_file(o_.stats_file, stats_json(*eng_, l ? l : &last_stats_));
+  }
+
   struct session {
     std::vector<std::byte> out;  // to send (echo data, HTTP responses)
     std::size_t out_off = 0;
@@ -324,7 +342,10 @@ private:
         engine::engine::now() + std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o_.grace_s));
     while (!stop_requested && engine::engine::now() < until && !all_done()) {
       eng_->run_once(50ms);
-      if (dump_requested.exchange(false)) print_table();
+      if (dump_requested.exchange(false)) {
+        print_table();
+        write_stats();
+      }
     }
     std::vector<wire::four_tuple> rest;
     eng_->for_each_connection([&](const tcp::connection& c) {
@@ -351,10 +372,13 @@ private:
     return fmt::format(
         "syn_received={} half_open_created={} half_open_dropped={} syn_dropped={} cookies_sent={} "
         "cookies_validated={} cookies_rejected={} accept_queue_overflows={} accepted={} half_open={} "
-        "accept_queue={} connections={} sessions={} rst_sent_no_connection={}",
+        "accept_queue={} connections={} sessions={} rst_sent_no_connection={} syn_dropped_table_full={} "
+        "syn_dropped_buffers_full={} buffers_shrunk={} buffered_bytes_reserved={} link_down={}",
         l->syn_received, l->half_open_created, l->half_open_dropped, l->syn_dropped, l->cookies_sent,
         l->cookies_validated, l->cookies_rejected, l->accept_queue_overflows, l->accepted, l->half_open,
-        l->accept_queue, eng_->connection_count(), sessions_.size(), eng_->stats().segments_no_connection);
+        l->accept_queue, eng_->connection_count(), sessions_.size(), eng_->stats().segments_no_connection,
+        eng_->stats().syn_dropped_table_full, eng_->stats().syn_dropped_buffers_full, eng_->stats().buffers_shrunk,
+        eng_->buffered_bytes_reserved(), eng_->stats().link_down);
   }
 
   // Like `ss -tan`: the listener first (Recv-Q = accept queue, Send-Q = backlog), then every
@@ -415,8 +439,14 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       "Children that complete the handshake wait in the accept queue (--backlog); while it is full,\n"
       "SYNs and final ACKs are dropped as Linux drops them. --max-connections stops accepting at N\n"
       "open connections (the rest wait in the accept queue).\n\n"
+      "Resource limits: --max-table caps the connection table (half-open, queued, open, closing and\n"
+      "TIME_WAIT entries alike); at the cap new SYNs are dropped (syn_dropped_table_full) and the\n"
+      "clients' SYN retransmissions get in once connections close. --max-buffered-bytes caps the sum\n"
+      "of every connection's send + receive buffer caps: full buffers while the total stays within\n"
+      "half of it, then the minimum (4 x MSS each way: a small window, buffers_shrunk), then SYNs are\n"
+      "dropped (syn_dropped_buffers_full).\n\n"
       "Signals: SIGUSR1 prints the connection table (like `ss -tan`, with the seeds' state names)\n"
-      "and the listener's counters; SIGINT/SIGTERM stop listening, send FIN on every connection,\n"
+      "and the listener's counters (and writes --stats FILE); SIGINT/SIGTERM stop listening, send FIN on every connection,\n"
       "wait --grace seconds, reset what is left, remove the firewall rule and exit 0.\n\n"
       "Examples:\n"
       "  synack serve --listen 10.111.0.1:8080 --echo\n"
@@ -440,6 +470,22 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--msl", o->msl_s, "Maximum segment lifetime in seconds; TIME_WAIT lasts 2*MSL (default 30)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--stats", o->stats_file,
+                  "Write the counters (frames, drops by reason, TCP drops by reason, the listener's) as one JSON "
+                  "object to FILE on SIGUSR1 and at exit (atomically: FILE.tmp, then rename)")
+      ->type_name("FILE");
+  cmd->add_option("--retries", o->retries,
+                  "Retransmissions of unacknowledged data (or unanswered zero-window probes) before a connection "
+                  "fails with timed_out (default 15, like Linux tcp_retries2)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 255));
+  cmd->add_option("--max-table", o->max_table,
+                  "Connections of every kind the engine holds at most (half-open, queued, open, closing, "
+                  "TIME_WAIT); SYNs beyond it are dropped. 0 = unlimited (default 65536)");
+  cmd->add_option("--max-buffered-bytes", o->max_buffered_bytes,
+                  "Send + receive buffer caps summed over every connection at most (K/M/G suffixes, powers "
+                  "of 1024), e.g. 256M; 0 = unlimited (default)")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_option("-I,--interface", o->common.interface, "Interface (default: the one that owns the address)");
   cmd->add_flag("--no-rst-guard", o->common.no_rst_guard,
                 "Install no firewall rule (you keep the kernel from answering with RSTs yourself)");

@@ -57,7 +57,7 @@ world::~world() {
   ctx.poll();
 }
 
-void world::run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit, std::source_location where) {
+void world::run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit, synack::test::source_location where) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > deadline) {

@@ -10,13 +10,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "link/netns.hpp"
+#include "source_location.hpp"
 #include "synack/asio.hpp"
 
 namespace synack::asio::test {
@@ -40,7 +40,7 @@ struct world {
 
   // Runs the io_context until pred() holds; fails the test (at the caller's line) after `limit`.
   void run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 10s,
-                 std::source_location where = std::source_location::current());
+                 synack::test::source_location where = synack::test::source_location::current());
   // Runs handlers for a while (e.g. to show that nothing more happens).
   void run_for(std::chrono::milliseconds d);
 

@@ -21,7 +21,12 @@ fi
 [ -f "$tmp/prefix/include/synack/engine/engine.hpp" ] || fail "headers not installed"
 echo "ok: installed binary, man page, headers"
 
+# A sanitized build (SYNACK_SANITIZE) sets these: the consumer links instrumented libraries, so it
+# needs the same compiler and -fsanitize flags.
+cxx=${SYNACK_CONSUMER_CXX:-g++}
+cxxflags=${SYNACK_CONSUMER_FLAGS:-}
 cmake -S "$src/tests/install/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$cxxflags" \
   -DCMAKE_BUILD_TYPE=Release >"$tmp/cfg.log" 2>&1 || { cat "$tmp/cfg.log"; fail "consumer: find_package(synack)"; }
 cmake --build "$tmp/consumer" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "consumer build (CMake)"; }
 "$tmp/consumer/consumer" || fail "consumer (CMake) did not run"
@@ -30,7 +35,7 @@ echo "ok: find_package(synack) consumer"
 pcdir=$(dirname "$(find "$tmp/prefix" -name synack.pc | head -n 1)")
 flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs synack) || fail "pkg-config synack"
 # shellcheck disable=SC2086
-g++ -O1 "$src/tests/install/consumer/main.cpp" $flags -o "$tmp/consumer-pc" 2>"$tmp/pc.log" \
+"$cxx" -O1 $cxxflags "$src/tests/install/consumer/main.cpp" $flags -o "$tmp/consumer-pc" 2>"$tmp/pc.log" \
   || { cat "$tmp/pc.log"; fail "consumer build (pkg-config: $flags)"; }
 "$tmp/consumer-pc" || fail "consumer (pkg-config) did not run"
 echo "ok: pkg-config consumer ($flags)"

@@ -615,3 +615,61 @@ BOOST_FIXTURE_TEST_CASE(established_set_congestion_control_switches_algorithm, e
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A peer behind GRO/TSO (a veth, a NIC with LRO) hands over one coalesced segment of up to 64 KiB
+// where the MSS is 1460 (issue 8: "a peer that sends a 64 KiB coalesced frame"): taken whole, in
+// order or out of order, and ACKed at once (it is more than one full-sized segment).
+namespace {
+struct coalesced_fixture : script {
+  static constexpr std::size_t buffer = 256 * 1024;
+  coalesced_fixture()
+      : script(with([](config& c) {
+          c.recv_buffer = buffer;
+          c.delayed_ack = 40ms;
+        })) {
+    conn().connect(at(0ms), seq{iss});
+    expect(at(0ms), seg().seq(iss).syn().win(0xffff).mss(1460).wscale(7).sack_perm().ts(0, 0));
+    send(at(10ms), seg().seq(irs).ack(iss + 1).syn().mss(1460).wscale(0).sack_perm());
+    expect(at(10ms), seg().seq(iss + 1).ack(irs + 1).win(buffer >> 7).no_options());
+    drain_events();
+  }
+  static constexpr std::size_t big = 45 * 1448;  // 65160: what a veth's GRO/TSO frame carries
+  // The window field after `held` bytes are buffered (unread): the free space, rounded up to 2^7.
+  static std::uint16_t window_after(std::size_t held) {
+    return static_cast<std::uint16_t>((buffer - held + 127) >> 7);
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(coalesced_segments)
+
+BOOST_FIXTURE_TEST_CASE(established_64k_in_order_segment_is_taken_whole_and_acked_at_once, coalesced_fixture) {
+  send(at(100ms), seg().seq(irs + 1).ack(iss + 1).payload(pattern(big)));
+  expect(at(100ms), seg().seq(iss + 1).ack(irs + 1 + big).win(window_after(big)));  // not delayed
+  expect_event(event::kind::readable);
+  BOOST_TEST(conn().available() == big);
+  BOOST_TEST(user_receive(big) == pattern(big));
+  send(at(101ms), seg().seq(irs + 1 + big).ack(iss + 1).payload(pattern(big, big)));
+  expect(at(101ms), seg().seq(iss + 1).ack(irs + 1 + 2 * big));
+  BOOST_TEST(user_receive(big) == pattern(big, big));
+  BOOST_TEST(conn().stats().bytes_received == 2 * big);
+  BOOST_TEST(conn().stats().bytes_beyond_window == 0u);
+  BOOST_TEST(conn().stats().out_of_window == 0u);
+  BOOST_TEST(conn().stats().delayed_acks == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(established_64k_segments_out_of_order_are_reassembled, coalesced_fixture) {
+  // The second coalesced segment first: a duplicate ACK at once, the data held.
+  send(at(100ms), seg().seq(irs + 1 + big).ack(iss + 1).payload(pattern(big, big)));
+  expect(at(100ms), seg().seq(iss + 1).ack(irs + 1));
+  BOOST_TEST(conn().available() == 0u);
+  BOOST_TEST(conn().ooo_ranges() == 1u);
+  // The first fills the gap: both are readable, ACKed at once.
+  send(at(101ms), seg().seq(irs + 1).ack(iss + 1).payload(pattern(big)));
+  expect(at(101ms), seg().seq(iss + 1).ack(irs + 1 + 2 * big).win(window_after(2 * big)));
+  BOOST_TEST(conn().ooo_ranges() == 0u);
+  BOOST_TEST(user_receive(2 * big) == pattern(2 * big));
+  BOOST_TEST(conn().stats().ooo_segments == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

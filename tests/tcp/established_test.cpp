@@ -187,6 +187,7 @@ BOOST_FIXTURE_TEST_CASE(established_ack_of_unsent_data_is_acked_and_dropped, est
   expect(at(100ms), seg().seq(iss + 1).ack(irs + 1));
   BOOST_TEST(conn().available() == 0u);  // the segment was dropped, text included
   BOOST_TEST(conn().tcb().snd_una == seq{iss + 1});
+  BOOST_TEST(conn().stats().bad_acks == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(established_ack_older_than_max_window_is_acked_and_dropped, established_fixture) {
@@ -328,6 +329,8 @@ BOOST_FIXTURE_TEST_CASE(established_rst_in_window_but_not_exact_sends_challenge_
   expect(at(100ms), seg().seq(iss + 1).ack(irs + 1));
   expect_nothing(at(100ms));
   BOOST_TEST(conn().stats().challenge_acks == 1u);
+  BOOST_TEST(conn().stats().rst_in_window == 1u);
+  BOOST_TEST(conn().stats().rst_out_of_window == 0u);
   expect_no_event();
 }
 
@@ -337,6 +340,8 @@ BOOST_FIXTURE_TEST_CASE(established_rst_outside_window_is_ignored, established_f
   expect_state(state::established);
   expect_nothing(at(100ms));
   BOOST_TEST(conn().stats().challenge_acks == 0u);
+  BOOST_TEST(conn().stats().rst_out_of_window == 2u);
+  BOOST_TEST(conn().stats().rst_in_window == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(established_challenge_acks_are_rate_limited_per_second, established_fixture) {
@@ -348,6 +353,9 @@ BOOST_FIXTURE_TEST_CASE(established_challenge_acks_are_rate_limited_per_second, 
   send(at(1100ms), seg().seq(irs + 300).rst());
   expect(at(1100ms), seg().seq(iss + 1).ack(irs + 1));
   BOOST_TEST(conn().stats().challenge_acks == 2u);
+  BOOST_TEST(conn().stats().challenge_acks_limited == 2u);
+  BOOST_TEST(conn().stats().rst_in_window == 3u);
+  BOOST_TEST(conn().stats().syn_challenged == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(established_challenge_ack_limit_zero_is_unlimited) {
@@ -368,12 +376,14 @@ BOOST_FIXTURE_TEST_CASE(established_syn_in_window_sends_challenge_ack, establish
   expect_state(state::established);
   expect(at(100ms), seg().seq(iss + 1).ack(irs + 1));
   BOOST_TEST(conn().stats().challenge_acks == 1u);
+  BOOST_TEST(conn().stats().syn_challenged == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(established_old_syn_is_acked_without_challenge, established_fixture) {
   send(at(100ms), seg().seq(irs).syn());  // a duplicate of the peer's SYN: outside the window
   expect(at(100ms), seg().seq(iss + 1).ack(irs + 1));
   BOOST_TEST(conn().stats().challenge_acks == 0u);
+  BOOST_TEST(conn().stats().out_of_window == 1u);
   expect_state(state::established);
 }
 

@@ -15,20 +15,20 @@
 #include <array>
 #include <cstdint>
 #include <optional>
-#include <source_location>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
+#include "source_location.hpp"
 #include "synack/tcp/connection.hpp"
 #include "tcp/printers.hpp"
 
 namespace synack::tcp::test {
 
 using namespace std::chrono_literals;
-using loc = std::source_location;
+using loc = synack::test::source_location;
 
 inline instant at(duration d) { return instant{d}; }
 

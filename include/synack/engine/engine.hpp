@@ -47,10 +47,28 @@ struct options {
   std::size_t rx_frame_size = 1 << 16;
   // Software transmit timestamps on the packet socket (on_tx_timestamp), for wire timing.
   bool tx_timestamps = false;
+  // Busy polling (--busy-poll[=us]): while run_once() waits, spin on the receive ring (no system
+  // call) for up to this long before falling back to a blocking poll. 0: never spin (the default);
+  // busy_poll_whole_wait: spin for the whole wait (one core stays busy while waiting).
+  std::chrono::nanoseconds busy_poll{0};
+  static constexpr std::chrono::nanoseconds busy_poll_whole_wait = std::chrono::nanoseconds::max();
+  // Transmit batching: frames are queued while the engine processes (a ring drain, a timer round,
+  // the events it delivers and what their handlers send) and leave with one sendmmsg at the end,
+  // instead of one sendto each. false: every frame is sent at once (for comparison).
+  bool tx_batching = true;
   tcp::config tcp;
   // Neighbour resolution when the kernel's table has no entry: our own ARP requests.
   std::chrono::milliseconds arp_interval{500};
   unsigned arp_tries = 3;  // then host_unreachable
+  // Resource limits (0 = unlimited). max_connections caps the connection table: every entry
+  // counts (half-open, queued and accepted children, closing and TIME_WAIT ones). At the cap a new
+  // SYN is dropped (counted; the peer's SYN retransmission retries) and connect() throws.
+  std::size_t max_connections = 0;
+  // max_buffered_bytes caps the sum of every connection's send + receive buffer caps (the most
+  // the connections can ever hold). A new connection gets its full buffers while they fit, then
+  // smaller ones (an eighth of what is left, at least 4 x MSS each way: a smaller window); when
+  // not even that fits its SYN is dropped (counted) and connect() throws.
+  std::size_t max_buffered_bytes = 0;
 };
 
 enum class direction : std::uint8_t { in, out };
@@ -87,10 +105,39 @@ struct engine_stats {
   std::uint64_t frames_received = 0;
   std::uint64_t frames_sent = 0;
   std::uint64_t send_errors = 0;
+  // Frames the kernel could not put in the receive ring because it was full (PACKET_STATISTICS,
+  // read when a frame arrives flagged TP_STATUS_LOSING): the peer has to retransmit them.
+  std::uint64_t rx_ring_drops = 0;
   std::uint64_t segments_no_connection = 0;  // answered with RST as a closed port would
   std::uint64_t arp_requests_sent = 0;
   std::uint64_t arp_replies_sent = 0;
   wire::parse_counters dropped;  // frames dropped or ignored, by reason
+  // Resource limits (options::max_connections, max_buffered_bytes).
+  std::uint64_t syn_dropped_table_full = 0;    // SYNs (and cookie ACKs) dropped: the table was full
+  std::uint64_t syn_dropped_buffers_full = 0;  // ... no buffer budget left, even for the minimum
+  std::uint64_t buffers_shrunk = 0;            // connections given smaller buffers than configured
+  // The link: times the packet socket reported the interface down (ENETDOWN; sends then fail and
+  // retransmission recovers once it is up again).
+  std::uint64_t link_down = 0;
+  // Connections that ended in an error, by cause (their `error` event).
+  std::uint64_t connections_reset = 0;      // connection_reset: a valid RST
+  std::uint64_t connections_timed_out = 0;  // timed_out: retransmissions (or probes) unanswered
+  std::uint64_t connections_refused = 0;    // connection_refused
+  std::uint64_t connections_failed_other = 0;
+};
+
+// tcp::connection_stats summed over every connection the engine has had, live and retired
+// (engine::tcp_statistics()): what the TCP layer dropped and why, for --stats.
+struct tcp_totals {
+  std::uint64_t connections = 0;  // connections counted (live + retired)
+  std::uint64_t retransmits = 0, syn_retransmits = 0, rto_expirations = 0, fast_retransmits = 0;
+  std::uint64_t challenge_acks = 0, challenge_acks_limited = 0, invalid_acks_limited = 0;
+  std::uint64_t rst_out_of_window = 0, rst_in_window = 0, syn_challenged = 0;
+  std::uint64_t out_of_window = 0, bad_acks = 0, no_ack_dropped = 0, paws_rejected = 0;
+  std::uint64_t ooo_segments = 0, ooo_dropped = 0, dup_acks = 0, bytes_beyond_window = 0;
+  std::uint64_t zero_window_probes = 0, keepalive_probes = 0, events_dropped = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+  void add(const tcp::connection_stats& s);
 };
 
 class engine {
@@ -136,6 +183,8 @@ public:
 
   // Wait for a frame, a timer or `max_wait` (whichever first), process, send, deliver events.
   // Returns early (after processing) when a signal interrupts the wait.
+  // The interface going down is ridden out (stats().link_down; retransmission recovers once it is
+  // up); its disappearance throws link::setup_error (unknown_interface), here and from process().
   void run_once(std::chrono::nanoseconds max_wait);
 
   // Non-blocking entry points for an external event loop (the Asio front end): wait until fd()
@@ -182,7 +231,12 @@ public:
   const link::rx_frame* current_rx_frame() const { return rx_frame_; }
 
   std::size_t connection_count() const { return conns_.size(); }
+  // Send + receive buffer caps of every connection now (options::max_buffered_bytes bounds it).
+  std::size_t buffered_bytes_reserved() const { return buffer_reserved_; }
+  const options& settings() const { return opts_; }
   const engine_stats& stats() const { return stats_; }
+  // Every connection's counters summed (those already retired included).
+  tcp_totals tcp_statistics() const;
   const link::interface_info& interface() const { return iface_; }
   wire::ipv4_addr local_address() const { return local_; }
   link::port_range ports() const { return ports_; }
@@ -215,6 +269,10 @@ private:
   void emit_segment(const wire::four_tuple& t, const wire::mac_addr& dst_mac, const tcp::segment& seg,
                     tcp::state st, tcp::instant now);
   void send_frame(std::span<const std::byte> frame, tcp::instant now);
+  void kick();  // sends the queued frames (tx_batching)
+  int tx_hold_ = 0;  // > 0 while flush() runs: frames queue, the outermost flush sends them
+  // Spare event batches for flush() (it nests when handlers call back): no allocation per round.
+  std::vector<std::vector<std::pair<wire::four_tuple, tcp::event>>> spare_events_;
   void resolve(wire::ipv4_addr next_hop, tcp::instant now);
   void send_arp_request(wire::ipv4_addr target);
   void neighbour_resolved(wire::ipv4_addr next_hop, wire::mac_addr mac, tcp::instant now);
@@ -235,6 +293,17 @@ private:
   tcp::config tcp_cfg_;
   std::uint16_t ip_id_ = 0;
 
+  // Resource limits: a connection's buffer caps, when the budget allows (nullopt: it does not).
+  std::optional<tcp::config> grant_buffers(const tcp::config& want);
+  bool table_full() const { return opts_.max_connections != 0 && conns_.size() >= opts_.max_connections; }
+  // The link: the packet socket's pending error (and failed sends) checked after each wait; while
+  // the interface is down it is looked up now and then, and its disappearance throws.
+  void check_link(tcp::instant now, bool read_socket_error);
+  bool link_down_ = false;
+  bool link_send_error_ = false;
+  tcp::instant next_link_check_{};
+
+  std::size_t buffer_reserved_ = 0;  // before conns_: entries give their share back as they die
   std::unordered_map<wire::four_tuple, std::unique_ptr<entry>, wire::four_tuple_hash> conns_;
   std::vector<entry*> dirty_;
   timer_wheel wheel_{now()};             // one timer per connection: its next_deadline()
@@ -250,6 +319,7 @@ private:
   tx_timestamp_observer on_tx_timestamp_;
   void drain_tx_timestamps();
   engine_stats stats_;
+  tcp_totals retired_tcp_;  // counters of connections already erased from conns_
   const link::rx_frame* rx_frame_ = nullptr;
   std::unordered_map<std::uint16_t, listener> listeners_;  // by local port
   tcp::syn_cookie cookies_;

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <memory>
 #include <span>
 
@@ -18,7 +20,10 @@ namespace synack::tcp {
 
 class byte_ring {
 public:
-  explicit byte_ring(std::size_t capacity) : cap_(capacity) {}
+  // Capacities are below 4 GiB (the connection's buffers at most 1 GiB): the positions are kept
+  // in 32 bits, so a ring costs 24 bytes until its storage is allocated.
+  explicit byte_ring(std::size_t capacity)
+      : cap_(static_cast<std::uint32_t>(std::min<std::size_t>(capacity, std::uint32_t{0xffffffff}))) {}
 
   std::size_t capacity() const { return cap_; }
   std::size_t size() const { return size_; }
@@ -34,7 +39,7 @@ public:
     const std::size_t first = std::min(n, cap_ - tail);
     std::memcpy(buf_.get() + tail, data.data(), first);
     std::memcpy(buf_.get(), data.data() + first, n - first);
-    size_ += n;
+    size_ = static_cast<std::uint32_t>(size_ + n);
     return n;
   }
 
@@ -53,22 +58,22 @@ public:
   }
 
   // Take `n` bytes already stored past the end (write_at) into the FIFO.
-  void commit(std::size_t n) { size_ += std::min(n, free()); }
+  void commit(std::size_t n) { size_ = static_cast<std::uint32_t>(size_ + std::min(n, free())); }
 
   // The longest contiguous run of at most `max` bytes starting `offset` bytes past the front.
   // Shorter than `max` where the ring wraps.
   std::span<const std::byte> peek(std::size_t offset, std::size_t max) const {
     if (offset >= size_) return {};
     const std::size_t start = (head_ + offset) % cap_;
-    const std::size_t n = std::min({max, size_ - offset, cap_ - start});
+    const std::size_t n = std::min({max, size_ - offset, std::size_t{cap_} - start});
     return {buf_.get() + start, n};
   }
 
   // Drop `n` bytes from the front.
   void consume(std::size_t n) {
-    n = std::min(n, size_);
-    if (cap_ != 0) head_ = (head_ + n) % cap_;
-    size_ -= n;
+    n = std::min<std::size_t>(n, size_);
+    if (cap_ != 0) head_ = static_cast<std::uint32_t>((head_ + n) % cap_);
+    size_ = static_cast<std::uint32_t>(size_ - n);
   }
 
   // Copy from the front into `out` and drop what was copied.
@@ -94,9 +99,9 @@ private:
   }
 
   std::unique_ptr<std::byte[]> buf_;
-  std::size_t cap_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
+  std::uint32_t cap_;
+  std::uint32_t head_ = 0;
+  std::uint32_t size_ = 0;
 };
 
 // A fixed-capacity FIFO of small values (the event queue). Never allocates.
@@ -105,14 +110,16 @@ class bounded_queue {
 public:
   bool push(const T& v) {
     if (size_ == N) return false;
-    items_[(head_ + size_) % N] = v;
+    std::size_t at = std::size_t{head_} + size_;  // (no division: N need not be a power of two)
+    if (at >= N) at -= N;
+    items_[at] = v;
     ++size_;
     return true;
   }
   bool pop(T& out) {
     if (size_ == 0) return false;
     out = items_[head_];
-    head_ = (head_ + 1) % N;
+    head_ = head_ + 1 == N ? 0 : static_cast<index>(head_ + 1);
     --size_;
     return true;
   }
@@ -120,9 +127,11 @@ public:
   bool empty() const { return size_ == 0; }
 
 private:
+  // Small queues (the connection's events) keep their indices in a byte.
+  using index = std::conditional_t<(N < 256), std::uint8_t, std::size_t>;
   std::array<T, N> items_{};
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
+  index head_ = 0;
+  index size_ = 0;
 };
 
 }  // namespace synack::tcp

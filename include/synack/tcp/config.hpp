@@ -56,14 +56,16 @@ struct config {
   unsigned syn_retries = 6;           // Linux tcp_syn_retries: 1+2+4+8+16+32+64 = 127 s
   unsigned synack_retries = 5;        // Linux tcp_synack_retries
   unsigned data_retries = 15;         // Linux tcp_retries2 (≈ 924 s with rto_min 200 ms)
+  // Challenge ACKs allowed per second (RFC 5961 §7); smoltcp uses 1. 0 = unlimited. (Here, beside
+  // the other counts, so the config packs without padding: every connection holds a copy.)
+  unsigned challenge_ack_limit_per_s = 1;
 
   // --- closing ---------------------------------------------------------------------------------
   duration msl = std::chrono::seconds{30};                 // TIME_WAIT lasts 2*msl = 60 s, Linux TCP_TIMEWAIT_LEN
   duration fin_wait_2_timeout = std::chrono::seconds{60};  // Linux tcp_fin_timeout
 
   // --- RFC 5961 ------------------------------------------------------------------------------------
-  // Challenge ACKs allowed per second (RFC 5961 §7); smoltcp uses 1. 0 = unlimited.
-  unsigned challenge_ack_limit_per_s = 1;
+  // (challenge_ack_limit_per_s, the challenge ACKs allowed per second, sits with the retry counts.)
   // At most one ACK per interval answers unacceptable empty segments (Linux tcp_invalid_ratelimit),
   // which breaks ACK loops between two ends that disagree about the window.
   duration invalid_ack_interval = std::chrono::milliseconds{500};

@@ -43,7 +43,7 @@ public:
 
   void congestion_avoidance(cc_window& w, std::uint32_t acked, instant now, duration srtt);
   std::uint32_t ssthresh_after_loss(const cc_window& w, std::uint32_t flight);
-  void restart() { epoch_.reset(); }
+  void restart() { epoch_ = no_epoch; }
 
   // For tests and inspection, in segments and seconds: W_cubic(t) of the current epoch.
   double window_at(double t) const { return c * (t - k_) * (t - k_) * (t - k_) + w_max_; }
@@ -52,7 +52,8 @@ public:
   double w_est() const { return w_est_; }
 
 private:
-  std::optional<instant> epoch_;  // t_epoch: start of this congestion-avoidance stage
+  static constexpr instant no_epoch = instant::min();  // (a sentinel: 8 bytes less than an optional)
+  instant epoch_ = no_epoch;      // t_epoch: start of this congestion-avoidance stage
   double w_max_ = 0;              // segments, window before the last reduction
   double w_last_max_ = 0;         // for fast convergence
   double k_ = 0;                  // seconds

@@ -47,7 +47,6 @@ struct connection_stats {
   std::uint32_t retransmits = 0;      // all retransmitted segments, SYNs included
   std::uint32_t rto_expirations = 0;  // retransmission timer expiries
   std::uint32_t challenge_acks = 0;   // RFC 5961 challenge ACKs sent (after rate limiting)
-  std::uint32_t events_dropped = 0;   // events lost because the owner did not drain the queue
   std::uint64_t bytes_sent = 0;       // new payload bytes sent (retransmissions excluded)
   std::uint64_t bytes_received = 0;   // payload bytes accepted in order
   // Data path (issue 4).
@@ -60,6 +59,18 @@ struct connection_stats {
   std::uint32_t zero_window_probes = 0;   // persist probes sent
   std::uint32_t keepalive_probes = 0;     // keepalive probes sent
   std::uint32_t delayed_acks = 0;         // ACKs sent by the delayed-ACK timer
+  std::uint32_t events_dropped = 0;       // events lost because the owner did not drain the queue
+                                          // (here, not above: the 64-bit counters then need no padding)
+  // Segments dropped by the RFC 9293 §3.10.7.4 checks, by reason (issue 8).
+  std::uint32_t rst_out_of_window = 0;        // RSTs outside the window: ignored (RFC 5961 §3.2)
+  std::uint32_t rst_in_window = 0;            // RSTs in the window but not at RCV.NXT: challenged (RFC 5961 §3.2)
+  std::uint32_t syn_challenged = 0;           // SYNs on a synchronized connection: challenged (RFC 5961 §4)
+  std::uint32_t out_of_window = 0;            // other segments outside the receive window: ACKed, dropped
+  std::uint32_t bad_acks = 0;                 // ACKs of data never sent or too old: ACKed, dropped (RFC 5961 §5)
+  std::uint32_t no_ack_dropped = 0;           // segments without the ACK bit in a synchronized state
+  std::uint32_t challenge_acks_limited = 0;   // challenge ACKs not sent: over the per-second limit
+  std::uint32_t invalid_acks_limited = 0;     // answers to unacceptable segments not sent (rate limit)
+  std::uint64_t bytes_beyond_window = 0;      // payload bytes cut: past the receive buffer's room
 };
 
 // Congestion state, for inspection (bytes).
@@ -124,11 +135,27 @@ public:
   // --- output ------------------------------------------------------------------------------
   // Produce the next segment to send, if any. The payload view points into the connection's
   // send buffer and stays valid until the next non-const call. Call until it returns nullopt.
-  std::optional<segment> poll_transmit(instant now);
+  std::optional<segment> poll_transmit(instant now) {
+    // Inline: the owner calls until nullopt, so every drain ends with a call that finds nothing
+    // (no RST or ACK owed, nothing the state could send); that one costs a few instructions.
+    if (!rst_pending_ && !ack_owed_ && !probe_owed_ && state_ != state::closed &&
+        state_ != state::listen && nothing_to_send()) {
+      stop_persist();  // nothing is held back: no persist timer
+      return std::nullopt;
+    }
+    return transmit(now);
+  }
   // The earliest instant at which on_timer() has work, or nullopt if no timer is armed.
-  std::optional<instant> next_deadline() const;
-  // Next queued user event, oldest first.
-  std::optional<event> poll_event();
+  std::optional<instant> next_deadline() const { return timers_.next(); }
+  // Next queued user event, oldest first. (Inline: the owner calls it after every call until
+  // nullopt, and most of those calls find the queue empty.)
+  std::optional<event> poll_event() {
+    stored_event e;
+    if (!events_.pop(e)) return std::nullopt;
+    if (e.what == event::kind::readable) readable_queued_ = false;
+    if (e.errc == 0) return event{e.what, e.from, e.to, no_error_};  // (std::error_code{} calls out)
+    return event{e.what, e.from, e.to, std::make_error_code(static_cast<std::errc>(e.errc))};
+  }
 
   // --- user calls ----------------------------------------------------------------------------
   // Queue data to send; returns how many bytes fit in the send buffer (0 if closed for sending).
@@ -166,9 +193,33 @@ public:
   std::size_t ooo_ranges() const { return ooo_.size(); }  // out-of-order ranges held
 
 private:
+  // A queued event as stored: the error as its errno value (every error is a std::errc).
+  struct stored_event {
+    event::kind what{};
+    state from{};
+    state to{};
+    std::uint8_t errc = 0;  // 0: no error
+  };
+  // The events one call can queue (the most is accept_cookie(): about eight) with room to spare;
+  // the owner drains after every call (stats().events_dropped counts overflow).
+  static constexpr std::size_t event_capacity = 12;
+  static inline const std::error_code no_error_{};
+  // A RST waiting to go out (abort, keepalive give-up, reply to a stray segment).
+  // (Whether one waits, and whether it carries an ACK, are rst_pending_ and rst_with_ack_ among
+  // the flags at the end, where they take no padding.)
+  struct rst_reply {
+    seq seq_num;
+    seq ack_num;
+  };
+  void set_rst(seq seq_num, seq ack_num, bool with_ack) {
+    pending_rst_ = {seq_num, ack_num};
+    rst_with_ack_ = with_ack;
+    rst_pending_ = true;
+  }
+
   // --- state and events (connection.cpp) ---
   void set_state(state to);  // the one place the state changes
-  void push_event(event e);
+  void push_event(stored_event e);
   void fail(std::errc why);                   // -> CLOSED with an error event
   void finish();                               // -> CLOSED with a closed event
   void reset_for_open();
@@ -179,6 +230,11 @@ private:
   void begin_close();                          // queue our FIN and move on from ESTABLISHED/CLOSE_WAIT
   void update_rcv_wnd();
   void update_persist_timer(instant now);
+  void stop_persist() {
+    timers_.disarm(timer_kind::persist);
+    persist_backoffs_ = 0;
+    probes_out_ = 0;
+  }
   void on_retransmit_timeout(instant now);
   void on_persist_timeout(instant now);
   void on_keepalive_timeout(instant now);
@@ -195,6 +251,7 @@ private:
   void arrive_listen(instant now, const segment& seg);
   void arrive_syn_sent(instant now, const segment& seg);
   void arrive_synchronized(instant now, const segment& seg);
+  void process_synchronized(instant now, const segment& seg);
   bool time_wait_fin_retransmitted(instant now, const segment& seg);
   bool syn_received_duplicate_syn(segment& seg);
   bool check_sequence(instant now, const segment& seg, bool& ack_only);  // step 1
@@ -219,10 +276,31 @@ private:
   void queue_rst_reply(const segment& seg);
 
   // --- output (connection_output.cpp) ---
-  std::optional<segment> transmit_syn(instant now);
-  std::optional<segment> transmit_data(instant now);
-  std::optional<segment> transmit_retransmission(instant now);
-  std::optional<segment> transmit_new(instant now);
+  // Each fills a freshly constructed segment and says whether it made one.
+  // True when neither the SYN/SYN-ACK nor data, a FIN or a retransmission could go now, whatever
+  // the windows say: poll_transmit() then only owes a pure ACK, if that.
+  bool nothing_to_send() const {
+    switch (state_) {
+      case state::syn_sent:
+      case state::syn_received:
+        return tcb_.snd_nxt != tcb_.iss;
+      case state::established:
+      case state::close_wait:
+      case state::fin_wait_1:
+      case state::closing:
+      case state::last_ack:
+        // SND.NXT rewound below SND.MAX (a timeout) always leaves something to resend.
+        return !in_recovery_ && static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una) >= send_buf_.size() &&
+               !(fin_seq_ && tcb_.snd_nxt <= *fin_seq_) && !(tcb_.snd_nxt < snd_max_);
+      default:
+        return true;  // FIN_WAIT_2, TIME_WAIT: our FIN is acknowledged
+    }
+  }
+  std::optional<segment> transmit(instant now);  // poll_transmit() beyond its quick "nothing"
+  bool transmit_syn(instant now, segment& s);
+  bool transmit_data(instant now, segment& s);
+  bool transmit_retransmission(instant now, segment& s);
+  bool transmit_new(instant now, segment& s);
   struct send_plan {
     enum class hold : std::uint8_t { none, nothing, window, cwnd, nagle };
     std::size_t len = 0;
@@ -230,8 +308,8 @@ private:
     hold why = hold::nothing;
   };
   send_plan plan_new(bool force) const;
-  segment data_segment(instant now, seq at, std::size_t len, bool fin);
-  segment make_segment(instant now, seq seq_num) const;
+  void data_segment(instant now, seq at, std::size_t len, bool fin, segment& s);
+  void make_segment(instant now, seq seq_num, segment& s) const;
   void after_transmit(instant now, const segment& seg);
   std::uint16_t window_field(bool syn) const;
   std::uint32_t effective_mss() const;     // without SACK blocks (the congestion-control SMSS)
@@ -241,79 +319,74 @@ private:
   bool sack_recovery() const { return in_recovery_ && opts_.sack_permitted; }
   std::uint32_t ms_clock(instant now) const;
 
+  // The members, largest alignment first and the flags packed at the end, so an idle connection
+  // is small (tests/tcp/primitives_test.cpp bounds sizeof(connection)): buffers and range arrays
+  // are allocated on first use, events and timers are compact values.
+
   config cfg_;
   const isn_generator* isns_;
-  wire::four_tuple tuple_;
-  state state_ = state::closed;
-  bool passive_ = false;  // this handshake began in LISTEN
-  std::error_code error_;
 
+  // RFC 7323 timestamps, liveness, RTT timing and rate limits: when things happened.
+  instant ts_recent_at_{};          // when TS.Recent was last set (PAWS: invalid after 24 days)
+  instant una_since_{};             // when SND.UNA last moved or data became outstanding
+  instant last_rcv_{};              // last acceptable segment from the peer
+  instant probing_since_{};         // first zero-window probe of this closed window
+  instant rtt_start_{};
+  // RFC 5961 §7 rate limit, and Linux's limit on ACKs answering unacceptable empty segments.
+  instant challenge_window_start_{};
+  instant last_invalid_ack_{};
+
+  rtt_estimator rtt_;
+  congestion_control cc_;           // send side: congestion control
+  sack_scoreboard scoreboard_;      // and loss recovery
+  reassembly ooo_;                  // receive side: out-of-order queue
+  byte_ring send_buf_;
+  byte_ring recv_buf_;
+  timer_set timers_;
+  connection_stats stats_;
+
+  wire::four_tuple tuple_;
   transmission_control_block tcb_;
   seq snd_max_;                     // one past the highest sequence number ever sent
   std::uint32_t max_snd_wnd_ = 0;   // MAX.SND.WND of RFC 5961 §5
-  negotiated_options opts_;
   std::optional<seq> fin_seq_;      // sequence number of our FIN once close() queued it
-  bool close_pending_ = false;      // close() in SYN_RCVD: FIN after the handshake
-  bool peer_fin_ = false;           // the peer's FIN was accepted
-
-  // RFC 7323 timestamps.
-  std::uint32_t ts_recent_ = 0;
-  instant ts_recent_at_{};          // when TS.Recent was last set (PAWS: invalid after 24 days)
-  seq last_ack_sent_;
-
-  // Receive side: advertised right edge (never moves left), out-of-order queue, delayed ACKs.
-  seq rcv_adv_;                     // RCV.NXT + RCV.WND as last advertised
-  reassembly ooo_;
   std::optional<seq> peer_fin_seq_; // the peer's FIN, received ahead of missing data
+  std::optional<seq> rtt_seq_;      // timed segment (Karn): sample when this is acknowledged
+  std::uint32_t ts_recent_ = 0;     // RFC 7323 TS.Recent
+  seq last_ack_sent_;
+  seq rcv_adv_;                     // RCV.NXT + RCV.WND as last advertised (never moves left)
   std::uint32_t rcv_unacked_ = 0;   // in-order bytes not yet ACKed (delayed ACK)
   std::uint32_t rcv_mss_ = 536;     // largest segment seen: "full-sized" for delayed ACKs
-
-  // Send side: congestion control and loss recovery.
-  congestion_control cc_;
-  sack_scoreboard scoreboard_;
-  bool in_recovery_ = false;
   seq recover_;                     // RFC 6582 "recover": SND.MAX when recovery / the RTO began
   seq high_rxt_;                    // RFC 6675 HighRxt
-  bool rexmit_owed_ = false;        // fast retransmit / NewReno partial ACK: resend at SND.UNA
   unsigned dupacks_ = 0;
-  bool cwnd_limited_ = false;       // a send was held by cwnd since the last ACK
-  bool force_send_ = false;         // persist expiry with a small window: sender SWS override
-
-  // Liveness: user timeout and keepalive.
-  instant una_since_{};             // when SND.UNA last moved or data became outstanding
-  instant last_rcv_{};              // last acceptable segment from the peer
   unsigned keepalive_out_ = 0;      // unanswered keepalive probes
   unsigned probes_out_ = 0;         // unanswered zero-window probes
-  instant probing_since_{};         // first zero-window probe of this closed window
-
-  // Output obligations.
-  bool ack_owed_ = false;
-  bool probe_owed_ = false;
-  std::optional<segment> pending_rst_;
-  std::uint32_t last_window_advertised_ = 0;  // bytes
-
-  // Retransmission.
-  rtt_estimator rtt_;
-  unsigned retries_ = 0;           // consecutive RTO expiries without progress
+  unsigned retries_ = 0;            // consecutive RTO expiries without progress
   unsigned persist_backoffs_ = 0;
-  bool syn_retransmitted_ = false;
-  std::optional<seq> rtt_seq_;     // timed segment (Karn): sample when this is acknowledged
-  instant rtt_start_{};
-
-  // RFC 5961 §7 rate limit, and Linux's limit on ACKs answering unacceptable empty segments.
-  instant challenge_window_start_{};
   unsigned challenge_count_ = 0;
-  instant last_invalid_ack_{};
-  bool invalid_ack_sent_ = false;
+  std::uint32_t last_window_advertised_ = 0;  // bytes
+  rst_reply pending_rst_;
+  bounded_queue<stored_event, event_capacity> events_;
+  negotiated_options opts_;         // (7 bytes: after the queue's 50 and before the flags, no padding)
 
-  byte_ring send_buf_;
-  byte_ring recv_buf_;
+  state state_ = state::closed;
+  std::uint8_t error_ = 0;          // why it failed: a std::errc value, 0 if it did not
+  bool passive_ = false;            // this handshake began in LISTEN
+  bool close_pending_ = false;      // close() in SYN_RCVD: FIN after the handshake
+  bool peer_fin_ = false;           // the peer's FIN was accepted
+  bool in_recovery_ = false;
+  bool rexmit_owed_ = false;        // fast retransmit / NewReno partial ACK: resend at SND.UNA
+  bool cwnd_limited_ = false;       // a send was held by cwnd since the last ACK
+  bool force_send_ = false;         // persist expiry with a small window: sender SWS override
+  bool ack_owed_ = false;           // output obligations
+  bool probe_owed_ = false;
+  bool syn_retransmitted_ = false;
+  bool invalid_ack_sent_ = false;
   bool send_was_full_ = false;
   bool readable_queued_ = false;
-
-  timer_set timers_;
-  bounded_queue<event, 32> events_;
-  connection_stats stats_;
+  bool rst_pending_ = false;        // pending_rst_ is to go out
+  bool rst_with_ack_ = false;       // with the ACK bit
 };
 
 }  // namespace synack::tcp

@@ -6,6 +6,7 @@
 // four-tuple gets a larger ISN than before, which keeps old duplicates out of the new incarnation.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "synack/tcp/seq.hpp"
@@ -17,7 +18,8 @@ namespace synack::tcp {
 
 class isn_generator {
 public:
-  explicit isn_generator(const siphash_key& secret) : secret_(secret) {}
+  // Keys SipHash once: the key's part of the initial state is kept, not the key.
+  explicit isn_generator(const siphash_key& secret);
 
   seq generate(const wire::four_tuple& tuple, instant now) const { return seq{m(now) + f(tuple)}; }
 
@@ -26,7 +28,7 @@ public:
   std::uint32_t f(const wire::four_tuple& tuple) const;  // low 32 bits of SipHash-2-4
 
 private:
-  siphash_key secret_;
+  std::array<std::uint64_t, 4> keyed_;  // SipHash v0..v3 after initialization with the secret
 };
 
 }  // namespace synack::tcp

@@ -8,6 +8,7 @@
 // report the most recently changed ranges first (RFC 2018 §4).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,7 +26,8 @@ struct seq_range {
 
 class range_set {
 public:
-  explicit range_set(std::size_t capacity) : cap_(capacity) {}
+  explicit range_set(std::size_t capacity)
+      : cap_(static_cast<std::uint32_t>(std::min<std::size_t>(capacity, std::uint32_t{0xffffffff}))) {}
 
   std::size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
@@ -50,8 +52,8 @@ public:
 
 private:
   std::unique_ptr<seq_range[]> r_;
-  std::size_t cap_;
-  std::size_t n_ = 0;
+  std::uint32_t cap_;  // 32-bit counts: an idle set costs 24 bytes
+  std::uint32_t n_ = 0;
   std::uint32_t stamp_ = 0;
 };
 

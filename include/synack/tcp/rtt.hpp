@@ -32,7 +32,8 @@ public:
     duration granularity;
   };
 
-  explicit rtt_estimator(bounds b) : bounds_(b), base_rto_(clamp(b.initial)) {}
+  explicit rtt_estimator(bounds b)
+      : min_(b.min), max_(b.max), granularity_(b.granularity), base_rto_(clamp(b.initial)) {}
 
   // One RTT measurement (never from a retransmitted segment).
   void sample(duration r);
@@ -43,16 +44,25 @@ public:
   void reset_after_syn_loss();
 
   duration rto() const;  // current timeout, backoff included
-  std::optional<duration> srtt() const { return srtt_; }
-  std::optional<duration> rttvar() const { return rttvar_; }
+  std::optional<duration> srtt() const {
+    if (!sampled()) return std::nullopt;
+    return srtt_;
+  }
+  std::optional<duration> rttvar() const {
+    if (!sampled()) return std::nullopt;
+    return rttvar_;
+  }
   unsigned backoffs() const { return backoffs_; }
 
 private:
   duration clamp(duration d) const;
+  bool sampled() const { return srtt_ >= duration::zero(); }
 
-  bounds bounds_;
-  std::optional<duration> srtt_;
-  std::optional<duration> rttvar_;
+  duration min_;          // the bounds (the initial RTO is only needed at construction)
+  duration max_;
+  duration granularity_;
+  duration srtt_{-1};    // negative until the first sample (samples are never negative)
+  duration rttvar_{-1};
   duration base_rto_;       // RTO before backoff
   unsigned backoffs_ = 0;   // how many times it doubled since the last sample
 };

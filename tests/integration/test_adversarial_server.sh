@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Adversarial peer against `synack serve --echo` (issue 8): a scapy peer in the peer namespace does
+# its own TCP (tests/integration/adversary.py; the peer kernel's RSTs for its ports are dropped by an
+# iptables rule inside that namespace) and, on hand-made connections, sends:
+#   - RSTs outside the window (ignored), in the window but not at RCV.NXT (one challenge ACK, then
+#     rate limited), a SYN on the established connection (challenge ACK) — RFC 5961 §3, §4, §7;
+#   - data outside the window on both sides and data acknowledging bytes never sent (an ACK, none
+#     of it taken — RFC 5961 §5);
+#   - bad IPv4 and TCP checksums, truncated IPv4 and TCP headers, data offset < 5 and past the
+#     segment, option length 0 and past the header, SYN+FIN, SYN+RST, all flags set (also to the
+#     listening port), IP fragments: no answer, each counted under its reason, nothing in the stream;
+#   - a segment under an IPv4 header with options (taken); an exact RST (ends the connection);
+#   - a zero window held forever (persist probes at growing intervals, no busy loop; the data
+#     flows once the window opens);
+#   - no ACKs at all (retransmissions with doubling intervals, then timed_out, then RSTs);
+#   - one 65535-byte IPv4 packet (a 64 KiB coalesced frame; the veths' MTU is 65535 here).
+# After each group the serve --stats FILE (SIGUSR1) must show the right counters moving, and the
+# connection must still echo where it should. Exits 77 if not root or scapy is missing.
+# The 64 KiB frame: the engine's receive ring slots (64 KiB with their header) cannot hold a
+# 65549-byte frame yet; it is dropped, counted as total_length_beyond_frame, and the test then checks
+# that the same bytes in MSS-sized segments go through (reported as a KNOWN LIMITATION). Set
+# SYNACK_STRICT_SUPER=1 to require the frame be taken whole.
+set -Eeuo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=serve_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
+netns_require_root
+SCAPY_PY=/usr/bin/python3
+if ! "$SCAPY_PY" -c 'import scapy.layers.inet' >/dev/null 2>&1; then
+  echo "SKIP: scapy missing (apt-get install python3-scapy; scripts/setup-deps.sh does)" >&2
+  exit 77
+fi
+it_init "$@"
+PEER_PORTS=40000:40099
+MTU=65535
+RETRIES=3
+
+# ------------------------------------------------------------------------------------------------
+it_section "set-up: big MTU, the peer kernel's RSTs dropped for the scapy ports, synack serve --echo"
+ip netns exec "$NETNS_C" ip link set "$NETNS_IF_C" mtu "$MTU"
+ip netns exec "$NETNS_S" ip link set "$NETNS_IF_S" mtu "$MTU"
+ip netns exec "$NETNS_S" iptables -w -A OUTPUT -p tcp --sport "$PEER_PORTS" --tcp-flags RST RST -j DROP \
+  || fail "cannot add the RST-drop rule in the peer namespace"
+STATS="$NETNS_TMP/serve-stats.json"
+it_capture_start cap "tcp port $SERVE_PORT"
+serve_start serve --echo --stats "$STATS" --retries "$RETRIES"
+
+# ------------------------------------------------------------------------------------------------
+it_section "the attacks (adversary.py server)"
+t0=$(date +%s%N)
+rc=0
+timeout -k 5 90 ip netns exec "$NETNS_S" "$SCAPY_PY" -u "$IT_DIR/adversary.py" server \
+  --iface "$NETNS_IF_S" --my-ip "$NETNS_IP_S" --peer-ip "$NETNS_IP_C" \
+  --peer-mac "$(ip netns exec "$NETNS_C" cat "/sys/class/net/$NETNS_IF_C/address")" --port "$SERVE_PORT" \
+  --port-lo 40000 --port-hi 40099 --stats "$STATS" --pid "$SERVE_PID" --retries "$RETRIES" --mtu "$MTU" \
+  --tmp "$NETNS_TMP" ${SYNACK_STRICT_SUPER:+--strict-super} >"$NETNS_TMP/adversary.log" 2>&1 || rc=$?
+sed 's/^/   /' "$NETNS_TMP/adversary.log"
+echo "   adversary: exit $rc in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+netns_pid_alive "$SERVE_PID" || fail "synack serve died during the attacks"
+it_capture_stop cap
+[ "$rc" = 0 ] || fail "adversary checks failed (exit $rc)"
+ok "every adversarial check passed"
+
+# ------------------------------------------------------------------------------------------------
+it_section "afterwards: the server still serves a kernel client, and exits cleanly"
+got=$(ip netns exec "$NETNS_S" timeout 20 python3 "$IT_DIR/serve_clients.py" echo "$NETNS_IP_C" "$SERVE_PORT" 1 100000) \
+  || fail "echo from kernel clients after the attacks failed: $got"
+echo "   $got"
+[[ "$got" == *'"ok": 1,'* ]] || fail "a kernel client's 100 kB echo after the attacks did not come back whole: $got"
+ok "a kernel client's 100 kB echo after the attacks"
+serve_stop
+[ -s "$STATS" ] && "$SCAPY_PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$STATS" \
+  || fail "no valid --stats file at exit"
+ok "--stats FILE written at exit ($(wc -c <"$STATS") bytes)"
+echo "== $(basename "$0"): passed ($(it_elapsed))"
