@@ -99,11 +99,14 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
     if (::setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0)
       throw_system(errno, "cannot select TPACKET_V2");
 
-    // Frames are TPACKET_ALIGNMENT-aligned; a block is a power-of-two number of pages (no waste in
-    // the kernel's page allocation) holding one or more whole frames.
+    // Frames are TPACKET_ALIGNMENT-aligned; a block is a power-of-two number of pages (the kernel
+    // allocates it as one power-of-two page run) holding one or more whole frames. A frame size that
+    // is not a power of two (the default: a 65,535-byte IPv4 super-frame plus its headers) gets a
+    // block large enough that at most an eighth of it is left over (at most 4 MiB).
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     frame_size_ = std::max<std::size_t>(TPACKET_ALIGN(opts.rx_frame_size), TPACKET_ALIGN(TPACKET2_HDRLEN + 1600));
     block_size_ = std::bit_ceil(std::max(frame_size_, page));
+    while ((block_size_ % frame_size_) * 8 > block_size_ && block_size_ < (std::size_t{4} << 20)) block_size_ *= 2;
     frames_per_block_ = block_size_ / frame_size_;
     std::size_t wanted = std::max<std::size_t>(opts.rx_ring_bytes / frame_size_, 8);
     std::size_t blocks = (wanted + frames_per_block_ - 1) / frames_per_block_;

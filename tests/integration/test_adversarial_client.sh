@@ -12,10 +12,8 @@
 #   - sends the whole response in one 65535-byte IPv4 packet (a 64 KiB coalesced frame; MTU 65535).
 # get --stats FILE must show the counters moving for the right reasons. Exits 77 if not root or
 # scapy is missing.
-# The 64 KiB frame: the engine's receive ring slots (64 KiB with their header) cannot hold a
-# 65549-byte frame yet; it is dropped, counted as total_length_beyond_frame, and the test then checks
-# that the same bytes in MSS-sized segments go through (reported as a KNOWN LIMITATION). Set
-# SYNACK_STRICT_SUPER=1 to require the frame be taken whole.
+# The 64 KiB frame must be taken whole (the ring's slots hold a 65,535-byte IPv4 packet with its
+# headers; adversary.py's --strict-super, always on here).
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,7 +44,7 @@ timeout -k 5 90 ip netns exec "$NETNS_S" "$SCAPY_PY" -u "$IT_DIR/adversary.py" c
   --iface "$NETNS_IF_S" --my-ip "$NETNS_IP_S" --peer-ip "$NETNS_IP_C" \
   --peer-mac "$(ip netns exec "$NETNS_C" cat "/sys/class/net/$NETNS_IF_C/address")" --port "$PORT" \
   --synack "$SYNACK" --client-ns "$NETNS_C" --retries "$RETRIES" --mtu "$MTU" \
-  --tmp "$NETNS_TMP" ${SYNACK_STRICT_SUPER:+--strict-super} >"$NETNS_TMP/adversary.log" 2>&1 || rc=$?
+  --tmp "$NETNS_TMP" --strict-super >"$NETNS_TMP/adversary.log" 2>&1 || rc=$?
 sed 's/^/   /' "$NETNS_TMP/adversary.log"
 echo "   adversary: exit $rc in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 it_capture_stop cap

@@ -16,10 +16,8 @@
 #   - one 65535-byte IPv4 packet (a 64 KiB coalesced frame; the veths' MTU is 65535 here).
 # After each group the serve --stats FILE (SIGUSR1) must show the right counters moving, and the
 # connection must still echo where it should. Exits 77 if not root or scapy is missing.
-# The 64 KiB frame: the engine's receive ring slots (64 KiB with their header) cannot hold a
-# 65549-byte frame yet; it is dropped, counted as total_length_beyond_frame, and the test then checks
-# that the same bytes in MSS-sized segments go through (reported as a KNOWN LIMITATION). Set
-# SYNACK_STRICT_SUPER=1 to require the frame be taken whole.
+# The 64 KiB frame must be taken whole (the ring's slots hold a 65,535-byte IPv4 packet with its
+# headers; adversary.py's --strict-super, always on here).
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -54,7 +52,7 @@ timeout -k 5 90 ip netns exec "$NETNS_S" "$SCAPY_PY" -u "$IT_DIR/adversary.py" s
   --iface "$NETNS_IF_S" --my-ip "$NETNS_IP_S" --peer-ip "$NETNS_IP_C" \
   --peer-mac "$(ip netns exec "$NETNS_C" cat "/sys/class/net/$NETNS_IF_C/address")" --port "$SERVE_PORT" \
   --port-lo 40000 --port-hi 40099 --stats "$STATS" --pid "$SERVE_PID" --retries "$RETRIES" --mtu "$MTU" \
-  --tmp "$NETNS_TMP" ${SYNACK_STRICT_SUPER:+--strict-super} >"$NETNS_TMP/adversary.log" 2>&1 || rc=$?
+  --tmp "$NETNS_TMP" --strict-super >"$NETNS_TMP/adversary.log" 2>&1 || rc=$?
 sed 's/^/   /' "$NETNS_TMP/adversary.log"
 echo "   adversary: exit $rc in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 netns_pid_alive "$SERVE_PID" || fail "synack serve died during the attacks"

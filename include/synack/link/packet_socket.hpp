@@ -65,8 +65,10 @@ class packet_socket {
     // Each ring slot holds one received frame after a 66-byte ring header, so 64 KiB slots keep
     // IPv4 packets up to 65456 bytes whole (GRO/TSO super-frames stay below that: measured 65226
     // over a veth); 2048 is enough with GRO off and gives many more slots per byte.
-    std::size_t rx_frame_size = 1 << 16;
-    std::size_t rx_ring_bytes = 8 << 20;  // 128 frames of 64 KiB
+    // A slot holds the largest IPv4 packet (65,535 bytes: a GRO/TSO super-frame) with its Ethernet
+    // and tpacket headers: 64 KiB + one page.
+    std::size_t rx_frame_size = (1 << 16) + 4096;
+    std::size_t rx_ring_bytes = 8 << 20;  // 120 frames of 68 KiB
     std::size_t send_buffer_bytes = 4 << 20;  // SO_SNDBUF(FORCE); 0 keeps the kernel default
     bool qdisc_bypass = false;  // PACKET_QDISC_BYPASS (trap 8: also skips tc on this interface)
     // Also receive ICMP destination-unreachable/time-exceeded sent to local_addr (rx_filter.hpp).
