@@ -198,14 +198,21 @@ netns_create_pair() {
   NETNS_CREATED+=("$c")
   ip netns add "$s" || netns_die "cannot create namespace $s"
   NETNS_CREATED+=("$s")
-  ip link add "$NETNS_IF_C" netns "$c" type veth peer name "$NETNS_IF_S" netns "$s" \
-    || netns_die "cannot create the veth pair in $c/$s"
-  local ns ifc ip
+  local ns
   for ns in "$c" "$s"; do
     ip -n "$ns" link set lo up
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
   done
+  netns_link_pair "$c" "$s"
+}
+
+# netns_link_pair C S: the veth pair between namespaces C and S with its addresses and offloads,
+# both ends up and the carrier on (also used to make it again after a test deleted it).
+netns_link_pair() {
+  local c=$1 s=$2 ns ifc ip pair
+  ip link add "$NETNS_IF_C" netns "$c" type veth peer name "$NETNS_IF_S" netns "$s" \
+    || netns_die "cannot create the veth pair in $c/$s"
   for pair in "$c:$NETNS_IF_C:$NETNS_IP_C" "$s:$NETNS_IF_S:$NETNS_IP_S"; do
     IFS=: read -r ns ifc ip <<<"$pair"
     ip -n "$ns" addr add "$ip/$NETNS_PLEN" dev "$ifc"

@@ -679,29 +679,13 @@ def run_server(a):
         s10 = st.snap()
         big = bytes((i * 7 + 13) % 251 for i in range(65535 - 40))
         g.send("PA", big)
-        sent_from = g.snd_nxt
         g.snd_nxt = add(g.snd_nxt, len(big))  # our ACKs must carry the sequence after the frame
-        got = g.recv_data(len(big), 2.0)
-        s11 = st.snap()
-        d = delta(s10, s11)
-        if got != big and not a.strict_super and d.get("engine.dropped.total_length_beyond_frame") == 1 \
-                and d.get("tcp.bytes_received") == 0:
-            # The receive ring's slots hold 64 KiB with their header: a 65549-byte frame arrives
-            # cut and is dropped, counted. Until the engine takes such frames, check the fallback:
-            # nothing was taken or lost, and the same bytes in MSS-sized segments go through.
-            log("   KNOWN LIMITATION: the 65549-byte frame was dropped as total_length_beyond_frame "
-                "(the ring slot is too small); resending it in 1400-byte segments")
-            g.snd_nxt = sent_from
-            g.send_data(big)
-            got = g.recv_data(len(big), 10.0)
-            check(got == big, "serve: after the dropped 64 KiB frame the same bytes in segments echo (%d bytes)"
-                  % len(got))
-        else:
-            got += g.recv_data(len(big) - len(got), 10.0)
-            check(got == big, "serve: the %d-byte segment was taken whole and echoed (%d bytes back)"
-                  % (len(big), len(got)))
-            check_delta(d, {"tcp.bytes_received": (len(big), None), "tcp.bytes_beyond_window": 0,
-                            "engine.dropped_total": 0}, "serve 64 KiB frame")
+        got = g.recv_data(len(big), 10.0)
+        d = delta(s10, st.snap())
+        check(got == big, "serve: the %d-byte segment was taken whole and echoed (%d bytes back)"
+              % (len(big), len(got)))
+        check_delta(d, {"tcp.bytes_received": (len(big), None), "tcp.bytes_beyond_window": 0,
+                        "engine.dropped_total": 0}, "serve 64 KiB frame")
 
     end = st.snap()
     d = delta(base, end)
@@ -860,16 +844,9 @@ def run_client(a):
         resp = http_response(body)
         c.send("PA", resp)
         a_ = c.expect(lambda t, p: "A" in flags_str(t) and t.ack == add(c.snd_nxt, len(resp)), 2.0)
-        fallback = a_ is None and not a.strict_super
-        if fallback:  # see run_server: resend the same bytes in MSS-sized segments
-            log("   no ACK for the 64 KiB frame: resending it in 1400-byte segments")
-            c.send_data(resp)
-            a_ = c.expect(lambda t, p: "A" in flags_str(t) and t.ack == c.snd_nxt, 5.0)
-            check(a_ is not None, "get super segment: the resent bytes were ACKed")
-        else:
-            c.snd_nxt = add(c.snd_nxt, len(resp))
-            check(a_ is not None, "get super segment: synack ACKed the %d-byte segment whole" % len(resp),
-                  [describe(p) for _, p in w.log[-5:]])
+        c.snd_nxt = add(c.snd_nxt, len(resp))
+        check(a_ is not None, "get super segment: synack ACKed the %d-byte segment whole" % len(resp),
+              [describe(p) for _, p in w.log[-5:]])
         c.send("FA")
         c.snd_nxt = add(c.snd_nxt, 1)
         fin = c.expect(lambda t, p: "F" in flags_str(t), 5.0)
@@ -880,12 +857,7 @@ def run_client(a):
         check(rc == 0 and open(run.body, "rb").read() == body,
               "get super segment: synack get exited 0 with the %d-byte body intact (exit %d: %s)"
               % (len(body), rc, err.strip()[-200:]))
-        if fallback:
-            check(st.get("engine.dropped.total_length_beyond_frame") == 1 and st.get("engine.dropped_total") == 1,
-                  "get super segment: KNOWN LIMITATION: the 65549-byte frame was dropped, counted as "
-                  "total_length_beyond_frame (the ring slot is too small), and nothing else")
-        else:
-            check_delta(st, {"tcp.bytes_beyond_window": 0, "engine.dropped_total": 0}, "get super segment")
+        check_delta(st, {"tcp.bytes_beyond_window": 0, "engine.dropped_total": 0}, "get super segment")
     return finish()
 
 
@@ -917,8 +889,6 @@ def main():
     ap.add_argument("--zero-window-seconds", type=float, default=15.0,
                     help="give up waiting for 4 persist probes after this long")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--strict-super", action="store_true",
-                    help="fail (rather than report a known limitation) when a 64 KiB frame is dropped")
     a = ap.parse_args()
     # RTO 200 ms (rto_min), doubling: the data and `retries` retransmissions, then the last RTO.
     a.retries_seconds = sum(0.2 * 2 ** i for i in range(a.retries + 1)) * 2 + 3.0

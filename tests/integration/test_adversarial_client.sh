@@ -13,45 +13,31 @@
 # get --stats FILE must show the counters moving for the right reasons. Exits 77 if not root or
 # scapy is missing.
 # The 64 KiB frame must be taken whole (the ring's slots hold a 65,535-byte IPv4 packet with its
-# headers; adversary.py's --strict-super, always on here).
+# headers).
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=adversary_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/adversary_lib.sh"
 netns_require_root
-SCAPY_PY=/usr/bin/python3
-if ! "$SCAPY_PY" -c 'import scapy.layers.inet' >/dev/null 2>&1; then
-  echo "SKIP: scapy missing (apt-get install python3-scapy; scripts/setup-deps.sh does)" >&2
-  exit 77
-fi
+adversary_require_scapy
 it_init "$@"
 PORT=8080
-MTU=65535
 RETRIES=3
 
 # ------------------------------------------------------------------------------------------------
 it_section "set-up: big MTU, the peer kernel's RSTs from port $PORT dropped"
-ip netns exec "$NETNS_C" ip link set "$NETNS_IF_C" mtu "$MTU"
-ip netns exec "$NETNS_S" ip link set "$NETNS_IF_S" mtu "$MTU"
-ip netns exec "$NETNS_S" iptables -w -A OUTPUT -p tcp --sport "$PORT" --tcp-flags RST RST -j DROP \
-  || fail "cannot add the RST-drop rule in the peer namespace"
+adversary_link_setup "$PORT"
 it_capture_start cap "tcp port $PORT"
 
 # ------------------------------------------------------------------------------------------------
 it_section "the attacks (adversary.py client)"
-t0=$(date +%s%N)
-rc=0
-timeout -k 5 90 ip netns exec "$NETNS_S" "$SCAPY_PY" -u "$IT_DIR/adversary.py" client \
-  --iface "$NETNS_IF_S" --my-ip "$NETNS_IP_S" --peer-ip "$NETNS_IP_C" \
-  --peer-mac "$(ip netns exec "$NETNS_C" cat "/sys/class/net/$NETNS_IF_C/address")" --port "$PORT" \
-  --synack "$SYNACK" --client-ns "$NETNS_C" --retries "$RETRIES" --mtu "$MTU" \
-  --tmp "$NETNS_TMP" --strict-super >"$NETNS_TMP/adversary.log" 2>&1 || rc=$?
-sed 's/^/   /' "$NETNS_TMP/adversary.log"
-echo "   adversary: exit $rc in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+adversary_run client --port "$PORT" --synack "$SYNACK" --client-ns "$NETNS_C" --retries "$RETRIES"
 it_capture_stop cap
 for f in "$NETNS_TMP"/get-*.err; do
   [ -s "$f" ] && { echo "   $(basename "$f"):"; sed 's/^/     /' "$f"; }
 done
-[ "$rc" = 0 ] || fail "adversary checks failed (exit $rc)"
+[ "$ADV_RC" = 0 ] || fail "adversary checks failed (exit $ADV_RC)"
 ok "every adversarial check passed"
 [ -z "$(it_rules "$NETNS_C")" ] || fail "firewall rules left behind: $(it_rules "$NETNS_C")"
 ok "no synack firewall rule left behind"

@@ -17,47 +17,34 @@
 # After each group the serve --stats FILE (SIGUSR1) must show the right counters moving, and the
 # connection must still echo where it should. Exits 77 if not root or scapy is missing.
 # The 64 KiB frame must be taken whole (the ring's slots hold a 65,535-byte IPv4 packet with its
-# headers; adversary.py's --strict-super, always on here).
+# headers).
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
+# shellcheck source=adversary_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/adversary_lib.sh"
 netns_require_root
-SCAPY_PY=/usr/bin/python3
-if ! "$SCAPY_PY" -c 'import scapy.layers.inet' >/dev/null 2>&1; then
-  echo "SKIP: scapy missing (apt-get install python3-scapy; scripts/setup-deps.sh does)" >&2
-  exit 77
-fi
+adversary_require_scapy
 it_init "$@"
 PEER_PORTS=40000:40099
-MTU=65535
 RETRIES=3
 
 # ------------------------------------------------------------------------------------------------
 it_section "set-up: big MTU, the peer kernel's RSTs dropped for the scapy ports, synack serve --echo"
-ip netns exec "$NETNS_C" ip link set "$NETNS_IF_C" mtu "$MTU"
-ip netns exec "$NETNS_S" ip link set "$NETNS_IF_S" mtu "$MTU"
-ip netns exec "$NETNS_S" iptables -w -A OUTPUT -p tcp --sport "$PEER_PORTS" --tcp-flags RST RST -j DROP \
-  || fail "cannot add the RST-drop rule in the peer namespace"
+adversary_link_setup "$PEER_PORTS"
 STATS="$NETNS_TMP/serve-stats.json"
 it_capture_start cap "tcp port $SERVE_PORT"
 serve_start serve --echo --stats "$STATS" --retries "$RETRIES"
 
 # ------------------------------------------------------------------------------------------------
 it_section "the attacks (adversary.py server)"
-t0=$(date +%s%N)
-rc=0
-timeout -k 5 90 ip netns exec "$NETNS_S" "$SCAPY_PY" -u "$IT_DIR/adversary.py" server \
-  --iface "$NETNS_IF_S" --my-ip "$NETNS_IP_S" --peer-ip "$NETNS_IP_C" \
-  --peer-mac "$(ip netns exec "$NETNS_C" cat "/sys/class/net/$NETNS_IF_C/address")" --port "$SERVE_PORT" \
-  --port-lo 40000 --port-hi 40099 --stats "$STATS" --pid "$SERVE_PID" --retries "$RETRIES" --mtu "$MTU" \
-  --tmp "$NETNS_TMP" --strict-super >"$NETNS_TMP/adversary.log" 2>&1 || rc=$?
-sed 's/^/   /' "$NETNS_TMP/adversary.log"
-echo "   adversary: exit $rc in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+adversary_run server --port "$SERVE_PORT" --port-lo 40000 --port-hi 40099 --stats "$STATS" \
+  --pid "$SERVE_PID" --retries "$RETRIES"
 netns_pid_alive "$SERVE_PID" || fail "synack serve died during the attacks"
 it_capture_stop cap
-[ "$rc" = 0 ] || fail "adversary checks failed (exit $rc)"
+[ "$ADV_RC" = 0 ] || fail "adversary checks failed (exit $ADV_RC)"
 ok "every adversarial check passed"
 
 # ------------------------------------------------------------------------------------------------

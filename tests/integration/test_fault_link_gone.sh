@@ -20,16 +20,7 @@ command -v tc >/dev/null || { echo "SKIP: tc missing (iproute2)"; exit 77; }
 BOUND=5
 
 # remake_veth: the veth pair again, as scripts/netns.sh makes it.
-remake_veth() {
-  ip link add "$NETNS_IF_C" netns "$NETNS_C" type veth peer name "$NETNS_IF_S" netns "$NETNS_S" \
-    || fail "cannot make the veth pair again"
-  ip -n "$NETNS_C" addr add "$NETNS_IP_C/$NETNS_PLEN" dev "$NETNS_IF_C"
-  ip -n "$NETNS_S" addr add "$NETNS_IP_S/$NETNS_PLEN" dev "$NETNS_IF_S"
-  ip -n "$NETNS_C" link set "$NETNS_IF_C" up
-  ip -n "$NETNS_S" link set "$NETNS_IF_S" up
-  netns_wait_until 10 "veth carrier" bash -c "ip -n '$NETNS_C' -o link show '$NETNS_IF_C' | grep -q 'state UP'" \
-    || fail "the new veth did not come up"
-}
+remake_veth() { netns_link_pair "$NETNS_C" "$NETNS_S"; }
 
 # delete_and_expect NAME PID: delete the veth, then expect PID to exit 2 within BOUND seconds
 # with one stderr line naming the interface, and no rule left.
