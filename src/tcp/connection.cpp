@@ -103,7 +103,7 @@ void connection::reset_for_open() {
   recover_ = high_rxt_ = {};
   dupacks_ = 0;
   keepalive_out_ = probes_out_ = 0;
-  rtt_ = rtt_estimator({cfg.rto_initial, cfg.rto_min, cfg.rto_max, cfg.clock_granularity});
+  rtt_.restart(cfg.rto_initial);  // (the RTO bounds in cfg_ never change after construction)
   retries_ = persist_backoffs_ = 0;
   syn_retransmitted_ = false;
   rtt_seq_.reset();
@@ -112,25 +112,10 @@ void connection::reset_for_open() {
   send_was_full_ = readable_queued_ = false;
   timers_.disarm_all();
   error_ = 0;
-  update_rcv_wnd();
-  last_window_advertised_ = 0;
+  last_window_advertised_ = 0;  // (RCV.WND is 0 with the TCB: nothing advertised yet)
 }
 
 // --- state and events ----------------------------------------------------------------------------
-
-void connection::set_state(state to) {
-  if (to == state_) return;
-  push_event({event::kind::state_changed, state_, to, {}});
-  state_ = to;
-}
-
-void connection::push_event(stored_event e) {
-  if (e.what == event::kind::readable) {
-    if (readable_queued_) return;  // one pending "readable" is enough
-    readable_queued_ = true;
-  }
-  if (!events_.push(e)) ++stats_.events_dropped;
-}
 
 void connection::fail(std::errc why) {
   error_ = static_cast<std::uint8_t>(why);  // errno values, all below 256
@@ -191,11 +176,6 @@ void connection::begin_close() {
   set_state(state_ == state::close_wait ? state::last_ack : state::fin_wait_1);
 }
 
-// RCV.WND: what is left of the window we advertised (RFC 9293 §3.3.1).
-void connection::update_rcv_wnd() {
-  tcb_.rcv_wnd = tcb_.rcv_nxt < rcv_adv_ ? static_cast<std::uint32_t>(rcv_adv_ - tcb_.rcv_nxt) : 0;
-}
-
 // --- user calls ----------------------------------------------------------------------------------
 
 std::size_t connection::send_space() const {
@@ -229,7 +209,7 @@ std::size_t connection::receive(std::span<std::byte> out) {
   // stalled on a small window restarts without waiting for its persist timer.
   const bool receiving =
       state_ == state::established || state_ == state::fin_wait_1 || state_ == state::fin_wait_2;
-  const seq edge = tcb_.rcv_nxt + (std::uint32_t{window_field(false)} << opts_.rcv_wscale);
+  const seq edge = tcb_.rcv_nxt + (std::uint32_t{window_field()} << opts_.rcv_wscale);
   // Linux tcp_cleanup_rbuf: a window update of its own only once what is left of the advertised
   // window is at most half the buffer and the new window at least doubles it (while data flows,
   // the next ACK carries the new window anyway; an update per read only doubled the ACKs in bulk).
@@ -465,8 +445,8 @@ bool connection::window_blocked() const {
   return plan_new(false).why == send_plan::hold::window;
 }
 
-void connection::update_persist_timer(instant now) {
-  if (!nothing_to_send() && window_blocked()) {  // (the quick test first: nothing to send, nothing blocked)
+void connection::update_persist_timer_blocked(instant now) {
+  if (window_blocked()) {
     if (!timers_.armed(timer_kind::persist)) {
       if (persist_backoffs_ == 0) probing_since_ = now;
       timers_.arm(timer_kind::persist, now + persist_interval());
@@ -474,10 +454,6 @@ void connection::update_persist_timer(instant now) {
   } else {
     stop_persist();
   }
-}
-
-std::uint32_t connection::sws_step() const {
-  return static_cast<std::uint32_t>(std::min<std::size_t>(recv_buf_.capacity() / 2, cfg_.mss));
 }
 
 congestion_info connection::congestion() const {

@@ -49,7 +49,7 @@ void connection::arrive_listen(instant now, const segment& seg) {
 }
 
 // §3.10.7.3: SYN_SENT.
-void connection::arrive_syn_sent(instant now, const segment& seg) {
+inline void connection::arrive_syn_sent(instant now, const segment& seg) {
   // first: the ACK must be for our SYN exactly (SND.UNA = ISS, SND.NXT = ISS+1).
   if (seg.ack_num && *seg.ack_num != tcb_.iss + 1) {
     if (!seg.rst) queue_rst_reply(seg);  // <SEQ=SEG.ACK><CTL=RST>
@@ -80,7 +80,7 @@ void connection::arrive_syn_sent(instant now, const segment& seg) {
 }
 
 // The peer's SYN: its ISN and what its options settle (RFC 7323, RFC 2018, RFC 9293 §3.7.1).
-void connection::take_peer_syn(instant now, const segment& seg) {
+inline void connection::take_peer_syn(instant now, const segment& seg) {
   tcb_.irs = seg.seq_num;
   tcb_.rcv_nxt = seg.seq_num + 1;
   const auto& o = seg.options;
@@ -101,13 +101,13 @@ void connection::take_peer_syn(instant now, const segment& seg) {
   max_snd_wnd_ = tcb_.snd_wnd;
   tcb_.snd_wl1 = seg.seq_num;
   // Our SYN (or the SYN-ACK about to go) offers the unscaled window: the first right edge.
-  rcv_adv_ = tcb_.rcv_nxt + std::uint32_t{window_field(true)};
+  rcv_adv_ = tcb_.rcv_nxt + std::uint32_t{syn_window()};
   rcv_mss_ = std::min<std::uint32_t>(536, cfg_.mss);
   update_rcv_wnd();
 }
 
 // §3.10.7.4: the synchronized states, step by step.
-void connection::arrive_synchronized(instant now, const segment& arriving) {
+inline void connection::arrive_synchronized(instant now, const segment& arriving) {
   if (state_ == state::time_wait && time_wait_fin_retransmitted(now, arriving)) return;
   if (state_ == state::syn_received && arriving.syn) {
     segment seg = arriving;  // a simultaneous open's SYN-ACK is rewritten: a copy, only then
@@ -138,7 +138,7 @@ void connection::process_synchronized(instant now, const segment& seg) {
   if (!process_ack(now, seg)) return;               // fifth: ACK
   if (ack_only) return;                             // zero window: only the ACK counted
   // sixth: URG is ignored (RFC 6093: urgent data is for legacy applications only).
-  process_text(now, seg);                           // seventh: segment text
+  if (!seg.payload.empty()) process_text(now, seg);  // seventh: segment text
   process_fin(now, seg);                            // eighth: FIN
   // Step 5's FIN_WAIT_1 -> FIN_WAIT_2 happens here, after step 8, so that a segment acking our
   // FIN and carrying the peer's FIN goes FIN_WAIT_1 -> TIME_WAIT directly (RFC 9293 step 8,
@@ -174,7 +174,7 @@ bool connection::syn_received_duplicate_syn(segment& seg) {
 }
 
 // First step: is the segment in the receive window? The four cases of RFC 9293 §3.10.7.4.
-bool connection::check_sequence(instant now, const segment& seg, bool& ack_only) {
+inline bool connection::check_sequence(instant now, const segment& seg, bool& ack_only) {
   const std::uint32_t wnd = tcb_.rcv_wnd;
   const std::uint32_t len = seg.len();
   const seq nxt = tcb_.rcv_nxt;
@@ -220,7 +220,7 @@ bool connection::rate_limit_invalid_ack(instant now, const segment& seg) {
 // RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than TS.Recent is an old duplicate
 // (perhaps from before the sequence numbers wrapped): ACK and drop. A RST is exempt; TS.Recent
 // idle for 24 days is no longer valid (§5.5). Segments without TSopt pass (see update_ts_recent).
-bool connection::check_paws(instant now, const segment& seg) {
+inline bool connection::check_paws(instant now, const segment& seg) {
   if (!opts_.timestamps || !seg.options.timestamps || seg.rst) return true;
   if (now - ts_recent_at_ > paws_idle_limit) return true;
   if (!(seq{seg.options.timestamps->tsval} < seq{ts_recent_})) return true;
@@ -233,7 +233,7 @@ bool connection::check_paws(instant now, const segment& seg) {
 }
 
 // Second step: RST, with RFC 5961 §3 (blind reset protection).
-bool connection::check_rst(instant now, const segment& seg) {
+inline bool connection::check_rst(instant now, const segment& seg) {
   if (!seg.rst) return true;
   if (seg.seq_num != tcb_.rcv_nxt) {  // in the window but not exact: challenge ACK
     ++stats_.rst_in_window;
@@ -261,7 +261,7 @@ bool connection::check_rst(instant now, const segment& seg) {
 }
 
 // Fourth step: SYN in a synchronized state.
-bool connection::check_syn(instant now, const segment& seg) {
+inline bool connection::check_syn(instant now, const segment& seg) {
   if (!seg.syn) return true;
   if (state_ == state::syn_received && passive_) {
     // RFC 9293 step 4 (from RFC 1122 §4.2.2.20): a new SYN in a passive SYN_RCVD returns to LISTEN.
@@ -276,7 +276,7 @@ bool connection::check_syn(instant now, const segment& seg) {
 // RFC 7323 §4.3: remember the peer's TSval if this segment covers
 // Last.ACK.sent. Deviation: segments without TSopt are accepted anyway, like Linux (§3.2 says
 // they SHOULD be dropped).
-void connection::update_ts_recent(const segment& seg) {
+inline void connection::update_ts_recent(const segment& seg) {
   if (!opts_.timestamps || !seg.options.timestamps) return;
   const std::uint32_t tsval = seg.options.timestamps->tsval;
   if (seq{tsval} >= seq{ts_recent_} && seg.seq_num <= last_ack_sent_) {
@@ -342,12 +342,12 @@ bool connection::process_ack(instant now, const segment& seg) {
 
 // SND.UNA advances to `ack`: release sent data, take an RTT sample, re-time (RFC 6298 §5.2/§5.3).
 void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::uint32_t> echoed) {
-  const std::uint32_t flight_before = in_flight();
+  const std::uint32_t flight_before = data_phase(state_) ? in_flight() : 0;  // (used there only)
   std::uint32_t acked = static_cast<std::uint32_t>(ack - tcb_.snd_una);
   if (tcb_.snd_una == tcb_.iss && (state_ == state::syn_sent || state_ == state::syn_received))
     --acked;  // our SYN
   const std::size_t data = std::min<std::size_t>(acked, send_buf_.size());
-  send_buf_.consume(data);
+  if (data > 0) send_buf_.consume(data);  // (an ACK of our SYN or FIN alone releases no bytes)
   tcb_.snd_una = ack;
   if (tcb_.snd_nxt < ack) tcb_.snd_nxt = ack;
   if (echoed && *echoed != 0) {
@@ -384,13 +384,13 @@ void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::u
 }
 
 // The peer's TSecr, if timestamps are in use.
-std::optional<std::uint32_t> connection::echoed_timestamp(const segment& seg) const {
+inline std::optional<std::uint32_t> connection::echoed_timestamp(const segment& seg) const {
   if (!opts_.timestamps || !seg.options.timestamps) return std::nullopt;
   return seg.options.timestamps->tsecr;
 }
 
 // RFC 9293 §3.10.7.4 step 5: take SEG.WND only from a segment newer than the last update.
-void connection::update_send_window(const segment& seg) {
+inline void connection::update_send_window(const segment& seg) {
   const seq ack = *seg.ack_num;
   if (tcb_.snd_wl1 < seg.seq_num || (tcb_.snd_wl1 == seg.seq_num && tcb_.snd_wl2 <= ack)) {
     tcb_.snd_wnd = std::uint32_t{seg.window} << opts_.snd_wscale;
@@ -401,7 +401,7 @@ void connection::update_send_window(const segment& seg) {
 }
 
 // Loss detection on an ACK (RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2).
-void connection::detect_loss(instant now, const segment&, std::uint32_t, bool dup) {
+inline void connection::detect_loss(instant now, const segment&, std::uint32_t, bool dup) {
   if (dup) {
     ++dupacks_;
     ++stats_.dup_acks;
@@ -459,11 +459,10 @@ void connection::on_recovery_ack(instant, std::uint32_t acked) {
   }
 }
 
-// Seventh step: segment text. In order: into the receive buffer, with whatever the out-of-order
-// queue holds right after it. Out of order: into the queue (RFC 9293 §3.10.7.4 step 7 allows
-// holding it), answered at once with SACK blocks.
+// Seventh step: segment text (the caller checks there is some). In order: into the receive
+// buffer, with whatever the out-of-order queue holds right after it. Out of order: into the queue
+// (RFC 9293 §3.10.7.4 step 7 allows holding it), answered at once with SACK blocks.
 void connection::process_text(instant now, const segment& seg) {
-  if (seg.payload.empty()) return;
   // After the peer's FIN no text can be new ("this should not occur"): ignore it.
   if (state_ != state::established && state_ != state::fin_wait_1 && state_ != state::fin_wait_2) return;
   auto payload = seg.payload;
@@ -510,7 +509,7 @@ void connection::process_text(instant now, const segment& seg) {
 // Eighth step: FIN. Taken when everything before it is in; a FIN that arrives ahead of missing
 // data is remembered and taken once the gap closes (RFC 9293 §3.10.7.4 step 8 via step 7's
 // out-of-order queue).
-void connection::process_fin(instant now, const segment& seg) {
+inline void connection::process_fin(instant now, const segment& seg) {
   if (peer_fin_) return;
   if (seg.fin) {
     const seq fin_at = seg.seq_num + static_cast<std::uint32_t>(seg.payload.size());
@@ -520,7 +519,7 @@ void connection::process_fin(instant now, const segment& seg) {
   if (peer_fin_seq_ && *peer_fin_seq_ == tcb_.rcv_nxt) take_fin(now);
 }
 
-void connection::take_fin(instant now) {
+inline void connection::take_fin(instant now) {
   tcb_.rcv_nxt += 1;
   update_rcv_wnd();
   peer_fin_ = true;

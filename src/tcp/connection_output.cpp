@@ -6,11 +6,6 @@
 
 namespace synack::tcp {
 
-namespace {
-constexpr std::uint32_t timestamp_option_space = 12;  // TSopt (10) + 2 NOPs, as Linux lays it out
-constexpr std::uint32_t min_send_mss = 48;            // Linux TCP_MIN_SND_MSS
-}  // namespace
-
 std::optional<segment> connection::transmit(instant now) {
   // One optional, engaged from the start and filled in place by the helpers below (a segment is
   // ~100 bytes: no copies; a disengaged one declared first would be zeroed as a whole, then filled).
@@ -35,7 +30,8 @@ std::optional<segment> connection::transmit(instant now) {
       made = transmit_syn(now, s);
       break;
     default:
-      made = transmit_data(now, s);
+      // (The quick test first: most calls here owe only an ACK.)
+      made = !nothing_to_send() && transmit_data(now, s);
       break;
   }
   if (!made && state_ != state::syn_sent && (ack_owed_ || probe_owed_)) {
@@ -56,19 +52,22 @@ std::optional<segment> connection::transmit(instant now) {
 }
 
 // SYN (SYN_SENT) or SYN-ACK (SYN_RCVD) when it has not gone out yet or the RTO rewound SND.NXT.
-bool connection::transmit_syn(instant now, segment& s) {
+// Written here rather than by make_segment(): a SYN's window is unscaled and its options are the
+// SYN's own (and no SACK blocks: nothing is held out of order before the handshake completes).
+inline bool connection::transmit_syn(instant now, segment& s) {
   if (tcb_.snd_nxt != tcb_.iss) return false;
-  make_segment(now, tcb_.iss, s);
+  s.seq_num = tcb_.iss;
   s.syn = true;
-  s.window = window_field(true);
+  s.window = syn_window();
   auto& o = s.options;
   o.mss = cfg_.mss;
   if (state_ == state::syn_sent) {
-    s.ack_num.reset();
     o.window_scale = cfg_.window_scale;
     o.sack_permitted = cfg_.sack_permitted;
     if (cfg_.timestamps) o.timestamps = wire::tcp_timestamps{ms_clock(now), 0};
   } else {
+    s.ack_num = tcb_.rcv_nxt;
+    if (opts_.timestamps) o.timestamps = wire::tcp_timestamps{ms_clock(now), ts_recent_};
     // A SYN-ACK offers only what the peer's SYN offered (RFC 7323 §1.3, RFC 2018 §2).
     if (opts_.window_scaling) o.window_scale = opts_.rcv_wscale;
     o.sack_permitted = opts_.sack_permitted;
@@ -78,7 +77,7 @@ bool connection::transmit_syn(instant now, segment& s) {
 
 // Data and/or FIN: a retransmission owed by loss recovery first, then new data (or the go-back-N
 // resend after a timeout) from SND.NXT.
-bool connection::transmit_data(instant now, segment& s) {
+inline bool connection::transmit_data(instant now, segment& s) {
   switch (state_) {
     case state::established:
     case state::close_wait:
@@ -89,14 +88,13 @@ bool connection::transmit_data(instant now, segment& s) {
     default:
       return false;  // FIN_WAIT_2, TIME_WAIT: our FIN is acknowledged, nothing to send
   }
-  return transmit_retransmission(now, s) || transmit_new(now, s);
+  return (in_recovery_ && transmit_retransmission(now, s)) || transmit_new(now, s);
 }
 
 // Loss recovery's retransmissions: the segment at SND.UNA when owed (fast retransmit, a partial
 // ACK), else with SACK the next lost hole above HighRxt while cwnd - pipe >= 1 SMSS (RFC 6675 §5
 // step (C), NextSeg rule 1). Retransmissions ignore the peer's window: it already held them.
-bool connection::transmit_retransmission(instant now, segment& s) {
-  if (!in_recovery_) return false;
+bool connection::transmit_retransmission(instant now, segment& s) {  // (in recovery: the caller checks)
   const std::uint32_t smss = cc_.smss();
   seq at;
   if (rexmit_owed_) {
@@ -127,7 +125,7 @@ bool connection::transmit_retransmission(instant now, segment& s) {
 }
 
 // From SND.NXT, as plan_new() allows.
-bool connection::transmit_new(instant now, segment& s) {
+inline bool connection::transmit_new(instant now, segment& s) {
   // A go-back-N resend after a timeout skips what the peer has SACKed since.
   if (tcb_.snd_nxt < snd_max_ && !scoreboard_.empty())
     tcb_.snd_nxt = std::min(scoreboard_.skip_sacked(tcb_.snd_nxt), snd_max_);
@@ -210,10 +208,10 @@ void connection::data_segment(instant now, seq at, std::size_t len, bool fin, se
 
 // A segment carrying our ACK, window, (if negotiated) timestamps and SACK blocks, written into a
 // freshly constructed `s`.
-void connection::make_segment(instant now, seq seq_num, segment& s) const {
+inline void connection::make_segment(instant now, seq seq_num, segment& s) const {
   s.seq_num = seq_num;
   s.ack_num = tcb_.rcv_nxt;
-  s.window = window_field(false);
+  s.window = window_field();
   if (opts_.timestamps) s.options.timestamps = wire::tcp_timestamps{ms_clock(now), ts_recent_};
   if (const std::size_t n = sack_option_blocks())
     s.options.sack_count = static_cast<std::uint8_t>(ooo_.sack_blocks(std::span(s.options.sack.data(), n)));
@@ -222,7 +220,7 @@ void connection::make_segment(instant now, seq seq_num, segment& s) const {
 // Bookkeeping once a segment is handed out: ACK obligations met, the advertised edge recorded,
 // SND.NXT advanced, the RTO timer started (RFC 6298 §5.1), a new segment timed for RTT (Karn:
 // never a retransmitted one, nor one whose ACK a recovery may hold up).
-void connection::after_transmit(instant now, const segment& s) {
+inline void connection::after_transmit(instant now, const segment& s) {
   probe_owed_ = false;
   if (s.ack_num) {
     ack_owed_ = false;
@@ -256,14 +254,13 @@ void connection::after_transmit(instant now, const segment& s) {
   timers_.disarm(timer_kind::persist);
 }
 
-// SEG.WND to advertise. In a SYN: the free buffer, unscaled (RFC 7323 §2.2). Otherwise scaled,
-// with receiver SWS avoidance (RFC 9293 §3.8.6.2.2: the right edge moves only by at least
-// min(half the buffer, one MSS)) and never left of where it was (RFC 9293 §3.8.6.2.2's "shrinking"
-// is discouraged; Linux tcp_select_window): what is left of the last window is rounded up to the
-// scale unit. The round-up can promise up to 2^shift - 1 bytes more than the buffer has; data
-// beyond the buffer is then cut on arrival and resent by the peer.
-std::uint16_t connection::window_field(bool syn) const {
-  if (syn) return static_cast<std::uint16_t>(std::min<std::size_t>(recv_buf_.free(), 0xffff));
+// SEG.WND to advertise outside a SYN (syn_window() is the SYN's): scaled, with receiver SWS
+// avoidance (RFC 9293 §3.8.6.2.2: the right edge moves only by at least min(half the buffer, one
+// MSS)) and never left of where it was (RFC 9293 §3.8.6.2.2's "shrinking" is discouraged; Linux
+// tcp_select_window): what is left of the last window is rounded up to the scale unit. The
+// round-up can promise up to 2^shift - 1 bytes more than the buffer has; data beyond the buffer
+// is then cut on arrival and resent by the peer.
+std::uint16_t connection::window_field() const {
   const unsigned ws = opts_.rcv_wscale;
   const std::uint32_t unit = std::uint32_t{1} << ws;
   const std::size_t most = std::size_t{0xffff} << ws;
@@ -274,16 +271,9 @@ std::uint16_t connection::window_field(bool syn) const {
   return static_cast<std::uint16_t>(std::min<std::uint32_t>((wnd + unit - 1) >> ws, 0xffff));
 }
 
-// Eff.snd.MSS (RFC 9293 §3.7.1): the peer's MSS, capped by ours, minus option space we always use.
-std::uint32_t connection::effective_mss() const {
-  std::uint32_t m = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss);
-  if (opts_.timestamps) m -= std::min(m, timestamp_option_space);
-  return std::max(m, min_send_mss);
-}
-
 // SACK blocks in our segments take option space too (2 NOPs + kind + length + 8 per block), so a
 // data segment carrying them is that much shorter (Linux tcp_current_mss).
-std::uint32_t connection::send_mss() const {
+inline std::uint32_t connection::send_mss() const {
   const std::size_t blocks = sack_option_blocks();
   const std::uint32_t m = effective_mss();
   if (blocks == 0) return m;
@@ -293,22 +283,9 @@ std::uint32_t connection::send_mss() const {
 
 // How many SACK blocks our next segment carries: as many ranges as we hold, up to what fits beside
 // the timestamps (3) or alone (4) in 40 bytes of options (RFC 2018 §3).
-std::size_t connection::sack_option_blocks() const {
+inline std::size_t connection::sack_option_blocks() const {
   if (!opts_.sack_permitted || ooo_.empty()) return 0;
   return std::min<std::size_t>(ooo_.size(), opts_.timestamps ? 3 : 4);
-}
-
-// Bytes in flight: RFC 6675 pipe during SACK recovery, else SND.NXT - SND.UNA (after a timeout's
-// rewind, only what has been resent counts: the rest is presumed lost).
-std::uint32_t connection::in_flight() const {
-  if (sack_recovery()) return scoreboard_.pipe(tcb_.snd_una, snd_max_, high_rxt_, cc_.smss());
-  return tcb_.snd_una < tcb_.snd_nxt ? static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una) : 0;
-}
-
-// TSval clock: milliseconds of the caller's clock, modulo 2^32 (RFC 7323 §5.4 allows 1 ms..1 s).
-std::uint32_t connection::ms_clock(instant now) const {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ms));
 }
 
 }  // namespace synack::tcp

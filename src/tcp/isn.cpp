@@ -83,11 +83,16 @@ std::uint32_t isn_generator::f(const wire::four_tuple& t) const {
   // (RFC 6528 order, each big-endian), as siphash_2_4() computes it, with the two message words
   // assembled from the fields directly: m0 holds bytes 0-7 and the last word bytes 8-11 plus the
   // length, each read little-endian. (The tests compare this with siphash_2_4 of the bytes.)
-  const std::uint32_t la = t.local_addr.value, ra = t.remote_addr.value;
-  const auto be16 = [](std::uint32_t v) { return ((v >> 8) & 0xffu) | ((v & 0xffu) << 8); };
-  const std::uint64_t m0 = std::uint64_t{be16(la >> 16) | be16(la & 0xffff) << 16} |
-                           std::uint64_t{be16(t.local_port)} << 32 | std::uint64_t{be16(ra >> 16)} << 48;
-  const std::uint64_t m1 = std::uint64_t{be16(ra & 0xffff) | be16(t.remote_port) << 16} | std::uint64_t{12} << 56;
+  // A big-endian field read little-endian is the field byte-swapped (GCC and Clang compile these
+  // two helpers to single instructions).
+  const auto swap16 = [](std::uint32_t v) { return ((v >> 8) & 0xffu) | ((v & 0xffu) << 8); };
+  const auto swap32 = [](std::uint32_t v) {
+    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+  };
+  const std::uint32_t la = swap32(t.local_addr.value), ra = swap32(t.remote_addr.value);
+  const std::uint64_t m0 =
+      std::uint64_t{la} | std::uint64_t{swap16(t.local_port)} << 32 | std::uint64_t{ra & 0xffff} << 48;
+  const std::uint64_t m1 = std::uint64_t{(ra >> 16) | swap16(t.remote_port) << 16} | std::uint64_t{12} << 56;
   sip_state s{keyed_[0], keyed_[1], keyed_[2], keyed_[3]};
   s.compress(m0);
   s.compress(m1);

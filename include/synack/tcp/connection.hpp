@@ -5,6 +5,7 @@
 // The engine relies on every public member below keeping its meaning.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -138,10 +139,12 @@ public:
   std::optional<segment> poll_transmit(instant now) {
     // Inline: the owner calls until nullopt, so every drain ends with a call that finds nothing
     // (no RST or ACK owed, nothing the state could send); that one costs a few instructions.
-    if (!rst_pending_ && !ack_owed_ && !probe_owed_ && state_ != state::closed &&
-        state_ != state::listen && nothing_to_send()) {
-      stop_persist();  // nothing is held back: no persist timer
-      return std::nullopt;
+    if (!rst_pending_) {
+      if (state_ == state::closed || state_ == state::listen) return std::nullopt;  // only RSTs
+      if (!ack_owed_ && !probe_owed_ && nothing_to_send()) {
+        stop_persist();  // nothing is held back: no persist timer
+        return std::nullopt;
+      }
     }
     return transmit(now);
   }
@@ -153,8 +156,8 @@ public:
     stored_event e;
     if (!events_.pop(e)) return std::nullopt;
     if (e.what == event::kind::readable) readable_queued_ = false;
-    if (e.errc == 0) return event{e.what, e.from, e.to, no_error_};  // (std::error_code{} calls out)
-    return event{e.what, e.from, e.to, std::make_error_code(static_cast<std::errc>(e.errc))};
+    // (The categories come from statics: std::error_code{} and std::make_error_code() call out.)
+    return event{e.what, e.from, e.to, e.errc == 0 ? no_error_ : std::error_code{e.errc, errc_category_}};
   }
 
   // --- user calls ----------------------------------------------------------------------------
@@ -166,6 +169,9 @@ public:
   std::size_t available() const;
   // Free space in the send buffer (0 once closed for sending).
   std::size_t send_space() const;
+  // Bytes in the send buffer: queued but not yet sent, or sent and not yet acknowledged (what
+  // SIOCOUTQ reports for a kernel socket).
+  std::size_t send_queued() const { return send_buf_.size(); }
   // Graceful close of our sending direction: FIN after queued data (half-close; receiving goes
   // on). In LISTEN or SYN_SENT: straight to CLOSED. In SYN_RCVD the FIN waits for ESTABLISHED.
   void close();
@@ -204,6 +210,7 @@ private:
   // the owner drains after every call (stats().events_dropped counts overflow).
   static constexpr std::size_t event_capacity = 12;
   static inline const std::error_code no_error_{};
+  static inline const std::error_category& errc_category_ = std::generic_category();  // std::errc's
   // A RST waiting to go out (abort, keepalive give-up, reply to a stray segment).
   // (Whether one waits, and whether it carries an ACK, are rst_pending_ and rst_with_ack_ among
   // the flags at the end, where they take no padding.)
@@ -218,8 +225,19 @@ private:
   }
 
   // --- state and events (connection.cpp) ---
-  void set_state(state to);  // the one place the state changes
-  void push_event(stored_event e);
+  // (Both inline: every transition and most events go through them.)
+  void set_state(state to) {  // the one place the state changes
+    if (to == state_) return;
+    push_event({event::kind::state_changed, state_, to, {}});
+    state_ = to;
+  }
+  void push_event(stored_event e) {
+    if (e.what == event::kind::readable) {
+      if (readable_queued_) return;  // one pending "readable" is enough
+      readable_queued_ = true;
+    }
+    if (!events_.push(e)) ++stats_.events_dropped;
+  }
   void fail(std::errc why);                   // -> CLOSED with an error event
   void finish();                               // -> CLOSED with a closed event
   void reset_for_open();
@@ -228,8 +246,17 @@ private:
   void enter_established(instant now);
   void return_to_listen();                     // RFC 9293: a passive SYN_RCVD reset goes back
   void begin_close();                          // queue our FIN and move on from ESTABLISHED/CLOSE_WAIT
-  void update_rcv_wnd();
-  void update_persist_timer(instant now);
+  // RCV.WND: what is left of the window we advertised (RFC 9293 §3.3.1).
+  void update_rcv_wnd() {
+    tcb_.rcv_wnd = tcb_.rcv_nxt < rcv_adv_ ? static_cast<std::uint32_t>(rcv_adv_ - tcb_.rcv_nxt) : 0;
+  }
+  void update_persist_timer(instant now) {
+    if (nothing_to_send())  // (inline: the usual answer) nothing to send, so nothing blocked
+      stop_persist();
+    else
+      update_persist_timer_blocked(now);
+  }
+  void update_persist_timer_blocked(instant now);  // something to send: is the window holding it?
   void stop_persist() {
     timers_.disarm(timer_kind::persist);
     persist_backoffs_ = 0;
@@ -242,35 +269,39 @@ private:
   void arm_retransmit(instant now);
   bool user_timed_out(instant now, instant since) const;
   duration persist_interval() const;
-  std::uint32_t sws_step() const;         // receiver SWS: min(half the buffer, one MSS)
+  std::uint32_t sws_step() const {        // receiver SWS: min(half the buffer, one MSS)
+    return static_cast<std::uint32_t>(std::min<std::size_t>(recv_buf_.capacity() / 2, cfg_.mss));
+  }
   bool window_blocked() const;
   bool fin_acked() const { return fin_seq_ && *fin_seq_ < tcb_.snd_una; }
 
   // --- segment arrival by RFC 9293 §3.10.7 step (connection_input.cpp) ---
+  // (Here and in the output section, the helpers marked inline are called from their own file
+  // only, where they are defined, so that the per-segment path is a few calls rather than dozens.)
   void arrive_closed(const segment& seg);
   void arrive_listen(instant now, const segment& seg);
-  void arrive_syn_sent(instant now, const segment& seg);
-  void arrive_synchronized(instant now, const segment& seg);
+  inline void arrive_syn_sent(instant now, const segment& seg);
+  inline void arrive_synchronized(instant now, const segment& seg);
   void process_synchronized(instant now, const segment& seg);
   bool time_wait_fin_retransmitted(instant now, const segment& seg);
   bool syn_received_duplicate_syn(segment& seg);
-  bool check_sequence(instant now, const segment& seg, bool& ack_only);  // step 1
-  bool check_rst(instant now, const segment& seg);                        // step 2
-  bool check_syn(instant now, const segment& seg);                        // step 4
-  bool check_paws(instant now, const segment& seg);                       // RFC 7323 §5.3 R1
+  inline bool check_sequence(instant now, const segment& seg, bool& ack_only);  // step 1
+  inline bool check_rst(instant now, const segment& seg);                 // step 2
+  inline bool check_syn(instant now, const segment& seg);                 // step 4
+  inline bool check_paws(instant now, const segment& seg);                // RFC 7323 §5.3 R1
   bool process_ack(instant now, const segment& seg);                      // step 5
   void process_text(instant now, const segment& seg);                     // step 7
-  void process_fin(instant now, const segment& seg);                      // step 8
-  void take_fin(instant now);
-  void detect_loss(instant now, const segment& seg, std::uint32_t newly_sacked, bool dup);
+  inline void process_fin(instant now, const segment& seg);               // step 8
+  inline void take_fin(instant now);
+  inline void detect_loss(instant now, const segment& seg, std::uint32_t newly_sacked, bool dup);
   void enter_recovery(instant now);
   void on_recovery_ack(instant now, std::uint32_t acked);
   bool rate_limit_invalid_ack(instant now, const segment& seg);
-  void take_peer_syn(instant now, const segment& seg);
+  inline void take_peer_syn(instant now, const segment& seg);
   void acknowledge_new_data(instant now, seq ack, std::optional<std::uint32_t> echoed);
-  std::optional<std::uint32_t> echoed_timestamp(const segment& seg) const;
-  void update_send_window(const segment& seg);
-  void update_ts_recent(const segment& seg);
+  inline std::optional<std::uint32_t> echoed_timestamp(const segment& seg) const;
+  inline void update_send_window(const segment& seg);
+  inline void update_ts_recent(const segment& seg);
   void challenge_ack(instant now);
   void owe_ack(instant now, std::uint32_t n);
   void queue_rst_reply(const segment& seg);
@@ -297,10 +328,10 @@ private:
     }
   }
   std::optional<segment> transmit(instant now);  // poll_transmit() beyond its quick "nothing"
-  bool transmit_syn(instant now, segment& s);
-  bool transmit_data(instant now, segment& s);
+  inline bool transmit_syn(instant now, segment& s);
+  inline bool transmit_data(instant now, segment& s);
   bool transmit_retransmission(instant now, segment& s);
-  bool transmit_new(instant now, segment& s);
+  inline bool transmit_new(instant now, segment& s);
   struct send_plan {
     enum class hold : std::uint8_t { none, nothing, window, cwnd, nagle };
     std::size_t len = 0;
@@ -309,15 +340,36 @@ private:
   };
   send_plan plan_new(bool force) const;
   void data_segment(instant now, seq at, std::size_t len, bool fin, segment& s);
-  void make_segment(instant now, seq seq_num, segment& s) const;
-  void after_transmit(instant now, const segment& seg);
-  std::uint16_t window_field(bool syn) const;
-  std::uint32_t effective_mss() const;     // without SACK blocks (the congestion-control SMSS)
-  std::uint32_t send_mss() const;          // what fits beside the SACK blocks we would send now
-  std::size_t sack_option_blocks() const;
-  std::uint32_t in_flight() const;
+  inline void make_segment(instant now, seq seq_num, segment& s) const;
+  inline void after_transmit(instant now, const segment& seg);
+  std::uint16_t window_field() const;
+  // SEG.WND in a SYN: the free buffer, unscaled (RFC 7323 §2.2).
+  std::uint16_t syn_window() const {
+    return static_cast<std::uint16_t>(std::min<std::size_t>(recv_buf_.free(), 0xffff));
+  }
+  // Eff.snd.MSS (RFC 9293 §3.7.1): the peer's MSS, capped by ours, minus option space we always
+  // use; without SACK blocks (the congestion-control SMSS).
+  std::uint32_t effective_mss() const {
+    std::uint32_t m = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss);
+    if (opts_.timestamps) m -= std::min(m, timestamp_option_space);
+    return std::max(m, min_send_mss);
+  }
+  static constexpr std::uint32_t timestamp_option_space = 12;  // TSopt (10) + 2 NOPs, as Linux lays it out
+  static constexpr std::uint32_t min_send_mss = 48;            // Linux TCP_MIN_SND_MSS
+  inline std::uint32_t send_mss() const;   // what fits beside the SACK blocks we would send now
+  inline std::size_t sack_option_blocks() const;
+  // Bytes in flight: RFC 6675 pipe during SACK recovery, else SND.NXT - SND.UNA (after a timeout's
+  // rewind, only what has been resent counts: the rest is presumed lost).
+  std::uint32_t in_flight() const {
+    if (sack_recovery()) return scoreboard_.pipe(tcb_.snd_una, snd_max_, high_rxt_, cc_.smss());
+    return tcb_.snd_una < tcb_.snd_nxt ? static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una) : 0;
+  }
   bool sack_recovery() const { return in_recovery_ && opts_.sack_permitted; }
-  std::uint32_t ms_clock(instant now) const;
+  // TSval clock: milliseconds of the caller's clock, modulo 2^32 (RFC 7323 §5.4 allows 1 ms..1 s).
+  static std::uint32_t ms_clock(instant now) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ms));
+  }
 
   // The members, largest alignment first and the flags packed at the end, so an idle connection
   // is small (tests/tcp/primitives_test.cpp bounds sizeof(connection)): buffers and range arrays

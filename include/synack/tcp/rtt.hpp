@@ -12,6 +12,7 @@
 // retransmitted segments. A new sample ends any backoff (§5.7, "collapsing" the RTO).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 
@@ -35,15 +36,36 @@ public:
   explicit rtt_estimator(bounds b)
       : min_(b.min), max_(b.max), granularity_(b.granularity), base_rto_(clamp(b.initial)) {}
 
-  // One RTT measurement (never from a retransmitted segment).
-  void sample(duration r);
+  // As freshly constructed with the same bounds and this initial RTO (no sample, no backoff).
+  void restart(duration initial) {
+    srtt_ = rttvar_ = duration{-1};
+    base_rto_ = clamp(initial);
+    backoffs_ = 0;
+  }
+
+  // One RTT measurement (never from a retransmitted segment). (Inline: one per ACK of new data.)
+  void sample(duration r) {
+    if (r < duration::zero()) r = duration::zero();
+    if (!sampled()) {
+      srtt_ = r;  // §2.2
+      rttvar_ = r / 2;
+    } else {
+      const duration err = srtt_ < r ? r - srtt_ : srtt_ - r;  // §2.3: RTTVAR first, with the old SRTT
+      rttvar_ = rttvar_ - rttvar_ / beta_denominator + err / beta_denominator;
+      srtt_ = srtt_ - srtt_ / alpha_denominator + r / alpha_denominator;
+    }
+    base_rto_ = clamp(srtt_ + std::max(granularity_, k * rttvar_));
+    backoffs_ = 0;
+  }
   // The retransmission timer expired: double the RTO (§5.5).
   void backoff();
   // §5.7: the SYN (or SYN-ACK) had to be retransmitted and no sample was taken: start data
   // transmission with an RTO of 3 s.
   void reset_after_syn_loss();
 
-  duration rto() const;  // current timeout, backoff included
+  // Current timeout, backoff included. (base_rto_ is always within the bounds: without a backoff
+  // it is the answer.)
+  duration rto() const { return backoffs_ == 0 ? base_rto_ : backed_off_rto(); }
   std::optional<duration> srtt() const {
     if (!sampled()) return std::nullopt;
     return srtt_;
@@ -55,7 +77,8 @@ public:
   unsigned backoffs() const { return backoffs_; }
 
 private:
-  duration clamp(duration d) const;
+  duration clamp(duration d) const { return d < min_ ? min_ : max_ < d ? max_ : d; }  // std::clamp
+  duration backed_off_rto() const;
   bool sampled() const { return srtt_ >= duration::zero(); }
 
   duration min_;          // the bounds (the initial RTO is only needed at construction)

@@ -32,7 +32,9 @@ public:
   // below SND.UNA is a D-SACK, RFC 2883, which we do not use). Returns the newly SACKed bytes.
   std::uint32_t update(seq snd_una, seq snd_max, std::span<const wire::sack_block> blocks);
   // The cumulative ACK moved to snd_una.
-  void acked(seq snd_una) { sacked_.erase_below(snd_una); }
+  void acked(seq snd_una) {
+    if (!sacked_.empty()) sacked_.erase_below(snd_una);  // (usually nothing is SACKed)
+  }
   void clear() { sacked_.clear(); }
   bool empty() const { return sacked_.empty(); }
   const range_set& ranges() const { return sacked_; }
