@@ -126,6 +126,17 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
     if (opts.qdisc_bypass && ::setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) != 0)
       throw_system(errno, "cannot set PACKET_QDISC_BYPASS");
 
+    // Oversized frames: a full copy goes to the receive queue (while it has room) and the slot
+    // says TP_STATUS_COPY. A 64 KiB super-frame costs up to ~130 KiB of receive-buffer truesize.
+    if (opts.copy_oversized && frame_size_ < (std::size_t{1} << 16) + 4096) {
+      if (::setsockopt(fd_, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof one) != 0)
+        throw_system(errno, "cannot set PACKET_COPY_THRESH");
+      int bytes = 16 << 20;
+      if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+      copy_buf_.resize((std::size_t{1} << 16) + 256);
+    }
+
     if (opts.send_buffer_bytes > 0) {
       int bytes = static_cast<int>(std::min<std::size_t>(opts.send_buffer_bytes, 1 << 30));
       // FORCE ignores net.core.wmem_max but needs CAP_NET_ADMIN; plain SO_SNDBUF is capped.
@@ -178,6 +189,7 @@ packet_socket::packet_socket(packet_socket&& other) noexcept
       frame_count_(std::exchange(other.frame_count_, 0)),
       current_(std::exchange(other.current_, 0)),
       pending_error_(std::exchange(other.pending_error_, 0)),
+      copy_buf_(std::move(other.copy_buf_)),
       batch_(std::move(other.batch_)),
       batch_offsets_(std::move(other.batch_offsets_)),
       batch_sizes_(std::move(other.batch_sizes_)),
@@ -198,6 +210,7 @@ packet_socket& packet_socket::operator=(packet_socket&& other) noexcept {
     frame_count_ = std::exchange(other.frame_count_, 0);
     current_ = std::exchange(other.current_, 0);
     pending_error_ = std::exchange(other.pending_error_, 0);
+    copy_buf_ = std::move(other.copy_buf_);
     batch_ = std::move(other.batch_);
     batch_offsets_ = std::move(other.batch_offsets_);
     batch_sizes_ = std::move(other.batch_sizes_);
@@ -234,6 +247,8 @@ bool packet_socket::next(rx_frame& frame) noexcept {
     if (!ignore_outgoing_) {  // trap 5 fallback: the address follows the aligned header
       const auto* sll = reinterpret_cast<const sockaddr_ll*>(slot + TPACKET_ALIGN(sizeof(tpacket2_hdr)));
       if (sll->sll_pkttype == PACKET_OUTGOING) {
+        if ((status & TP_STATUS_COPY) != 0 && !copy_buf_.empty())  // its copy is queued too: drop it
+          (void)::recv(fd_, copy_buf_.data(), copy_buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
         release_current();
         continue;
       }
@@ -243,6 +258,15 @@ bool packet_socket::next(rx_frame& frame) noexcept {
     frame.checksum_unverified = (status & TP_STATUS_CSUMNOTREADY) != 0;
     frame.checksum_valid = (status & TP_STATUS_CSUM_VALID) != 0;
     frame.truncated = h->tp_snaplen < h->tp_len || (status & TP_STATUS_COPY) != 0;
+    if ((status & TP_STATUS_COPY) != 0 && !copy_buf_.empty()) {
+      // The whole frame waits on the receive queue; only TP_STATUS_COPY slots put one there, so
+      // the queue's head is this slot's frame.
+      ssize_t n = ::recv(fd_, copy_buf_.data(), copy_buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+      if (n > 0 && static_cast<std::size_t>(n) <= copy_buf_.size() && static_cast<std::size_t>(n) >= h->tp_len) {
+        frame.data = {copy_buf_.data(), static_cast<std::size_t>(n)};
+        frame.truncated = false;
+      }
+    }
     frame.gso_tcp = (status & TP_STATUS_GSO_TCP) != 0;
     frame.losing = (status & TP_STATUS_LOSING) != 0;
     frame.vlan_valid = (status & TP_STATUS_VLAN_VALID) != 0;

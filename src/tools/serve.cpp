@@ -115,9 +115,11 @@ public:
     }
     eo.source = addr;
     eo.ports = link::port_range{port, port};
-    // A server's ring must absorb bursts (a SYN flood, many clients at once): 1024 slots of 64 KiB
-    // instead of the client default of 128.
+    // A server's ring must absorb bursts (a SYN flood, many clients each sending a first window at
+    // once): 32,768 slots of 2 KiB. A GRO/TSO super-frame larger than a slot is read whole from
+    // the socket's receive queue (packet_socket copy_oversized).
     eo.rx_ring_bytes = std::size_t{64} << 20;
+    eo.rx_frame_size = 2048;
     eo.tcp.msl = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o.msl_s));
     eo.max_connections = o.max_table;
     eo.max_buffered_bytes = o.max_buffered_bytes;
@@ -316,8 +318,15 @@ private:
   void close_idle(tcp::instant now) {
     const auto idle = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o_.idle_timeout_s));
     std::vector<wire::four_tuple> due;
-    for (auto& [t, s] : sessions_)
-      if (!s.closing && now - s.last_activity >= idle) due.push_back(t);
+    for (auto& [t, s] : sessions_) {
+      if (s.closing || now - s.last_activity < idle) continue;
+      // Not idle while bytes wait to go out or to be acknowledged (a stalled peer, a retransmission
+      // backing off): a FIN now would cut the echo short and look like a clean end. Such a
+      // connection ends by the TCP retransmission limit instead (timed_out).
+      const tcp::connection* c = eng_->find(t);
+      if (c && (s.out_off < s.out.size() || c->send_queued() > 0 || c->available() > 0)) continue;
+      due.push_back(t);
+    }
     for (const auto& t : due) {
       auto it = sessions_.find(t);
       if (it == sessions_.end()) continue;
@@ -466,7 +475,7 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("--grace", o->grace_s, "Seconds to wait for FIN exchanges at exit before RST (default 2)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--idle-timeout", o->idle_timeout_s,
-                  "Close (FIN) a connection idle this many seconds; 0 = never (default)")
+                  "Close (FIN) a connection idle this many seconds (nothing received, nothing waiting to be sent or acknowledged); 0 = never (default)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--msl", o->msl_s, "Maximum segment lifetime in seconds; TIME_WAIT lasts 2*MSL (default 30)")
       ->check(CLI::NonNegativeNumber);

@@ -188,13 +188,24 @@ BOOST_AUTO_TEST_CASE(a_small_ring_with_2k_frames_works_and_is_movable) {
   BOOST_TEST(saw);
 }
 
-// Trap 4: over a veth the peer's TSO super-segments arrive unsplit (up to 64 KiB); the default
-// 64 KiB ring frames must hold them whole.
-BOOST_AUTO_TEST_CASE(giant_tcp_frames_from_a_bulk_transfer_arrive_whole) {
+// Trap 4: over a veth the peer's TSO super-segments arrive unsplit (up to 64 KiB). A kernel bulk
+// sender's largest frame as received with the given ring slot size and copy_oversized setting.
+namespace {
+struct bulk_result {
+  std::size_t largest = 0;
+  bool any_truncated = false;
+  bool any_gso = false;
+  bool data_matches_length = true;  // every frame's data holds original_length bytes unless truncated
+};
+
+bulk_result receive_a_bulk_transfer(std::size_t frame_size, bool copy_oversized, std::uint16_t port) {
   veth_pair net;
   enter_netns in(net.a);
-  packet_socket sock(options_for(netlink().interface_by_name(veth_pair::if_a).index));
-  int listener = kernel_listener(veth_pair::addr_a, 61007);  // a kernel socket inside our range
+  auto o = options_for(netlink().interface_by_name(veth_pair::if_a).index);
+  o.rx_frame_size = frame_size;
+  o.copy_oversized = copy_oversized;
+  packet_socket sock(o);
+  int listener = kernel_listener(veth_pair::addr_a, port);  // a kernel socket inside our range
   BOOST_REQUIRE(listener >= 0);
   std::jthread receiver([&] {
     enter_netns ns(net.a);
@@ -207,7 +218,7 @@ BOOST_AUTO_TEST_CASE(giant_tcp_frames_from_a_bulk_transfer_arrive_whole) {
   std::jthread sender([&] {
     enter_netns ns(net.b);
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    auto sin = endpoint(veth_pair::addr_a, 61007);
+    auto sin = endpoint(veth_pair::addr_a, port);
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) == 0) {
       std::vector<char> data(4 << 20, 'x');
       for (std::size_t off = 0; off < data.size();) {
@@ -218,20 +229,41 @@ BOOST_AUTO_TEST_CASE(giant_tcp_frames_from_a_bulk_transfer_arrive_whole) {
     }
     ::close(fd);
   });
-  std::size_t largest = 0;
-  bool any_truncated = false, any_gso = false;
+  bulk_result r;
   drain_until(sock, 3000ms, [&](const rx_frame& f) {
-    largest = std::max(largest, f.original_length);
-    any_truncated = any_truncated || f.truncated;
-    any_gso = any_gso || f.gso_tcp;
-    return largest > 16384;
+    r.largest = std::max(r.largest, f.original_length);
+    r.any_truncated = r.any_truncated || f.truncated;
+    r.any_gso = r.any_gso || f.gso_tcp;
+    if (!f.truncated && f.data.size() != f.original_length) r.data_matches_length = false;
+    return r.largest > 16384;
   });
   sender.join();
   receiver.join();
   ::close(listener);
-  BOOST_TEST_MESSAGE("largest frame " << largest << " bytes, gso_tcp seen: " << any_gso);
-  BOOST_TEST(largest > 1514u);
-  BOOST_TEST(!any_truncated);
+  BOOST_TEST_MESSAGE("slots of " << frame_size << " bytes, copy " << copy_oversized << ": largest frame "
+                                 << r.largest << " bytes, gso_tcp seen: " << r.any_gso);
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(giant_tcp_frames_from_a_bulk_transfer_arrive_whole) {
+  auto r = receive_a_bulk_transfer(packet_socket::options{}.rx_frame_size, true, 61007);
+  BOOST_TEST(r.largest > 1514u);
+  BOOST_TEST(!r.any_truncated);
+  BOOST_TEST(r.data_matches_length);
+}
+
+BOOST_AUTO_TEST_CASE(giant_frames_arrive_whole_through_2k_slots_via_the_receive_queue) {
+  auto r = receive_a_bulk_transfer(2048, true, 61008);
+  BOOST_TEST(r.largest > 2048u);
+  BOOST_TEST(!r.any_truncated);
+  BOOST_TEST(r.data_matches_length);
+}
+
+BOOST_AUTO_TEST_CASE(without_copy_oversized_giant_frames_in_2k_slots_are_truncated) {
+  auto r = receive_a_bulk_transfer(2048, false, 61009);
+  BOOST_TEST(r.largest > 2048u);
+  BOOST_TEST(r.any_truncated);
 }
 
 BOOST_AUTO_TEST_CASE(icmp_port_unreachable_arrives_when_icmp_errors_are_asked_for) {

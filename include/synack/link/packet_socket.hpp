@@ -6,7 +6,8 @@
 //
 // RX is a TPACKET_V2 ring (trap 6: a V3 ring only wakes the reader when a block fills or times out,
 // adding up to milliseconds per reply; V2 signals each frame). Frames are 64 KiB by default so
-// GRO/GSO super-frames (trap 4) fit whole; a frame that does not fit arrives `truncated`.
+// GRO/GSO super-frames (trap 4) fit whole; with smaller slots a frame that does not fit is read
+// whole from the socket's receive queue (options::copy_oversized), else it arrives `truncated`.
 // The socket never sees its own transmissions (trap 5): PACKET_IGNORE_OUTGOING where the kernel
 // has it (4.20+), else frames marked PACKET_OUTGOING are skipped in drain().
 //
@@ -25,7 +26,8 @@
 
 namespace synack::link {
 
-// One received frame, valid only during the drain() callback (it points into the ring).
+// One received frame, valid only during the drain() callback (it points into the ring, or into
+// the socket's copy buffer for a frame larger than a slot).
 struct rx_frame {
   std::span<const std::byte> data;  // from the Ethernet header; data.size() <= original_length
   std::size_t original_length = 0;  // the frame's length on the wire
@@ -69,6 +71,11 @@ class packet_socket {
     // and tpacket headers: 64 KiB + one page.
     std::size_t rx_frame_size = (1 << 16) + 4096;
     std::size_t rx_ring_bytes = 8 << 20;  // 120 frames of 68 KiB
+    // A frame larger than a slot still arrives whole: the kernel keeps a full copy on the socket's
+    // receive queue (PACKET_COPY_THRESH, TP_STATUS_COPY) and next() reads it from there. So small
+    // slots (2 KiB: many more per byte, for bursts of many small frames) lose nothing on the
+    // occasional GRO/TSO super-frame. Off: such a frame arrives `truncated`.
+    bool copy_oversized = true;
     std::size_t send_buffer_bytes = 4 << 20;  // SO_SNDBUF(FORCE); 0 keeps the kernel default
     bool qdisc_bypass = false;  // PACKET_QDISC_BYPASS (trap 8: also skips tc on this interface)
     // Also receive ICMP destination-unreachable/time-exceeded sent to local_addr (rx_filter.hpp).
@@ -157,6 +164,7 @@ class packet_socket {
   std::size_t frame_count_ = 0;
   std::size_t current_ = 0;
   int pending_error_ = 0;
+  std::vector<std::byte> copy_buf_;  // an oversized frame read from the receive queue (copy_oversized)
   std::vector<std::byte> batch_;
   std::vector<std::size_t> batch_offsets_;  // start of each queued frame in batch_, plus sizes below
   std::vector<std::size_t> batch_sizes_;
