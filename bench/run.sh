@@ -16,6 +16,10 @@
 #                            synack's RSS growth per connection vs the kernel's (client-side slab
 #                            growth, the server's sockets subtracted, plus the holder's RSS growth)
 #   core_instructions_per_handshake_close   bench/callgrind_core.sh (callgrind, no kernel figure)
+# With two or more CPUs the handshake rows run pinned: the probing process (synack's probes and
+# the kernel's connect() probes alike) on CPU 0, the accept server on CPU 1 (--no-pin: wherever
+# the scheduler puts them; a busy-polling prober then loses its CPU whenever the server wakes
+# on it). The rate row's server is pinned the same way, its client is not.
 # Each value is the median of --runs runs (default 3; the idle-memory and callgrind rows run once,
 # bulk reports the best run as bulk.sh does). Prints a table (synack, kernel, ratio, target, met?);
 # --json prints one object {"metrics":[{"name":..,"synack":..,"kernel":..,"ratio":..,"unit":..,
@@ -27,6 +31,7 @@
 #   --quick         seconds, not minutes: tiny counts, 1,000 idle connections, 8 MiB bulk (a smoke run)
 #   --json          the JSON object on stdout instead of the table
 #   --only LIST     comma-separated groups to run: handshake,rate,bulk,idle,core (default all)
+#   --no-pin        do not pin the prober and the accept server to separate CPUs
 #   -h, --help      this text
 # Exit status: 0 every metric measured, 1 some metric could not be measured (its values are null
 # and its "error" says why), 2 usage or set-up error, 77 not root.
@@ -38,6 +43,7 @@ QUICK=0
 ONLY=handshake,rate,bulk,idle,core
 SYNACK_ARG=${SYNACK:-$here/build}
 RUNS_SET=0
+PIN=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --synack) SYNACK_ARG=$2; shift 2 ;;
@@ -45,6 +51,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; RUNS_SET=1; shift 2 ;;
     --runs=*) RUNS=${1#*=}; RUNS_SET=1; shift ;;
     --json) JSON=1; shift ;;
+    --no-pin) PIN=0; shift ;;
     --quick) QUICK=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
     --only=*) ONLY=${1#*=}; shift ;;
@@ -116,9 +123,14 @@ failed_metric() { metric "$1" null null "$2" "$("$PY" -c 'import json,sys; print
 # median FILE: the median of the numbers in FILE (one a line).
 median() { "$PY" -c 'import statistics,sys; v=[float(x) for x in open(sys.argv[1]) if x.strip()]; print(statistics.median(v) if v else "null")' "$1"; }
 
+# Pinning (see the header): the peer on CPU 1, the prober on CPU 0.
+PIN_PEER=() PIN_PROBER=()
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  PIN_PEER=(taskset -c 1) PIN_PROBER=(taskset -c 0)
+fi
 CLOSE_PORT=8081
 start_close_server() {
-  netns_spawn "$NETNS_S" "$NETNS_TMP/accept-close.log" "$ACCEPT_SERVER" --listen "$NETNS_IP_S" --port "$CLOSE_PORT" --mode close
+  netns_spawn "$NETNS_S" "$NETNS_TMP/accept-close.log" "${PIN_PEER[@]}" "$ACCEPT_SERVER" --listen "$NETNS_IP_S" --port "$CLOSE_PORT" --mode close
   CLOSE_PID=$NETNS_LAST_PID
   netns_wait_listen "$NETNS_S" "$CLOSE_PORT" 15 || { cat "$NETNS_TMP/accept-close.log" >&2; netns_die "accept_server did not start"; }
 }
@@ -135,7 +147,7 @@ ping_run() {
   local tag=$1; shift
   local out=$NETNS_TMP/ping-$tag.ndjson
   local rc=0
-  ip netns exec "$NETNS_C" "$SYNACK" ping "$NETNS_IP_S" -p "$CLOSE_PORT" -c "$PING_N" -i 0 --kernel --json "$@" \
+  ip netns exec "$NETNS_C" "${PIN_PROBER[@]}" "$SYNACK" ping "$NETNS_IP_S" -p "$CLOSE_PORT" -c "$PING_N" -i 0 --kernel --json "$@" \
     >"$out" 2>"$NETNS_TMP/ping-$tag.err" || rc=$?
   # Exit 1 is a failed probe or two (still measured); anything else is not a measurement.
   if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then head -n 3 "$NETNS_TMP/ping-$tag.err" >&2; return 1; fi
@@ -166,7 +178,7 @@ if want handshake; then
     [ "$bp_ok" = 0 ] || ping_run busy --busy-poll || bp_ok=0
     [ "$bl_ok" = 0 ] || ping_run block || bl_ok=0
   done
-  extra="{\"probes\":$PING_N,\"runs\":$RUNS}"
+  extra="{\"probes\":$PING_N,\"runs\":$RUNS,\"pinned\":$([ ${#PIN_PROBER[@]} -gt 0 ] && echo true || echo false)}"
   if [ "$bp_ok" = 1 ]; then
     metric handshake_p50_busy_poll "$(median "$NETNS_TMP/busy.synack.p50")" "$(median "$NETNS_TMP/busy.kernel.p50")" us "$extra"
   else
