@@ -321,13 +321,16 @@ private:
     const auto idle = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o_.idle_timeout_s));
     std::vector<wire::four_tuple> due;
     for (auto& [t, s] : sessions_) {
-      if (s.closing || now - s.last_activity < idle) continue;
+      if (s.closing) continue;
       // Not idle while bytes wait to go out or to be acknowledged (a stalled peer, a retransmission
-      // backing off): a FIN now would cut the echo short and look like a clean end. Such a
-      // connection ends by the TCP retransmission limit instead (timed_out).
+      // backing off): a FIN then would cut the echo short and look like a clean end. Such a
+      // connection ends by the TCP retransmission limit instead (timed_out), and its idle time
+      // starts when the last byte is acknowledged (to within this check's 100 ms).
       const tcp::connection* c = eng_->find(t);
-      if (c && (s.out_off < s.out.size() || c->send_queued() > 0 || c->available() > 0)) continue;
-      due.push_back(t);
+      if (s.out_off < s.out.size() || (c && (c->send_queued() > 0 || c->available() > 0)))
+        s.last_activity = now;
+      else if (now - s.last_activity >= idle)
+        due.push_back(t);
     }
     for (const auto& t : due) {
       auto it = sessions_.find(t);

@@ -4,6 +4,9 @@
     serve_clients.py echo HOST PORT N SIZE     N concurrent connections, each sends SIZE random
         bytes and must read the same bytes back; even-numbered ones then close first, odd-numbered
         ones wait for the server's FIN (its --idle-timeout) and close after it.
+    serve_clients.py stall HOST PORT SIZE SECONDS   one connection with a tiny receive buffer sends
+        SIZE bytes but reads nothing for SECONDS (the server's echo backs up: zero window), then
+        reads the echo and waits for the server's FIN; reports how much came back and when EOF came.
     serve_clients.py loop HOST PORT SECONDS    connect/close in a loop for SECONDS, each attempt
         bounded by a 10 s timeout (SYN retransmissions at 1, 3 and 7 s, as a patient client), and report how many succeeded.
 
@@ -15,6 +18,7 @@ import os
 import resource
 import socket
 import sys
+import threading
 import time
 
 
@@ -101,11 +105,39 @@ def loop(host, port, seconds):
             'max_ms': round(1000 * lat[-1], 3) if lat else None}
 
 
+def stall(host, port, size, seconds):
+    data = os.urandom(size)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    s.settimeout(seconds + 60)
+    s.connect((host, port))
+    sender = threading.Thread(target=s.sendall, args=(data,), daemon=True)
+    sender.start()
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    got = bytearray()
+    try:
+        while len(got) < size:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        tail = s.recv(65536) if len(got) == size else b''  # the server's FIN (idle timeout) next
+    except OSError as e:
+        return {'echoed': len(got), 'match': False, 'error': repr(e)}
+    finally:
+        s.close()
+    return {'echoed': len(got), 'match': bytes(got) == data[:len(got)], 'extra': len(tail),
+            'eof_after_s': round(time.monotonic() - t0, 3)}
+
+
 def main():
     raise_fd_limit()
     cmd, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if cmd == 'echo':
         out = asyncio.run(echo(host, port, int(sys.argv[4]), int(sys.argv[5])))
+    elif cmd == 'stall':
+        out = stall(host, port, int(sys.argv[4]), float(sys.argv[5]))
     elif cmd == 'loop':
         out = loop(host, port, float(sys.argv[4]))
     else:

@@ -34,6 +34,14 @@ done("2 connections echoed; one closed by each side")
 PY
 
 # ------------------------------------------------------------------------------------------------
+# In the background while the big section runs: a client that stops reading for longer than the
+# idle timeout while its echo backs up (zero window). Bytes waiting to be sent are not idleness:
+# the server must not FIN before the whole echo went out, and must FIN once it has (idle then).
+STALL_SIZE=$((1 << 20))
+ip netns exec "$NETNS_S" timeout $((3 * IDLE + 60)) python3 "$IT_DIR/serve_clients.py" stall "$NETNS_IP_C" "$SERVE_PORT" \
+  "$STALL_SIZE" $((IDLE + 3)) >"$NETNS_TMP/stall.json" 2>"$NETNS_TMP/stall.err" &
+stall_pid=$!
+
 it_section "$N concurrent clients x 64 KiB"
 # On failure: what synack counted (SIGUSR1 table and --stats JSON) and the kernel clients' losses.
 echo_diagnostics() {
@@ -59,6 +67,22 @@ done("%d x 64 KiB echoed in %.1f s; %d closed by the client first, %d by the ser
 PY
 
 # ------------------------------------------------------------------------------------------------
+it_section "a reader that stalls past the idle timeout gets its whole echo"
+wait "$stall_pid" || fail "the stalling client failed: $(cat "$NETNS_TMP/stall.err" "$NETNS_TMP/stall.json")"
+got=$(cat "$NETNS_TMP/stall.json")
+echo "   $got"
+it_py "$got" "$STALL_SIZE" "$IDLE" <<'PY' || fail "stalled reader"
+import json, sys
+from it import *
+r, size, idle = json.loads(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+check(r['echoed'] == size and r['match'], "echo cut short while the reader stalled: %s" % r)
+check(r.get('extra') == 0, "no FIN after the echo (or bytes beyond it): %s" % r)
+# Idle time starts once the echo is out: the FIN comes an idle timeout after the stall (+3 s) ended.
+check(r['eof_after_s'] >= (idle + 3) + idle - 0.5, "FIN too soon after the echo went out: %s" % r)
+done("%d bytes echoed across a stall longer than the idle timeout; FIN %.1f s in" % (size, r['eof_after_s']))
+PY
+
+# ------------------------------------------------------------------------------------------------
 it_section "afterwards: only TIME_WAIT on either side"
 only_time_wait() {
   serve_table
@@ -70,10 +94,10 @@ only_time_wait() {
 netns_wait_until 15 "only TIME_WAIT in synack's table" only_time_wait \
   || { cat "$NETNS_TMP/table.txt" | tail -n 5; fail "connections left in other states: $(serve_states)"; }
 tw=$(serve_states | sed -n 's/^TIME_WAIT=//p')
-# The server-first half, plus the first section's one unless a new client reused its port (a new
-# SYN ends TIME_WAIT, as on Linux).
-[ "${tw:-0}" -ge $(( N / 2 )) ] && [ "${tw:-0}" -le $(( N / 2 + 1 )) ] \
-  || fail "expected $(( N / 2 ))..$(( N / 2 + 1 )) TIME_WAIT (server-closed), table says ${tw:-0}"
+# The server-first half and the stalled reader, plus the first section's one unless a new client
+# reused its port (a new SYN ends TIME_WAIT, as on Linux).
+[ "${tw:-0}" -ge $(( N / 2 + 1 )) ] && [ "${tw:-0}" -le $(( N / 2 + 2 )) ] \
+  || fail "expected $(( N / 2 + 1 ))..$(( N / 2 + 2 )) TIME_WAIT (server-closed), table says ${tw:-0}"
 ok "synack's table: $(serve_states); $(grep '^counters:' "$NETNS_TMP/table.txt")"
 kernel_states() { ip netns exec "$NETNS_S" ss -Htan "dport = :$SERVE_PORT" | awk '{print $1}' | sort | uniq -c | tr -s ' '; }
 netns_wait_until 10 "only TIME-WAIT on the kernel side" \
