@@ -131,7 +131,12 @@ void stack_impl::service_all() {
 void stack_impl::after_call() {
   if (stopped_) return;
   ++depth_;  // a socket serviced here must not recurse into after_call()
-  service_all();
+  // The engine delivers events only from dispatch(): what the calls of this entry point (and the
+  // services below) queued is delivered here, until nothing is left.
+  do {
+    engine_.dispatch();
+    service_all();
+  } while (engine_.events_pending() && !stopped_);
   --depth_;
   rearm_timer();
 }

@@ -114,6 +114,18 @@ struct engine::entry {
   std::size_t* budget_used;
 };
 
+// Frames queue while a hold is alive; the outermost hold sends them with one sendmmsg
+// (options::tx_batching).
+struct engine::tx_hold {
+  engine& self;
+  explicit tx_hold(engine& s) : self(s) { ++self.tx_hold_; }
+  ~tx_hold() {
+    if (--self.tx_hold_ == 0) self.kick();
+  }
+  tx_hold(const tx_hold&) = delete;
+  tx_hold& operator=(const tx_hold&) = delete;
+};
+
 // A next hop we are resolving ourselves (the kernel's neighbour table had no entry).
 struct engine::neighbour {
   std::optional<wire::mac_addr> mac;
@@ -321,8 +333,12 @@ std::optional<tcp::instant> engine::next_deadline() const {
 
 void engine::run_once(std::chrono::nanoseconds max_wait) {
   tcp::instant t = now();
-  fire_timers(t);
-  flush(t);
+  {
+    tx_hold held{*this};
+    fire_timers(t);
+    flush(t);
+    dispatch();  // what earlier calls queued: delivered before the wait, not after it
+  }
 
   if (!socket_->ready()) {
     auto wait = max_wait;
@@ -344,11 +360,13 @@ void engine::run_once(std::chrono::nanoseconds max_wait) {
   }
 
   t = now();
+  tx_hold held{*this};
   socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256);
   check_link(t, false);  // wait_readable() kept the socket's error
   drain_tx_timestamps();
   fire_timers(t);
   flush(t);
+  dispatch();
 }
 
 std::optional<std::uint32_t> engine::next_tx_id() const {
@@ -365,6 +383,7 @@ void engine::drain_tx_timestamps() {
 }
 
 void engine::process(tcp::instant t) {
+  tx_hold held{*this};
   // Drain in batches until the ring is empty, so one wake-up never leaves frames behind.
   std::size_t frames = 0;
   for (std::size_t n; (n = socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256)) > 0;) {
@@ -375,6 +394,7 @@ void engine::process(tcp::instant t) {
   drain_tx_timestamps();
   fire_timers(t);
   flush(t);
+  dispatch();
 }
 
 void engine::fire_timers(tcp::instant t) {
@@ -407,16 +427,11 @@ void engine::mark_dirty(entry& e) {
 }
 
 void engine::flush(tcp::instant t) {
-  // Frames queue until the outermost flush ends (after the events and whatever their handlers
-  // sent): one sendmmsg per processing round (options::tx_batching).
-  struct hold {
-    engine& self;
-    explicit hold(engine& s) : self(s) { ++self.tx_hold_; }
-    ~hold() {
-      if (--self.tx_hold_ == 0) self.kick();
-    }
-  } held{*this};
-  for (entry* e : dirty_) {
+  // Sends what the touched connections owe, collects their events, re-arms their timers. It never
+  // delivers an event: that is dispatch()'s job (the re-entrancy rule in engine.hpp).
+  tx_hold held{*this};
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {  // transmit() may not add entries; index anyway
+    entry* e = dirty_[i];
     e->dirty = false;
     if (e->child != entry::child_state::none) update_child(*e);
     if (e->started) transmit(*e, t);
@@ -424,63 +439,73 @@ void engine::flush(tcp::instant t) {
     wheel_.schedule(e->timer, e->conn.next_deadline());
   }
   dirty_.clear();
-  if (events_.empty() && acceptable_.empty()) return;
+}
 
-  // Deliver after processing, then retire connections that reached CLOSED. Handlers may call
-  // back into the engine (close, abort, connect): those calls flush on their own.
+void engine::dispatch() {
+  // One loop, never nested: a handler's engine calls queue events behind the current batch, and
+  // this loop delivers them once the handler has returned.
+  if (dispatching_) return;
+  dispatching_ = true;
+  struct reset {
+    bool& flag;
+    ~reset() { flag = false; }
+  } reset_flag{dispatching_};
+  tx_hold held{*this};
   std::vector<std::pair<wire::four_tuple, tcp::event>> batch;
-  if (!spare_events_.empty()) {
-    batch = std::move(spare_events_.back());
-    spare_events_.pop_back();
-  }
-  batch.swap(events_);  // events_ keeps the spare's capacity
-  struct recycle {
-    engine& self;
-    std::vector<std::pair<wire::four_tuple, tcp::event>>& b;
-    ~recycle() {
-      b.clear();
-      if (self.spare_events_.size() < 8) self.spare_events_.push_back(std::move(b));
-    }
-  } recycled{*this, batch};
-  for (const auto& [tuple, ev] : batch) {
-    if (ev.what == tcp::event::kind::error) {
-      if (ev.ec == std::errc::connection_reset)
-        ++stats_.connections_reset;
-      else if (ev.ec == std::errc::timed_out)
-        ++stats_.connections_timed_out;
-      else if (ev.ec == std::errc::connection_refused)
-        ++stats_.connections_refused;
-      else
-        ++stats_.connections_failed_other;
-    }
-    if (on_event_) on_event_(tuple, ev);
-  }
-  for (const auto& [tuple, ev] : batch) {
-    if (ev.what != tcp::event::kind::closed && ev.what != tcp::event::kind::error) continue;
-    auto it = conns_.find(tuple);
-    if (it == conns_.end() || it->second->dirty) continue;
-    if (it->second->conn.current_state() != tcp::state::closed) continue;
-    if (it->second->child == entry::child_state::none) {
-      port_alloc_.release(tuple.local_port);
-    } else if (it->second->child == entry::child_state::queued) {
-      // Reset or timed out before accept(): it leaves the accept queue (Linux would still
-      // hand it out, with the error on the first read; nothing is lost by skipping it).
-      if (auto l = listeners_.find(tuple.local_port); l != listeners_.end()) {
-        auto& q = l->second.accept_queue;
-        q.erase(std::remove(q.begin(), q.end(), tuple), q.end());
-        l->second.stats.accept_queue = q.size();
+  batch.swap(spare_batch_);
+  while (!events_.empty() || !acceptable_.empty()) {
+    batch.clear();
+    batch.swap(events_);  // events_ keeps the last batch's capacity
+    for (const auto& [tuple, ev] : batch) {
+      if (ev.what == tcp::event::kind::error) {
+        if (ev.ec == std::errc::connection_reset)
+          ++stats_.connections_reset;
+        else if (ev.ec == std::errc::timed_out)
+          ++stats_.connections_timed_out;
+        else if (ev.ec == std::errc::connection_refused)
+          ++stats_.connections_refused;
+        else
+          ++stats_.connections_failed_other;
       }
+      if (on_event_) on_event_(tuple, ev);
     }
-    wheel_.cancel(it->second->timer);
-    retired_tcp_.add(it->second->conn.stats());
-    conns_.erase(it);
+    // Retire the connections that reached CLOSED, now that their owners have seen it.
+    for (const auto& [tuple, ev] : batch) {
+      if (ev.what != tcp::event::kind::closed && ev.what != tcp::event::kind::error) continue;
+      auto it = conns_.find(tuple);
+      if (it == conns_.end() || it->second->dirty) continue;
+      if (it->second->conn.current_state() != tcp::state::closed) continue;
+      retire(it);
+    }
+    if (!acceptable_.empty()) {
+      accepting_.clear();
+      accepting_.swap(acceptable_);
+      for (std::uint16_t p : accepting_)
+        if (on_acceptable_) on_acceptable_(p);
+    }
   }
-  if (!acceptable_.empty()) {
-    std::vector<std::uint16_t> ports;
-    ports.swap(acceptable_);
-    for (std::uint16_t p : ports)
-      if (on_acceptable_) on_acceptable_(p);
+  batch.clear();
+  spare_batch_.swap(batch);  // keep the capacity: no allocation per round
+}
+
+void engine::retire(decltype(conns_)::iterator it) {
+  const wire::four_tuple tuple = it->first;
+  entry& e = *it->second;
+  if (e.child == entry::child_state::none) {
+    port_alloc_.release(tuple.local_port);
+  } else if (e.child == entry::child_state::queued) {
+    // Reset or timed out before accept(): it leaves the accept queue (Linux would still
+    // hand it out, with the error on the first read; nothing is lost by skipping it).
+    if (auto l = listeners_.find(tuple.local_port); l != listeners_.end()) {
+      auto& q = l->second.accept_queue;
+      q.erase(std::remove(q.begin(), q.end(), tuple), q.end());
+      l->second.stats.accept_queue = q.size();
+    }
   }
+  if (e.dirty) dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &e), dirty_.end());
+  wheel_.cancel(e.timer);
+  retired_tcp_.add(e.conn.stats());
+  conns_.erase(it);
 }
 
 void engine::transmit(entry& e, tcp::instant t) {
@@ -649,10 +674,11 @@ void engine::handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tc
       it->second->conn.current_state() == tcp::state::time_wait && listeners_.count(seg.dst_port) &&
       tcp::seq{seg.seq} > it->second->conn.tcb().rcv_nxt) {
     // Linux (tcp_timewait_state_process, TCP_TW_SYN): a new SYN above the old incarnation's
-    // sequence space ends TIME_WAIT and opens a new connection on the same four-tuple.
-    wheel_.cancel(it->second->timer);
-    retired_tcp_.add(it->second->conn.stats());
-    conns_.erase(it);
+    // sequence space ends TIME_WAIT and opens a new connection on the same four-tuple. The old
+    // incarnation's owner hears `closed` first (queued before anything of the new one), so it
+    // can forget whatever it kept under this tuple before the tuple comes back.
+    events_.emplace_back(tuple, tcp::event{tcp::event::kind::closed, tcp::state::time_wait, tcp::state::closed, {}});
+    retire(it);
     it = conns_.end();
   }
   if (it == conns_.end() || !it->second->started) {

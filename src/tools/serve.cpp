@@ -196,7 +196,8 @@ private:
     while (o_.max_connections == 0 || sessions_.size() < o_.max_connections) {
       auto t = eng_->accept(port_);
       if (!t) break;
-      session& s = sessions_[*t];
+      // A fresh session: the tuple may have served an earlier connection (a new SYN ends TIME_WAIT).
+      session& s = sessions_.insert_or_assign(*t, session{}).first->second;
       s.last_activity = engine::engine::now();
       if (const tcp::connection* c = eng_->find(*t)) {
         const tcp::state st = c->current_state();
@@ -220,6 +221,9 @@ private:
       case tcp::event::kind::connected:
         service(t, it->second);
         break;
+      case tcp::event::kind::state_changed:
+        if (ev.to != tcp::state::time_wait) break;
+        [[fallthrough]];  // nothing left to do for it: TIME_WAIT is the engine's alone
       case tcp::event::kind::closed:
       case tcp::event::kind::error:
         sessions_.erase(it);
@@ -236,13 +240,19 @@ private:
     for (;;) {
       bool progress = false;
       const std::size_t pending = s.out.size() - s.out_off;
-      if (mode_ != mode::echo || pending < echo_high_water) {
+      if (mode_ == mode::echo && pending < echo_high_water) {
+        // Straight into this session's own buffer: no bytes pass through storage shared with
+        // other connections.
+        const std::size_t had = s.out.size();
+        s.out.resize(had + buf_.size());
+        const std::size_t n = eng_->receive(t, std::span<std::byte>(s.out).subspan(had));
+        s.out.resize(had + n);
+        progress = n > 0;
+      } else if (mode_ != mode::echo) {
         std::size_t n = eng_->receive(t, buf_);
         if (n > 0) {
           progress = true;
-          if (mode_ == mode::echo) {
-            s.out.insert(s.out.end(), buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
-          } else if (mode_ == mode::http) {
+          if (mode_ == mode::http) {
             s.request.append(reinterpret_cast<const char*>(buf_.data()), n);
             answer_requests(s);
           }

@@ -140,10 +140,20 @@ struct tcp_totals {
   void add(const tcp::connection_stats& s);
 };
 
+// Re-entrancy rule. Event and accept handlers (on_event, on_acceptable) run only inside
+// dispatch(), which run_once() and process() call after they have processed frames and timers, and
+// which an external loop may call itself after its own engine calls. dispatch() never nests, and no
+// other engine call delivers anything: send(), receive(), close(), abort(), connect(), accept() and
+// modify() change the connection, send what it owes and queue its events, then return. So a
+// caller may hold a reference or a span across any engine call without a handler running in
+// between (erasing the session it belongs to, accepting another connection into a shared buffer),
+// and a handler that calls back into the engine sees its events delivered after it returns, in the
+// same dispatch() loop. Connections that reached CLOSED are erased by dispatch() after their
+// `closed`/`error` event was delivered, never during a call.
 class engine {
 public:
   using clock = std::chrono::steady_clock;
-  // Called after processing, never from inside a connection: (tuple, event).
+  // Called from dispatch() only, never from inside a connection or an engine call: (tuple, event).
   using event_handler = std::function<void(const wire::four_tuple&, const tcp::event&)>;
   // Every segment in and out, with our state after it (for --trace and captures).
   using segment_observer =
@@ -192,6 +202,13 @@ public:
   // frame of the receive ring, fires the due timers, sends and delivers events.
   int fd() const { return socket_->fd(); }
   void process(tcp::instant now);
+  // Delivers the queued events and accept notifications (see the re-entrancy rule above) until
+  // none is left, including those that the handlers' own engine calls queue. A call from inside a
+  // handler returns at once. run_once() and process() end with it.
+  void dispatch();
+  // Events queued and not yet delivered (an owner that calls the engine outside run_once() or
+  // process() calls dispatch() when this is true).
+  bool events_pending() const { return !events_.empty() || !acceptable_.empty(); }
   // The earliest protocol deadline (connection timers and our own ARP retries), if any. It may
   // be early (see timer_wheel.hpp), never late.
   std::optional<tcp::instant> next_deadline() const;
@@ -265,14 +282,19 @@ private:
   void fire_timers(tcp::instant now);
   void mark_dirty(entry& e);
   void flush(tcp::instant now);
+  // Erases a connection from the table (its port, accept-queue place, timer and counters too).
+  void retire(std::unordered_map<wire::four_tuple, std::unique_ptr<entry>, wire::four_tuple_hash>::iterator it);
   void transmit(entry& e, tcp::instant now);
   void emit_segment(const wire::four_tuple& t, const wire::mac_addr& dst_mac, const tcp::segment& seg,
                     tcp::state st, tcp::instant now);
   void send_frame(std::span<const std::byte> frame, tcp::instant now);
   void kick();  // sends the queued frames (tx_batching)
-  int tx_hold_ = 0;  // > 0 while flush() runs: frames queue, the outermost flush sends them
-  // Spare event batches for flush() (it nests when handlers call back): no allocation per round.
-  std::vector<std::vector<std::pair<wire::four_tuple, tcp::event>>> spare_events_;
+  struct tx_hold;
+  int tx_hold_ = 0;  // > 0 while a tx_hold lives: frames queue, the outermost hold sends them
+  bool dispatching_ = false;  // dispatch() is delivering: it never nests
+  // Spare buffers for dispatch(): no allocation per round.
+  std::vector<std::pair<wire::four_tuple, tcp::event>> spare_batch_;
+  std::vector<std::uint16_t> accepting_;
   void resolve(wire::ipv4_addr next_hop, tcp::instant now);
   void send_arp_request(wire::ipv4_addr target);
   void neighbour_resolved(wire::ipv4_addr next_hop, wire::mac_addr mac, tcp::instant now);
