@@ -31,6 +31,8 @@ pkgs=(
   tcpdump tshark gnuplot-nox
   python3 python3-scapy socat curl hping3
   libssl-dev openssl nginx-light
+  # HTTP load against `synack serve --http` (tests/integration/test_serve_http_load.sh).
+  apache2-utils wrk
   # bench/: Google Benchmark micro-benchmarks (bench/micro) and callgrind (bench/callgrind_core.sh).
   libbenchmark-dev valgrind
 )

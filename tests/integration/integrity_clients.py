@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Byte-exact echo integrity under real concurrency: N kernel TCP clients, one OS thread each
-(optionally spread over several processes), released at the same moment by a barrier. Each
+(optionally spread over several processes), released at the same moment by a barrier: they
+connect and send at once. Each
 client sends SIZE bytes of its own random data; clients with an even index shut down their
 sending side right after sending (they half-close early), odd ones keep it open until the echo is
 back. Every byte that comes back is compared with what that client sent; a wrong range is looked
@@ -31,17 +32,18 @@ def payload(seed, index, size):
 def run_client(host, port, index, size, seed, timeout, barrier, results):
     data = payload(seed, index, size)
     r = {"index": index, "status": "error", "got": 0}
+    # Released together before connecting: handshakes, accepts and data of different connections
+    # all overlap on the server (a barrier after connect would let every accept finish first).
+    barrier_wait(barrier)
     try:
         s = socket.create_connection((host, port), timeout=timeout)
     except OSError as e:
         r["error"] = "connect: %s" % e
-        barrier_wait(barrier)
         results[index] = r
         return
     try:
         s.settimeout(timeout)
         r["local_port"] = s.getsockname()[1]
-        barrier_wait(barrier)
         half_close = index % 2 == 0
         got = bytearray()
 
