@@ -269,8 +269,10 @@ public:
     if (!e) return "none";
     std::string d = name(e->what);
     if (e->what == event::kind::state_changed)
-      d += std::string(" ") + std::string(to_string(e->from)) + " -> " + std::string(to_string(e->to));
-    if (e->what == event::kind::error) d += " " + e->ec.message();
+      // Appended piece by piece: g++ 12 at -O3 reports a false -Werror=restrict in the inlined
+      // operator+ chain of temporaries (GCC bug 105329).
+      d.append(" ").append(to_string(e->from)).append(" -> ").append(to_string(e->to));
+    if (e->what == event::kind::error) d.append(" ").append(e->ec.message());
     return d;
   }
 
