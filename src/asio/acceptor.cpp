@@ -164,8 +164,20 @@ void acceptor_state::start_accept(accept_op_base* op) {
   if (op->target->is_open()) return op->complete(net::error::already_open, 0);
   if (op->target->stack() != stack_) return op->complete(net::error::invalid_argument, 0);
   stack_impl::call_guard g(*stack_);
+  op->target->accept_pending = true;  // its destructor aborts this accept (target_gone)
   ops_.push(op);
   serve();  // completions are posted: never inside the initiating call
+}
+
+void acceptor_state::target_gone(const socket_state* s) {
+  for (op_base* p = ops_.front(); p;) {
+    op_base* next = p->next_;
+    if (static_cast<accept_op_base*>(p)->target == s) {
+      ops_.remove(p);
+      p->complete(net::error::operation_aborted, 0);
+    }
+    p = next;
+  }
 }
 
 void acceptor_state::serve() {

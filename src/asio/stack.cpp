@@ -99,6 +99,11 @@ void stack_impl::remove(socket_state& s) {
   to_service_.erase(std::remove(to_service_.begin(), to_service_.end(), &s), to_service_.end());
 }
 
+void stack_impl::socket_gone(socket_state& s) {
+  if (!s.accept_pending) return;
+  for (acceptor_state* a : acceptors_) a->target_gone(&s);
+}
+
 void stack_impl::remove(acceptor_state& a) {
   acceptors_.erase(&a);
   for (auto it = listeners_.begin(); it != listeners_.end();)
@@ -180,7 +185,10 @@ socket_state::socket_state(stack_impl& stack) : stack_(&stack) { stack.add(*this
 socket_state::~socket_state() {
   error_code ignored;
   close(ignored);
-  if (stack_) stack_->remove(*this);
+  if (stack_) {
+    stack_->socket_gone(*this);
+    stack_->remove(*this);
+  }
 }
 
 void socket_state::adopt(const wire::four_tuple& t) {
@@ -221,22 +229,29 @@ void socket_state::abort_all(const error_code& ec) {
     while (op_base* op = q->pop()) op->complete(ec, 0);
 }
 
-void socket_state::rescue_received() {
+void socket_state::rescue_received(tcp::connection& c) {
   // The engine forgets a connection once it is CLOSED; what was received stays readable, as the
-  // kernel keeps a socket's receive queue until the socket is closed.
-  if (!tuple_ || !stack_) return;
-  tcp::connection* c = stack_->engine().find(*tuple_);
-  if (!c) return;
+  // kernel keeps a socket's receive queue until the socket is closed. `c` must be our own
+  // incarnation of the tuple (see on_event).
   if (rescued_off_ > 0) {
     rescued_.erase(rescued_.begin(), rescued_.begin() + static_cast<std::ptrdiff_t>(rescued_off_));
     rescued_off_ = 0;
   }
   std::size_t have = rescued_.size();
-  std::size_t more = c->available();
+  std::size_t more = c.available();
   if (more == 0) return;
   rescued_.resize(have + more);
-  std::size_t got = c->receive(std::span<std::byte>(rescued_.data() + have, more));
+  std::size_t got = c.receive(std::span<std::byte>(rescued_.data() + have, more));
   rescued_.resize(have + got);
+}
+
+void socket_state::connection_ended() {
+  // The engine is done with this incarnation: stop taking events under its tuple, which a new
+  // connection (a SYN that ends TIME_WAIT, a later connect()) may reuse. tuple_ stays for
+  // local_endpoint().
+  conn_alive_ = false;
+  phase_ = phase::finished;
+  if (tuple_ && stack_) stack_->unbind(*tuple_, *this);
 }
 
 void socket_state::detach_connection(bool abortive) {
@@ -244,7 +259,7 @@ void socket_state::detach_connection(bool abortive) {
   wire::four_tuple t = *tuple_;
   tuple_.reset();
   if (!stack_) return;
-  stack_->unbind(t);
+  stack_->unbind(t, *this);
   if (!conn_alive_) return;
   conn_alive_ = false;
   if (abortive)
@@ -288,7 +303,7 @@ void socket_state::cancel(error_code& ec) {
     // A cancelled connect leaves nothing half-open: the attempt is abandoned (RST if needed).
     if (tuple_ && stack_ && !stack_->stopped()) {
       wire::four_tuple t = *tuple_;
-      stack_->unbind(t);
+      stack_->unbind(t, *this);
       tuple_.reset();
       if (conn_alive_) stack_->engine().abort(t);
       conn_alive_ = false;
@@ -308,7 +323,7 @@ void socket_state::cancel_op(op_base* op, net::cancellation_type type) {
   if (op->kind() == op_kind::connect && phase_ == phase::connecting) {
     if (tuple_ && stack_ && !stack_->stopped()) {
       wire::four_tuple t = *tuple_;
-      stack_->unbind(t);
+      stack_->unbind(t, *this);
       tuple_.reset();
       if (conn_alive_) stack_->engine().abort(t);
       conn_alive_ = false;
@@ -509,17 +524,26 @@ void socket_state::on_event(const tcp::event& ev) {
       if (phase_ == phase::connecting) phase_ = phase::connected;
       break;
     case kind::eof: peer_fin_ = true; break;
-    case kind::error:
-      rescue_received();
-      error_ = error::from_core(ev.ec);
-      conn_alive_ = false;
-      phase_ = phase::finished;
+    case kind::state_changed:
+      // In TIME_WAIT nothing more arrives, and a SYN that reuses the tuple may end this
+      // incarnation at any time (the engine erases it before we hear `closed`): keep what is
+      // unread now.
+      if (ev.to == tcp::state::time_wait && conn_alive_ && tuple_ && stack_)
+        if (tcp::connection* c = stack_->engine().find(*tuple_)) rescue_received(*c);
       break;
+    case kind::error:
     case kind::closed:
-      rescue_received();
-      conn_alive_ = false;
-      if (phase_ == phase::connecting) error_ = net::error::operation_aborted;
-      phase_ = phase::finished;
+      // Our connection is still in the table, CLOSED, until this event has been delivered. A
+      // connection under the tuple that is not CLOSED is a new incarnation (a SYN ended our
+      // TIME_WAIT): its bytes are not ours.
+      if (conn_alive_ && tuple_ && stack_)
+        if (tcp::connection* c = stack_->engine().find(*tuple_); c && c->current_state() == tcp::state::closed)
+          rescue_received(*c);
+      if (ev.what == kind::error)
+        error_ = error::from_core(ev.ec);
+      else if (phase_ == phase::connecting)
+        error_ = net::error::operation_aborted;
+      connection_ended();
       break;
     default: break;  // readable, writable, state changes: service() looks
   }
@@ -562,7 +586,8 @@ void socket_state::forget_stack() {
 
 void socket_state::stack_stopped() {
   abort_all(net::error::operation_aborted);
-  if (tuple_) tuple_.reset();
+  if (tuple_ && stack_) stack_->unbind(*tuple_, *this);  // no pointer to us stays behind
+  tuple_.reset();
   conn_alive_ = false;
   if (open_) phase_ = phase::finished;
   error_ = error::errc::stack_stopped;

@@ -2,7 +2,9 @@
 // with callbacks, futures and coroutines, both the accept-into and the socket-yielding forms,
 // data both ways and eof on an accepted socket, FIFO accepts, cancel/close/cancellation slots.
 #include <array>
+#include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -417,6 +419,150 @@ BOOST_AUTO_TEST_CASE(bind_listen_and_accept_errors) {
   w.stack->stop();
   w.run_until([&] { return st.calls > 0; });
   BOOST_TEST(st.calls == 1);
+}
+
+// A socket destroyed while an accept into it is pending: the accept ends with operation_aborted
+// (it must not adopt the next connection into freed memory), and the next accept gets it.
+BOOST_AUTO_TEST_CASE(destroying_the_target_of_a_pending_accept_aborts_it) {
+  world w;
+  synack::asio::acceptor acc(*w.stack, {net::ip::tcp::v4(), 0});
+  call_count h;
+  error_code got;
+  {
+    synack::asio::socket doomed(*w.stack);
+    acc.async_accept(doomed, [&](error_code ec) {
+      got = ec;
+      ++h.calls;
+    });
+  }
+  w.run_until([&] { return h.calls > 0; });
+  BOOST_TEST((got == net::error::operation_aborted), got.message());
+  auto c = kernel_client(w);
+  connect_kernel(w, c, {our_addr, acc.local_endpoint().port()});
+  std::optional<synack::asio::socket> s;
+  acc.async_accept([&](error_code ec, synack::asio::socket sock) {
+    BOOST_TEST(!ec);
+    s.emplace(std::move(sock));
+  });
+  w.run_until([&] { return s.has_value(); });
+  BOOST_TEST(s->remote_endpoint().port() == c.local_endpoint().port());
+  BOOST_TEST(h.calls == 1);
+}
+
+namespace {
+// A kernel client of namespace b bound to `port` (SO_REUSEADDR) and connected to `server`: the
+// connect is retried while the kernel still holds the previous connection of that port (LAST_ACK
+// until synack's ACK of its FIN arrives), for at most 5 s.
+net::ip::tcp::socket kernel_client_from(world& w, unsigned short port, const net::ip::tcp::endpoint& server) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto c = kernel_client(w);
+    c.set_option(net::socket_base::reuse_address(true));
+    c.bind({peer_addr, port});
+    bool done = false;
+    error_code got;
+    c.async_connect(server, [&](error_code ec) {
+      got = ec;
+      done = true;
+    });
+    w.run_until([&] { return done; });
+    if (!got) return c;
+    BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "connect from port " << port << ": " << got.message());
+    w.run_for(20ms);
+  }
+}
+}  // namespace
+
+// A four-tuple comes back while its old socket is still open: the accepted socket sent the first
+// FIN, read the peer's, and its connection sits in TIME_WAIT when the same client port connects
+// again (a SYN above the old sequence space ends TIME_WAIT, Linux's TCP_TW_SYN). The old socket
+// must take nothing of the new incarnations: not their bytes (a child reset while it waits in
+// the accept queue hands its unread data to whoever holds the tuple), and closing it must not
+// unbind the socket that accepted the next one (which then never heard of its data).
+BOOST_AUTO_TEST_CASE(a_reused_tuple_belongs_to_the_new_connection_not_the_old_open_socket) {
+  constexpr unsigned short port = 8082, client_port = 40999;
+  world w;
+  make_server_stack(w, port);
+  synack::asio::acceptor acc(*w.stack, {net::ip::tcp::v4(), port});
+  const net::ip::tcp::endpoint server{our_addr, port};
+  engine::engine& eng = w.stack->engine();
+
+  // First incarnation: the synack side closes first and reads the client's FIN; it stays open.
+  synack::asio::socket old_s(*w.stack);
+  bool accepted = false;
+  acc.async_accept(old_s, [&](error_code ec) {
+    BOOST_TEST(!ec);
+    accepted = true;
+  });
+  auto c1 = kernel_client_from(w, client_port, server);
+  w.run_until([&] { return accepted; });
+  BOOST_REQUIRE(old_s.tuple().has_value());
+  const wire::four_tuple t = *old_s.tuple();
+  old_s.shutdown(net::socket_base::shutdown_send);
+  std::array<char, 64> kbuf{};
+  error_code kend;
+  c1.async_read_some(net::buffer(kbuf), [&](error_code ec, std::size_t) { kend = ec; });
+  w.run_until([&] { return kend.failed(); });
+  BOOST_TEST((kend == net::error::eof), kend.message());
+  c1.close();
+  std::array<char, 64> obuf{};
+  error_code oend;
+  old_s.async_read_some(net::buffer(obuf), [&](error_code ec, std::size_t) { oend = ec; });
+  w.run_until([&] { return oend.failed(); });
+  BOOST_TEST((oend == net::error::eof), oend.message());
+  w.run_until([&] {
+    tcp::connection* c = eng.find(t);
+    return c && c->current_state() == tcp::state::time_wait;
+  });
+
+  // Second incarnation: connects (ending TIME_WAIT), sends, and is reset while it waits in the
+  // accept queue.
+  auto c2 = kernel_client_from(w, client_port, server);
+  const std::string foreign = "bytes of the second incarnation";
+  net::write(c2, net::buffer(foreign));
+  w.run_until([&] {
+    tcp::connection* c = eng.find(t);
+    return c && c->available() == foreign.size();
+  });
+  c2.set_option(net::socket_base::linger(true, 0));
+  c2.close();  // RST
+  w.run_until([&] { return eng.find(t) == nullptr; });
+  BOOST_TEST(old_s.available() == 0u);
+  error_code oend2;
+  std::size_t on2 = 0;
+  old_s.async_read_some(net::buffer(obuf), [&](error_code ec, std::size_t n) {
+    oend2 = ec;
+    on2 = n;
+  });
+  w.run_until([&] { return oend2.failed() || on2 > 0; });
+  BOOST_TEST(on2 == 0u, "the old socket read " << on2 << " bytes of another connection: "
+                                                 << std::string(obuf.data(), on2));
+  BOOST_TEST((oend2 == net::error::eof), oend2.message());
+
+  // Third incarnation: accepted; then the old socket is closed; the new one still gets its data.
+  synack::asio::socket new_s(*w.stack);
+  bool accepted3 = false;
+  acc.async_accept(new_s, [&](error_code ec) {
+    BOOST_TEST(!ec);
+    accepted3 = true;
+  });
+  auto c3 = kernel_client_from(w, client_port, server);
+  w.run_until([&] { return accepted3; });
+  BOOST_REQUIRE(new_s.tuple().has_value());
+  BOOST_TEST((*new_s.tuple() == t));
+  old_s.close();
+  const std::string ping = "ping";
+  net::write(c3, net::buffer(ping));
+  std::string got(ping.size(), '\0');
+  error_code rec;
+  bool read = false;
+  net::async_read(new_s, net::buffer(got), [&](error_code ec, std::size_t) {
+    rec = ec;
+    read = true;
+  });
+  w.run_until([&] { return read; }, 3s);
+  BOOST_TEST(!rec, rec.message());
+  BOOST_TEST(got == ping);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

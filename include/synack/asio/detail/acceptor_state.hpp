@@ -62,6 +62,8 @@ public:
 
   void start_accept(accept_op_base* op);
   void cancel_op(op_base* op, net::cancellation_type type);
+  // `s` is being destroyed: pending accepts into it complete with operation_aborted.
+  void target_gone(const socket_state* s);
 
   // --- from the stack -------------------------------------------------------------------------
   void acceptable();     // the engine's accept queue for our port grew

@@ -64,6 +64,7 @@ public:
   void stack_stopped();  // the stack stopped: pending operations end, later ones fail
   void forget_stack();   // the stack is being destroyed
   bool service_queued = false;
+  bool accept_pending = false;  // an accept into this socket was started (checked at destruction)
 
 private:
   enum class phase { idle, connecting, connected, finished };
@@ -72,7 +73,8 @@ private:
   std::optional<result> read_result(read_op_base& op);
   std::optional<result> write_result(write_op_base& op);
   std::size_t copy_out(const buffer_list<net::mutable_buffer>& bufs);
-  void rescue_received();
+  void rescue_received(tcp::connection& c);
+  void connection_ended();
   void abort_all(const error_code& ec);
   void detach_connection(bool abortive);
   error_code take_error();

@@ -45,8 +45,14 @@ public:
   // Sockets.
   void add(socket_state& s) { sockets_.insert(&s); }
   void remove(socket_state& s);
+  // A four-tuple names one incarnation of a connection at a time: the engine ends a TIME_WAIT
+  // incarnation when a new SYN reuses its tuple (its owner hears `closed` first), and connect()
+  // may pick a tuple again once its old connection is gone. A socket therefore unbinds only the
+  // tuple it still owns: a socket of an earlier incarnation never takes the events of a later one.
   void bind(const wire::four_tuple& t, socket_state& s) { by_tuple_[t] = &s; }
-  void unbind(const wire::four_tuple& t) { by_tuple_.erase(t); }
+  void unbind(const wire::four_tuple& t, const socket_state& s) {
+    if (auto it = by_tuple_.find(t); it != by_tuple_.end() && it->second == &s) by_tuple_.erase(it);
+  }
 
   // Acceptors: every one (for stop and destruction), and the listening ones by port.
   void add(acceptor_state& a) { acceptors_.insert(&a); }
@@ -57,6 +63,9 @@ public:
   }
   void set_listener(std::uint16_t port, acceptor_state& a) { listeners_[port] = &a; }
   void clear_listener(std::uint16_t port) { listeners_.erase(port); }
+  // A socket state is being destroyed: pending accepts into it end with operation_aborted
+  // (instead of adopting a connection into freed memory).
+  void socket_gone(socket_state& s);
 
   // RAII for an entry point: after_call() when the outermost one ends.
   class call_guard {
