@@ -34,6 +34,7 @@ serve_states() { sed -n 's/^states: *//p' "$NETNS_TMP/table.txt"; }
 
 # serve_stop: SIGTERM, wait (bounded), expect exit 0 and no rule left behind.
 serve_stop() {
+  IT_CTX_RUNS+=("serve")  # a failure below dumps the server's own output
   kill -TERM "$SERVE_PID"
   it_wait_bg serve "$SERVE_PID" 20
   [ "$IT_RC" = 0 ] || fail "synack serve exited with $IT_RC after SIGTERM"
