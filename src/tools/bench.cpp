@@ -276,11 +276,14 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
     else
       eng.close(t);
   };
-  // Counts the connection's outcome once (no engine call).
-  auto complete = [&](conn& c, bool ok, const std::string& why, tcp::instant at) {
+  // Counts the connection's outcome once (no engine call that delivers events). Its retransmissions
+  // are counted now, as the kernel's run reads TCP_INFO when it knows the outcome: those of the
+  // close that follows count on neither engine.
+  auto complete = [&](const wire::four_tuple& t, conn& c, bool ok, const std::string& why, tcp::instant at) {
     if (c.done) return;
     c.done = true;
     --in_flight;
+    if (const auto* cn = eng.find(t)) r.retransmits += cn->stats().retransmits;
     if (ok) {
       ++r.ok;
       r.latency.record(at - c.start);
@@ -332,13 +335,13 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
                               where >= payload.size()
                                   ? fmt::format("more than the {} bytes sent came back", payload.size())
                                   : fmt::format("echoed byte {} differs from the byte sent", where));
-          complete(*c, false, "echo_mismatch", engine::engine::now());
+          complete(t, *c, false, "echo_mismatch", engine::engine::now());
           end_conn(t);
           return;
         }
         c->verified += got;
         if (c->verified == payload.size()) {
-          complete(*c, true, "", engine::engine::now());
+          complete(t, *c, true, "", engine::engine::now());
           end_conn(t);
           return;
         }
@@ -358,7 +361,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
           echo_pump(t);
         } else if (o.request.empty()) {
           // The program learns it now (as the kernel's run: epoll says writable).
-          complete(*c, true, "", engine::engine::now());
+          complete(t, *c, true, "", engine::engine::now());
           end_conn(t);
         } else {
           c->requesting = true;
@@ -379,7 +382,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
           r.bytes_received += got;
         }
         if ((c = lookup(t)) != nullptr && c->requesting && !c->done) {
-          complete(*c, true, "", engine::engine::now());
+          complete(t, *c, true, "", engine::engine::now());
           end_conn(t);
         }
         break;
@@ -390,20 +393,19 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
           if (echo)
             report_echo_failure("synack", name_of(t),
                                 fmt::format("the echo ended (FIN) after {} of {} bytes", c->verified, payload.size()));
-          complete(*c, false, echo ? "echo_short" : "eof_before_response", engine::engine::now());
+          complete(t, *c, false, echo ? "echo_short" : "eof_before_response", engine::engine::now());
         }
         end_conn(t);
         break;
       case tcp::event::kind::error:
       case tcp::event::kind::closed: {
-        if (auto* cn = eng.find(t)) r.retransmits += cn->stats().retransmits;
         if (!c->done) {
           if (echo && c->connected)
             report_echo_failure("synack", name_of(t),
                                 fmt::format("the connection ended ({}) after {} of {} echoed bytes",
                                             ev.what == tcp::event::kind::error ? error_name(ev.ec) : "closed",
                                             c->verified, payload.size()));
-          complete(*c, false, ev.what == tcp::event::kind::error ? error_name(ev.ec) : "closed",
+          complete(t, *c, false, ev.what == tcp::event::kind::error ? error_name(ev.ec) : "closed",
                    engine::engine::now());
         }
         c->gone = true;
@@ -460,7 +462,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
         if (echo && c->connected)
           report_echo_failure("synack", name_of(t),
                               fmt::format("timed out (-W) after {} of {} echoed bytes", c->verified, payload.size()));
-        complete(*c, false, "timed_out", tnow);
+        complete(t, *c, false, "timed_out", tnow);
         c->ended = true;
         eng.abort(t);
       }
@@ -821,6 +823,8 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       "included: raise it for large SIZE). They are failures too (exit status 1). bytes_sent and\n"
       "bytes_received are the payload bytes handed to and received from TCP (--request too). Works\n"
       "against any echo server (synack serve --echo, socat ... PIPE, a proxy in front of one).\n"
+      "retransmits: segments retransmitted up to each connection's outcome (the kernel's from\n"
+      "TCP_INFO then; retransmissions of the close that follows count on neither engine).\n"
       "A progress line goes to stderr while it runs, when stderr is a terminal.\n\n"
       "Examples:\n"
       "  synack bench 10.111.0.2:8080 -n 2000 -c 64 --engine both --close rst\n"
