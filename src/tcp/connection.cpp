@@ -1,6 +1,7 @@
 // The connection's lifecycle: opening, user calls, state changes, events and timers. Segment
 // arrival is in connection_input.cpp, segment output in connection_output.cpp.
 #include <algorithm>
+#include <bit>
 
 #include "synack/tcp/connection.hpp"
 
@@ -308,7 +309,18 @@ bool connection::user_timed_out(instant now, instant since) const {
 // The RTO timer (RFC 6298 §5.1), cut short so it fires when the user timeout runs out (Linux
 // tcp_clamp_rto_to_user_timeout).
 void connection::arm_retransmit(instant now) {
-  instant at = now + rtt_.rto();
+  const duration rto = rtt_.rto();
+  instant at = now + rto;
+  if (state_ == state::syn_sent && cfg_.coalesce_syn_timer) {
+    // Round up to a multiple of the granularity (config::coalesce_syn_timer): the largest power
+    // of two of milliseconds not above rto / 16, as Linux's timer wheel (at most 12.5 % late).
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(rto).count() / 16;
+    if (ms >= 2) {
+      const duration gran = std::chrono::milliseconds{std::bit_floor(static_cast<std::uint64_t>(ms))};
+      const duration since = at.time_since_epoch();
+      at = instant{(since + gran - duration{1}) / gran * gran};
+    }
+  }
   const bool handshake = state_ == state::syn_sent || state_ == state::syn_received;
   if (cfg_.user_timeout > duration::zero() && !handshake) at = std::min(at, std::max(now, una_since_ + cfg_.user_timeout));
   timers_.arm(timer_kind::retransmit, at);

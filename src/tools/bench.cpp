@@ -11,7 +11,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <cstring>
 #include <map>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +44,7 @@ struct bench_options {
   std::string engine = "synack";
   std::string close_mode = "fin";
   std::string request;
+  std::uint64_t echo_size = 0;  // --echo SIZE: bytes each connection sends and checks (0: off)
   std::string json_file;
   std::string plot_file;
   double timeout_s = 3.0;
@@ -55,6 +58,11 @@ struct result {
   std::uint64_t failed = 0;
   double elapsed_s = 0;
   std::uint64_t retransmits = 0;
+  // --echo: connections whose echo did not come back whole and identical (counted in `failed`
+  // too), and the payload bytes the program handed to / got from its TCP (--request included).
+  std::uint64_t verify_failures = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
   latency_histogram latency;
   std::map<std::string, std::uint64_t> errors;
 
@@ -130,6 +138,81 @@ class progress {
   clock::time_point last_{};
 };
 
+// --- --echo: each connection's payload ----------------------------------------------------------
+
+// SplitMix64's finaliser: a good 64-bit mix, cheap.
+constexpr std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// The echo payload of one connection is a function of (its seed, the offset) only: byte i is byte
+// i % 8 of mix64(seed + (i / 8) * golden). Nothing is stored per connection: the sender generates
+// the next chunk where it left off and the checker the bytes it expects at the offset it reached.
+// Seeds differ per connection (and per run), so bytes of another connection do not check.
+void payload_bytes(std::uint64_t seed, std::uint64_t offset, std::span<std::byte> out) {
+  std::uint64_t word = offset / 8;
+  unsigned skip = static_cast<unsigned>(offset % 8);
+  std::size_t i = 0;
+  while (i < out.size()) {
+    const std::uint64_t v = mix64(seed + word * 0x9e3779b97f4a7c15ULL);
+    for (unsigned b = skip; b < 8 && i < out.size(); ++b) out[i++] = static_cast<std::byte>(v >> (8 * b));
+    skip = 0;
+    ++word;
+  }
+}
+
+class echo_payload {
+ public:
+  // salt: one per engine run, so the two engines of --engine both send different bytes too.
+  explicit echo_payload(std::uint64_t size, std::uint64_t salt)
+      : size_(size), run_seed_(mix64(std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32) ^ salt)),
+        expect_(64 * 1024), chunk_(64 * 1024) {}
+  std::uint64_t size() const { return size_; }
+  std::uint64_t seed_for(std::uint64_t connection_index) const { return mix64(run_seed_ + connection_index); }
+  // The next bytes to send from `offset` (at most 64 KiB; empty when all is sent).
+  std::span<const std::byte> next(std::uint64_t seed, std::uint64_t offset) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_.size(), size_ - std::min(offset, size_)));
+    payload_bytes(seed, offset, std::span{chunk_.data(), n});
+    return {chunk_.data(), n};
+  }
+  // Do `got` (received at `offset`) match what was sent there? Bytes beyond SIZE never do.
+  // On a mismatch, `where` is the offset of the first wrong byte.
+  bool check(std::uint64_t seed, std::uint64_t offset, std::span<const std::byte> got, std::uint64_t& where) {
+    while (!got.empty()) {
+      if (offset >= size_) {
+        where = offset;
+        return false;
+      }
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>({got.size(), expect_.size(), size_ - offset}));
+      payload_bytes(seed, offset, std::span{expect_.data(), n});
+      if (std::memcmp(expect_.data(), got.data(), n) != 0) {
+        std::size_t i = 0;
+        while (expect_[i] == got[i]) ++i;
+        where = offset + i;
+        return false;
+      }
+      offset += n;
+      got = got.subspan(n);
+    }
+    return true;
+  }
+
+ private:
+  std::uint64_t size_;
+  std::uint64_t run_seed_;
+  std::vector<std::byte> expect_;
+  std::vector<std::byte> chunk_;
+};
+
+// A few lines on stderr about connections whose echo was wrong (the first ones only).
+void report_echo_failure(const std::string& engine, const std::string& who, const std::string& what) {
+  static unsigned reported = 0;
+  if (++reported > 5) return;
+  std::fprintf(stderr, "synack bench: %s: %s: %s\n", engine.c_str(), who.c_str(), what.c_str());
+}
+
 // --- synack's TCP ---------------------------------------------------------------------------
 
 result run_synack(const bench_options& o, const host_port& hp, std::uint16_t port) {
@@ -154,70 +237,179 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
   struct conn {
     tcp::instant start{};
     tcp::instant deadline{};
-    bool done = false;  // counted (ok or failed)
+    std::uint64_t seed = 0;      // --echo: this connection's payload
+    std::uint64_t sent = 0;      // --echo: payload bytes the engine took
+    std::uint64_t verified = 0;  // --echo: payload bytes back and checked
+    bool done = false;           // counted (ok or failed)
+    bool connected = false;
     bool requesting = false;
+    bool ended = false;    // closed or aborted by us
+    bool gone = false;     // its closed/error event came: erased by the main loop, not by a handler
+    bool pumping = false;  // echo_pump runs for it (further down the stack)
+    bool again = false;    // an event came while it ran: pump once more
   };
+  // Entries are erased only by the main loop (between engine calls), never from an event handler,
+  // and std::unordered_map keeps its elements in place when it grows: a conn* stays valid across
+  // engine calls. The handlers still look an entry up again after each engine call (`lookup`):
+  // depending on the engine, send/receive/close/abort may deliver events re-entrantly (whose
+  // handler may mark the entry gone or done) or only from run_once().
   std::unordered_map<wire::four_tuple, conn, wire::four_tuple_hash> conns;
+  std::vector<wire::four_tuple> gone;
   std::size_t in_flight = 0;
   result r;
   r.engine = "synack";
   const auto request = std::as_bytes(std::span{o.request.data(), o.request.size()});
   std::vector<std::byte> sink(65536);
+  const bool echo = o.echo_size > 0;
+  echo_payload payload(o.echo_size, 1);
 
+  auto lookup = [&](const wire::four_tuple& t) -> conn* {
+    auto it = conns.find(t);
+    return it == conns.end() || it->second.gone ? nullptr : &it->second;
+  };
   auto end_conn = [&](const wire::four_tuple& t) {
+    conn* c = lookup(t);
+    if (c == nullptr || c->ended) return;
+    c->ended = true;
     if (o.close_mode == "rst")
       eng.abort(t);
     else
       eng.close(t);
   };
+  // Counts the connection's outcome once (no engine call that delivers events). Its retransmissions
+  // are counted now, as the kernel's run reads TCP_INFO when it knows the outcome: those of the
+  // close that follows count on neither engine.
   auto complete = [&](const wire::four_tuple& t, conn& c, bool ok, const std::string& why, tcp::instant at) {
     if (c.done) return;
     c.done = true;
     --in_flight;
+    if (const auto* cn = eng.find(t)) r.retransmits += cn->stats().retransmits;
     if (ok) {
       ++r.ok;
       r.latency.record(at - c.start);
     } else {
       ++r.failed;
       ++r.errors[why];
+      // --echo: connected, but the echo did not come back whole and identical.
+      if (echo && c.connected) ++r.verify_failures;
     }
-    (void)t;
+  };
+  auto name_of = [](const wire::four_tuple& t) {
+    return fmt::format("{}:{} -> {}:{}", t.local_addr.to_string(), t.local_port, t.remote_addr.to_string(),
+                       t.remote_port);
+  };
+
+  // --echo: send what the send buffer takes, read and check what came back, until neither moves;
+  // ends the connection when its whole echo checked or a byte was wrong.
+  auto echo_pump = [&](const wire::four_tuple& t) {
+    conn* c = lookup(t);
+    if (c == nullptr || c->done) return;
+    if (c->pumping) {  // an event delivered from inside our own engine call: the outer loop goes on
+      c->again = true;
+      return;
+    }
+    c->pumping = true;
+    struct unmark {
+      conn* c;
+      ~unmark() { c->pumping = false; }  // (the entry outlives the pump: see `conns`)
+    } unmarked{c};
+    while (true) {
+      c->again = false;
+      bool moved = false;
+      if (c->sent < payload.size()) {
+        auto chunk = payload.next(c->seed, c->sent);
+        const std::size_t took = eng.send(t, chunk);
+        if ((c = lookup(t)) == nullptr || c->done) return;
+        c->sent += took;
+        r.bytes_sent += took;
+        moved = moved || took > 0;
+      }
+      const std::size_t got = eng.receive(t, sink);
+      if ((c = lookup(t)) == nullptr || c->done) return;
+      if (got > 0) {
+        moved = true;
+        r.bytes_received += got;
+        std::uint64_t where = 0;
+        if (!payload.check(c->seed, c->verified, std::span{sink.data(), got}, where)) {
+          report_echo_failure("synack", name_of(t),
+                              where >= payload.size()
+                                  ? fmt::format("more than the {} bytes sent came back", payload.size())
+                                  : fmt::format("echoed byte {} differs from the byte sent", where));
+          complete(t, *c, false, "echo_mismatch", engine::engine::now());
+          end_conn(t);
+          return;
+        }
+        c->verified += got;
+        if (c->verified == payload.size()) {
+          complete(t, *c, true, "", engine::engine::now());
+          end_conn(t);
+          return;
+        }
+      }
+      if (!moved && !c->again) return;
+    }
   };
 
   eng.on_event([&](const wire::four_tuple& t, const tcp::event& ev) {
-    auto it = conns.find(t);
-    if (it == conns.end()) return;
-    conn& c = it->second;
+    conn* c = lookup(t);
+    if (c == nullptr) return;
     switch (ev.what) {
       case tcp::event::kind::connected:
-        if (c.done) break;
-        if (o.request.empty()) {
+        if (c->done) break;
+        c->connected = true;
+        if (echo) {
+          echo_pump(t);
+        } else if (o.request.empty()) {
           // The program learns it now (as the kernel's run: epoll says writable).
-          complete(t, c, true, "", engine::engine::now());
+          complete(t, *c, true, "", engine::engine::now());
           end_conn(t);
         } else {
-          c.requesting = true;
-          eng.send(t, request);
+          c->requesting = true;
+          r.bytes_sent += eng.send(t, request);
         }
         break;
+      case tcp::event::kind::writable:
+        if (echo) echo_pump(t);
+        break;
       case tcp::event::kind::readable:
-        while (eng.receive(t, sink) > 0) {
+        if (echo) {
+          echo_pump(t);
+          break;
         }
-        if (c.requesting && !c.done) {
-          complete(t, c, true, "", engine::engine::now());
+        while (true) {
+          const std::size_t got = eng.receive(t, sink);
+          if (got == 0) break;
+          r.bytes_received += got;
+        }
+        if ((c = lookup(t)) != nullptr && c->requesting && !c->done) {
+          complete(t, *c, true, "", engine::engine::now());
           end_conn(t);
         }
         break;
       case tcp::event::kind::eof:
-        if (!c.done) complete(t, c, false, "eof_before_response", engine::engine::now());
+        if (echo) echo_pump(t);  // what arrived before the FIN first
+        if ((c = lookup(t)) == nullptr) break;
+        if (!c->done) {
+          if (echo)
+            report_echo_failure("synack", name_of(t),
+                                fmt::format("the echo ended (FIN) after {} of {} bytes", c->verified, payload.size()));
+          complete(t, *c, false, echo ? "echo_short" : "eof_before_response", engine::engine::now());
+        }
         end_conn(t);
         break;
       case tcp::event::kind::error:
       case tcp::event::kind::closed: {
-        if (ev.what == tcp::event::kind::error) complete(t, c, false, error_name(ev.ec), engine::engine::now());
-        if (auto* cn = eng.find(t)) r.retransmits += cn->stats().retransmits;
-        if (!c.done) complete(t, c, false, "closed", engine::engine::now());
-        conns.erase(it);
+        if (!c->done) {
+          if (echo && c->connected)
+            report_echo_failure("synack", name_of(t),
+                                fmt::format("the connection ended ({}) after {} of {} echoed bytes",
+                                            ev.what == tcp::event::kind::error ? error_name(ev.ec) : "closed",
+                                            c->verified, payload.size()));
+          complete(t, *c, false, ev.what == tcp::event::kind::error ? error_name(ev.ec) : "closed",
+                   engine::engine::now());
+        }
+        c->gone = true;
+        gone.push_back(t);
         break;
       }
       default: break;
@@ -229,7 +421,13 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
   const auto timeout = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o.timeout_s));
   tcp::instant next_timeout_scan = engine::engine::now();
   bool ports_exhausted = false;
+  auto erase_gone = [&] {
+    for (const auto& t : gone)
+      if (auto it = conns.find(t); it != conns.end() && it->second.gone) conns.erase(it);
+    gone.clear();
+  };
   while (true) {
+    erase_gone();
     auto now = clock::now();
     // Open what the limits allow (a full port range waits for TIME_WAITs to end).
     ports_exhausted = false;
@@ -245,10 +443,11 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
       pace.started(now);
       ++r.connections;
       ++in_flight;
-      auto& c = conns[t];
-      if (c.done) continue;  // connect() already delivered its end (cannot happen today)
+      conn& c = conns[t];
+      c = conn{};  // (an entry left by an earlier connection on this tuple was counted already)
       c.start = at;  // connect() called, as for the kernel
       c.deadline = at + timeout;
+      c.seed = payload.seed_for(r.connections);
       now = clock::now();
     }
     if (!pace.more(now) && in_flight == 0) break;
@@ -256,10 +455,15 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
     if (tnow >= next_timeout_scan) {
       std::vector<wire::four_tuple> expired;
       for (auto& [t, c] : conns)
-        if (!c.done && tnow >= c.deadline) expired.push_back(t);
+        if (!c.done && !c.gone && tnow >= c.deadline) expired.push_back(t);
       for (auto& t : expired) {
-        auto& c = conns[t];
-        complete(t, c, false, "timed_out", tnow);
+        conn* c = lookup(t);
+        if (c == nullptr || c->done) continue;  // an earlier abort's events may have ended it
+        if (echo && c->connected)
+          report_echo_failure("synack", name_of(t),
+                              fmt::format("timed out (-W) after {} of {} echoed bytes", c->verified, payload.size()));
+        complete(t, *c, false, "timed_out", tnow);
+        c->ended = true;
         eng.abort(t);
       }
       next_timeout_scan = tnow + 10ms;
@@ -288,7 +492,10 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
   if (ep < 0) throw link::setup_error(link::setup_errc::system, "epoll_create1 failed");
   struct conn {
     clock::time_point start;
-    bool requesting = false;
+    bool requesting = false;  // connected, and sending the request or the echo payload
+    std::uint64_t seed = 0;      // --echo
+    std::uint64_t sent = 0;      // --echo: payload bytes send() took
+    std::uint64_t verified = 0;  // --echo: payload bytes back and checked
   };
   std::unordered_map<int, conn> conns;
   sockaddr_in sa{};
@@ -296,6 +503,8 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(hp.addr.value);
   char sink[65536];
+  const bool echo = o.echo_size > 0;
+  echo_payload payload(o.echo_size, 2);
 
   auto finish = [&](int fd, bool ok, const std::string& why, clock::time_point at) {
     auto it = conns.find(fd);
@@ -306,6 +515,7 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
     } else {
       ++r.failed;
       ++r.errors[why];
+      if (echo && it->second.requesting) ++r.verify_failures;
     }
     tcp_info ti{};
     socklen_t tl = sizeof ti;
@@ -317,6 +527,79 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
     ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
     conns.erase(it);
+  };
+  auto name_of = [&](int fd) {
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+    return fmt::format("{}:{} -> {}:{}", wire::ipv4_addr{ntohl(local.sin_addr.s_addr)}.to_string(),
+                       ntohs(local.sin_port), hp.addr.to_string(), port);
+  };
+  auto echo_failure = [&](int fd, const std::string& why, const std::string& what, clock::time_point at) {
+    report_echo_failure("kernel", name_of(fd), what);
+    finish(fd, false, why, at);
+  };
+  // --echo: send what the socket takes, read and check what came back (non-blocking, until both
+  // would block); finishes the connection when the whole echo checked or went wrong.
+  auto echo_pump = [&](int fd, clock::time_point at) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    conn& c = it->second;  // (only finish() erases it, and we return right after it)
+    bool wants_out = false;
+    while (true) {
+      bool moved = false;
+      if (c.sent < payload.size()) {
+        auto chunk = payload.next(c.seed, c.sent);
+        ssize_t took = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (took > 0) {
+          c.sent += static_cast<std::uint64_t>(took);
+          r.bytes_sent += static_cast<std::uint64_t>(took);
+          moved = true;
+        } else if (took < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          int e = errno;
+          echo_failure(fd, error_name({e, std::system_category()}),
+                       fmt::format("send failed ({}) after {} of {} echoed bytes", error_name({e, std::system_category()}),
+                                   c.verified, payload.size()), at);
+          return;
+        }
+      }
+      ssize_t got = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+      if (got > 0) {
+        moved = true;
+        r.bytes_received += static_cast<std::uint64_t>(got);
+        std::uint64_t where = 0;
+        if (!payload.check(c.seed, c.verified, std::as_bytes(std::span{sink, static_cast<std::size_t>(got)}), where)) {
+          echo_failure(fd, "echo_mismatch",
+                       where >= payload.size() ? fmt::format("more than the {} bytes sent came back", payload.size())
+                                               : fmt::format("echoed byte {} differs from the byte sent", where),
+                       at);
+          return;
+        }
+        c.verified += static_cast<std::uint64_t>(got);
+        if (c.verified == payload.size()) {
+          finish(fd, true, "", clock::now());
+          return;
+        }
+      } else if (got == 0) {
+        echo_failure(fd, "echo_short",
+                     fmt::format("the echo ended (FIN) after {} of {} bytes", c.verified, payload.size()), at);
+        return;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        int e = errno;
+        echo_failure(fd, error_name({e, std::system_category()}),
+                     fmt::format("the connection ended ({}) after {} of {} echoed bytes",
+                                 error_name({e, std::system_category()}), c.verified, payload.size()),
+                     at);
+        return;
+      }
+      if (!moved) break;
+    }
+    // Writable events only while there is payload left to send.
+    wants_out = c.sent < payload.size();
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (wants_out ? EPOLLOUT : 0u);
+    ev.data.fd = fd;
+    ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
   };
 
   pacer pace(o);
@@ -336,7 +619,7 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
       pace.started(now);
       ++r.connections;
       auto start = clock::now();
-      conns[fd] = conn{start, false};
+      conns[fd] = conn{start, false, payload.seed_for(r.connections)};
       int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
       if (rc != 0 && errno != EINPROGRESS) {
         finish(fd, false, error_name({errno, std::system_category()}), start);
@@ -367,31 +650,49 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
           continue;
         }
         if ((events[i].events & EPOLLOUT) == 0) continue;
+        if (echo) {
+          c.requesting = true;
+          echo_pump(fd, at);
+          continue;
+        }
         if (o.request.empty()) {
           finish(fd, true, "", at);
           continue;
         }
         c.requesting = true;
-        ::send(fd, o.request.data(), o.request.size(), MSG_NOSIGNAL);
+        ssize_t sent = ::send(fd, o.request.data(), o.request.size(), MSG_NOSIGNAL);
+        if (sent > 0) r.bytes_sent += static_cast<std::uint64_t>(sent);
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.fd = fd;
         ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
         continue;
       }
+      if (echo) {
+        echo_pump(fd, at);
+        continue;
+      }
       ssize_t got = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-      if (got > 0)
+      if (got > 0) {
+        r.bytes_received += static_cast<std::uint64_t>(got);
         finish(fd, true, "", at);
-      else if (got == 0)
+      } else if (got == 0) {
         finish(fd, false, "eof_before_response", at);
-      else if (errno != EAGAIN)
+      } else if (errno != EAGAIN) {
         finish(fd, false, error_name({errno, std::system_category()}), at);
+      }
     }
     // Timeouts.
     std::vector<int> expired;
     for (auto& [fd, c] : conns)
       if (at - c.start >= timeout) expired.push_back(fd);
-    for (int fd : expired) finish(fd, false, "timed_out", at);
+    for (int fd : expired) {
+      if (auto it = conns.find(fd); echo && it != conns.end() && it->second.requesting)
+        report_echo_failure("kernel", name_of(fd),
+                            fmt::format("timed out (-W) after {} of {} echoed bytes", it->second.verified,
+                                        payload.size()));
+      finish(fd, false, "timed_out", at);
+    }
     bar.update(r, pace.start());
   }
   r.elapsed_s = std::chrono::duration<double>(clock::now() - pace.start()).count();
@@ -416,7 +717,10 @@ nlohmann::json to_json(const result& r) {
                       {"max_us", r.latency.max_us()},
                       {"min_us", r.latency.min_us()},
                       {"avg_us", r.latency.mean_us()},
-                      {"retransmits", r.retransmits}};
+                      {"retransmits", r.retransmits},
+                      {"verify_failures", r.verify_failures},
+                      {"bytes_sent", r.bytes_sent},
+                      {"bytes_received", r.bytes_received}};
   j["errors"] = nlohmann::json::object();
   for (auto& [k, v] : r.errors) j["errors"][k] = v;
   return j;
@@ -432,15 +736,23 @@ nlohmann::json ratios(const result& a, const result& b) {
           {"max", div(a.latency.max_us(), b.latency.max_us())}};
 }
 
-void print_table(const std::vector<result>& rs) {
-  std::printf("%-8s %11s %9s %7s %10s %9s %9s %9s %10s %11s\n", "engine", "connections", "ok", "failed", "conn/s",
+// With --echo the table gains three columns: verify_failures, bytes_sent, bytes_received.
+void print_table(const std::vector<result>& rs, bool echo) {
+  std::printf("%-8s %11s %9s %7s %10s %9s %9s %9s %10s %11s", "engine", "connections", "ok", "failed", "conn/s",
               "p50 us", "p90 us", "p99 us", "max us", "retransmits");
-  for (const auto& r : rs)
-    std::printf("%-8s %11llu %9llu %7llu %10.0f %9.1f %9.1f %9.1f %10.1f %11llu\n", r.engine.c_str(),
+  if (echo) std::printf(" %15s %14s %14s", "verify_failures", "bytes_sent", "bytes_received");
+  std::printf("\n");
+  for (const auto& r : rs) {
+    std::printf("%-8s %11llu %9llu %7llu %10.0f %9.1f %9.1f %9.1f %10.1f %11llu", r.engine.c_str(),
                 static_cast<unsigned long long>(r.connections), static_cast<unsigned long long>(r.ok),
                 static_cast<unsigned long long>(r.failed), r.conn_per_s(), r.latency.percentile_us(50),
                 r.latency.percentile_us(90), r.latency.percentile_us(99), r.latency.max_us(),
                 static_cast<unsigned long long>(r.retransmits));
+    if (echo)
+      std::printf(" %15llu %14llu %14llu", static_cast<unsigned long long>(r.verify_failures),
+                  static_cast<unsigned long long>(r.bytes_sent), static_cast<unsigned long long>(r.bytes_received));
+    std::printf("\n");
+  }
   for (const auto& r : rs)
     for (const auto& [why, n] : r.errors)
       std::printf("%s: %llu failed with %s\n", r.engine.c_str(), static_cast<unsigned long long>(n), why.c_str());
@@ -499,12 +811,26 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       "has passed; each is opened, measured and closed (--close). Latency is connect -> handshake\n"
       "complete as the program sees it (synack: connect() -> the `connected` event; kernel:\n"
       "non-blocking connect() -> epoll says writable); with --request, connect -> the first response\n"
-      "bytes. Percentiles come from a log-linear histogram (within 0.4%, bounded memory).\n"
+      "bytes; with --echo, connect -> the last echoed byte received and checked. Percentiles come from\n"
+      "a log-linear histogram (within 0.4%, bounded memory).\n\n"
+      "--echo SIZE: after the handshake each connection sends SIZE bytes (K/M/G suffixes, powers of\n"
+      "1024) of pseudo-random data, different for every connection (generated on the fly from a\n"
+      "per-connection seed, nothing stored), reads the echo back and checks every byte, then closes\n"
+      "(--close). It counts as ok only if exactly its own SIZE bytes came back. verify_failures (table\n"
+      "and JSON) counts connections that completed the handshake but whose echo did not come back\n"
+      "whole and identical: a differing or extra byte (echo_mismatch), the peer's FIN before SIZE\n"
+      "bytes (echo_short), a reset, or the -W timeout (which covers the whole connection, echo\n"
+      "included: raise it for large SIZE). They are failures too (exit status 1). bytes_sent and\n"
+      "bytes_received are the payload bytes handed to and received from TCP (--request too). Works\n"
+      "against any echo server (synack serve --echo, socat ... PIPE, a proxy in front of one).\n"
+      "retransmits: segments retransmitted up to each connection's outcome (the kernel's from\n"
+      "TCP_INFO then; retransmissions of the close that follows count on neither engine).\n"
       "A progress line goes to stderr while it runs, when stderr is a terminal.\n\n"
       "Examples:\n"
       "  synack bench 10.111.0.2:8080 -n 2000 -c 64 --engine both --close rst\n"
       "  synack bench 10.111.0.2:8080 --duration 10 --rate 5000 --json out.json --plot cdf.png\n"
-      "  synack bench 10.111.0.2:80 -n 500 --request $'GET / HTTP/1.0\\r\\n\\r\\n'\n\n"
+      "  synack bench 10.111.0.2:80 -n 500 --request $'GET / HTTP/1.0\\r\\n\\r\\n'\n"
+      "  synack bench 10.111.0.2:7 -n 200 -c 50 --echo 64K --engine both\n\n"
       "Exit status: 0 no connection failed, 1 some failed, 2 usage or set-up error.");
   cmd->add_option("target", o->target, "HOST:PORT (or HOST with -p)")->required();
   cmd->add_option("-p,--port", o->port, "Destination port when HOST has none (default 80)")->check(CLI::Range(1, 65535));
@@ -518,7 +844,13 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       ->check(CLI::IsMember({"synack", "kernel", "both"}));
   cmd->add_option("--close", o->close_mode, "fin: graceful close (default); rst: abort with RST")
       ->check(CLI::IsMember({"fin", "rst"}));
-  cmd->add_option("--request", o->request, "Send STRING after the handshake and wait for the first response bytes");
+  auto* request_opt =
+      cmd->add_option("--request", o->request, "Send STRING after the handshake and wait for the first response bytes");
+  cmd->add_option("--echo", o->echo_size,
+                  "Send SIZE random bytes after the handshake (K/M/G suffixes), read the echo back and check "
+                  "every byte (see below)")
+      ->transform(CLI::AsSizeValue(false))
+      ->excludes(request_opt);
   cmd->add_option("--json", o->json_file, "Write the results to FILE as JSON");
   cmd->add_option("--plot", o->plot_file, "Draw the latency CDFs into FILE.png (needs gnuplot)");
   cmd->add_option("-W,--timeout", o->timeout_s, "Seconds a connection may take (default 3)")->check(CLI::PositiveNumber);
@@ -538,12 +870,13 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       std::vector<result> rs;
       if (synack) rs.push_back(run_synack(*o, hp, port));
       if (o->engine != "synack" && !stop_requested) rs.push_back(run_kernel(*o, hp, port));
-      print_table(rs);
+      print_table(rs, o->echo_size > 0);
       if (!o->json_file.empty()) {
         nlohmann::json j;
         j["target"] = fmt::format("{}:{}", hp.addr.to_string(), port);
         j["concurrency"] = o->concurrency;
         j["close"] = o->close_mode;
+        if (o->echo_size > 0) j["echo"] = o->echo_size;
         j["engines"] = nlohmann::json::array();
         for (const auto& r : rs) j["engines"].push_back(to_json(r));
         if (rs.size() == 2) j["ratios"] = ratios(rs[0], rs[1]);
@@ -556,7 +889,7 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
         plot(o->plot_file, rs,
              fmt::format("synack bench {}:{}: connection latency CDF ({} connections, concurrency {}, close {})",
                          hp.name, port, rs.empty() ? 0 : rs.front().connections, o->concurrency, o->close_mode));
-      bool failed = std::any_of(rs.begin(), rs.end(), [](const result& r) { return r.failed > 0; });
+      bool failed = std::any_of(rs.begin(), rs.end(), [](const result& r) { return r.failed > 0 || r.verify_failures > 0; });
       return failed ? exit_network : exit_ok;
     };
   });

@@ -131,6 +131,37 @@ BOOST_FIXTURE_TEST_CASE(syn_sent_gives_up_after_syn_retries_with_timed_out, syn_
   BOOST_TEST(conn().stats().syn_retransmits == 6u);
 }
 
+// config::coalesce_syn_timer (the default; test_config() turns it off): SYN retransmission
+// deadlines are rounded up to a multiple of 32 ms for the 1 s RTO, 64 ms for 2 s, 128 ms for 4 s
+// (Linux's timer wheel), so SYNs sent a few milliseconds apart are retransmitted together.
+BOOST_AUTO_TEST_CASE(syn_sent_coalesced_retransmissions_round_up_to_the_granularity) {
+  config c = test_config();
+  c.coalesce_syn_timer = true;
+  for (auto start : {0ms, 1ms, 5ms, 31ms, 32ms, 33ms}) {
+    script s(c);
+    s.conn().connect(at(start), seq{s.iss});
+    s.expect(at(start), seg().seq(s.iss).syn());
+    auto up = [](std::chrono::milliseconds t, std::chrono::milliseconds g) { return (t + g - 1ms) / g * g; };
+    const auto first = up(start + 1000ms, 32ms);  // 1 s + start, rounded up to 32 ms
+    s.expect_deadline(at(first));
+    s.expect_nothing(at(first - 1ms));
+    s.expect(at(first), seg().seq(s.iss).syn());
+    const auto second = up(first + 2000ms, 64ms);
+    s.expect_deadline(at(second));
+    s.expect_nothing(at(second - 1ms));
+    s.expect(at(second), seg().seq(s.iss).syn());
+    s.expect_deadline(at(up(second + 4000ms, 128ms)));
+  }
+  // Two connections opened 3 ms apart, within one 32 ms slot: one deadline.
+  script a(c), b(c);
+  a.conn().connect(at(40ms), seq{a.iss});
+  b.conn().connect(at(43ms), seq{b.iss});
+  a.expect(at(40ms), seg().seq(a.iss).syn());
+  b.expect(at(43ms), seg().seq(b.iss).syn());
+  b.expect_deadline(a.conn().next_deadline());
+  a.expect_deadline(at(1056ms));
+}
+
 BOOST_FIXTURE_TEST_CASE(syn_sent_retransmitted_syn_keeps_its_options, syn_sent_fixture) {
   expect(at(1s), seg().seq(iss).syn().win(4096).mss(1460).wscale(7).sack_perm().ts(1000, 0));
 }

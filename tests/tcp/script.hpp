@@ -137,6 +137,9 @@ inline config test_config() {
   // go; the data-path tests turn delayed ACKs and Nagle back on where they test them.
   c.delayed_ack = duration::zero();
   c.nodelay = true;
+  // SYN retransmissions at their exact deadlines (the scripts say at(1s), at(3s), ...); the
+  // coalescing has its own test.
+  c.coalesce_syn_timer = false;
   return c;
 }
 

@@ -54,6 +54,7 @@ struct config {
   duration rto_max = std::chrono::seconds{120};            // Linux TCP_RTO_MAX
   duration clock_granularity = std::chrono::milliseconds{1};   // G of RFC 6298 §2; our timestamps tick in ms
   unsigned syn_retries = 6;           // Linux tcp_syn_retries: 1+2+4+8+16+32+64 = 127 s
+  // (coalesce_syn_timer, below with the other flags: SYN retransmissions coalesced as Linux's.)
   unsigned synack_retries = 5;        // Linux tcp_synack_retries
   unsigned data_retries = 15;         // Linux tcp_retries2 (≈ 924 s with rto_min 200 ms)
   // Challenge ACKs allowed per second (RFC 5961 §7); smoltcp uses 1. 0 = unlimited. (Here, beside
@@ -82,6 +83,16 @@ struct config {
   // Linux's default is CUBIC; it behaves like Reno on short round trips (its Reno-friendly
   // region) and grows faster on long fat paths.
   congestion_algorithm congestion_control = congestion_algorithm::cubic;
+  // SYN retransmissions are coalesced as Linux's timer wheel coalesces its timers: the deadline
+  // is rounded up to a multiple (counted from the clock's epoch) of a power-of-two number of
+  // milliseconds between 1/16 and 1/8 of the timeout (32 ms for the first 1 s, 64 ms for 2 s), so
+  // SYNs sent within the same few milliseconds are retransmitted together, in one burst, as the
+  // kernel's are. Against a listener whose accept queue is full this matters: a burst of SYNs
+  // reaches it before any of their handshakes' ACKs fill the queue again and all are answered;
+  // SYNs retransmitted one by one, in between other connections' ACKs, are dropped again (issue
+  // 12 (2)). false: each SYN retransmission at its exact deadline.
+  // (Here, in the padding after the two fields above: every connection holds a copy.)
+  bool coalesce_syn_timer = true;
   unsigned initial_window = 10;  // segments (RFC 6928, Linux TCP_INIT_CWND)
 
   // --- liveness ----------------------------------------------------------------------------------
