@@ -59,14 +59,20 @@ std::optional<std::string> check_stream(const std::string& who, const std::vecto
   std::size_t run = 0;  // how long the wrong range is: up to the next byte that matches again
   while (at + run < got.size() && at + run < want.size() && got[at + run] != want[at + run]) ++run;
   msg += " (" + std::to_string(run) + "+ bytes differ)";
-  if (len >= 8) {
+  auto whose = [&](std::size_t from, std::size_t n) -> std::optional<std::string> {
+    const auto first = got.begin() + static_cast<std::ptrdiff_t>(from);
     for (const auto& s : all) {
-      auto hit = std::search(s.bytes->begin(), s.bytes->end(), g, g + static_cast<std::ptrdiff_t>(len));
-      if (hit != s.bytes->end()) {
-        msg += ": foreign bytes of " + s.name + " from its offset " + std::to_string(hit - s.bytes->begin());
-        return msg;
-      }
+      auto hit = std::search(s.bytes->begin(), s.bytes->end(), first, first + static_cast<std::ptrdiff_t>(n));
+      if (hit != s.bytes->end()) return s.name + " from its offset " + std::to_string(hit - s.bytes->begin());
     }
+    return std::nullopt;
+  };
+  if (len >= 8) {
+    if (auto owner = whose(at, len)) return msg + ": foreign bytes of " + *owner;
+    // A seam inside the window (a byte too many or too few, a mix): whose are the bytes after it?
+    for (std::size_t skip = 1; skip < 32 && at + skip + 16 <= got.size(); ++skip)
+      if (auto owner = whose(at + skip, 16))
+        return msg + ": bytes of no stream of this run, then from offset " + std::to_string(at + skip) + " bytes of " + *owner;
   }
   return msg + ": bytes of no stream of this run";
 }
