@@ -89,6 +89,7 @@ struct session {
   bool closed = false;  // `closed` event (orderly end, TIME_WAIT over)
   std::optional<std::error_code> error;
   tcp::state last = tcp::state::closed;
+  std::string at_close;  // the connection's counters when it closed
 };
 
 struct sim_options {
@@ -229,7 +230,12 @@ sim_result run_simulation(const sim_options& so) {
           res.failures.push_back(tag + "connection " + std::to_string(s.index) + (is_client ? " at A" : " at B") +
                                  ": error " + ev.ec.message());
           break;
-        case k::closed: s.closed = true; break;
+        case k::closed:
+          s.closed = true;
+          if (auto* c = e.find(t))  // for the failure messages
+            s.at_close = "TCP sent " + std::to_string(c->stats().bytes_sent) + ", received " +
+                         std::to_string(c->stats().bytes_received) + ", retransmits " + std::to_string(c->stats().retransmits);
+          break;
       }
     };
   };
@@ -337,7 +343,8 @@ sim_result run_simulation(const sim_options& so) {
   for (const auto& [t, s] : server) at_b[s.index] = &s;
   for (const auto& [t, s] : client) {
     const std::string name = tag + "connection " + std::to_string(s.index) + " (A port " + std::to_string(t.local_port) + ")";
-    if (auto m = check_stream(name + " B->A at A", s.in, ys[s.index], all)) res.failures.push_back(*m);
+    if (auto m = check_stream(name + " B->A at A", s.in, ys[s.index], all))
+      res.failures.push_back(*m + "; at close A: " + s.at_close + (s.eof ? "" : "; A saw no EOF"));
     if (!s.closed && !s.error) res.failures.push_back(name + " at A: not closed (state " + std::string(tcp::to_string(s.last)) + ")");
     if (s.sent != xs[s.index].size()) res.failures.push_back(name + " at A: sent only " + std::to_string(s.sent));
     const session* sb = at_b[s.index];
@@ -345,7 +352,8 @@ sim_result run_simulation(const sim_options& so) {
       res.failures.push_back(name + ": never accepted at B");
       continue;
     }
-    if (auto m = check_stream(name + " A->B at B", sb->in, xs[s.index], all)) res.failures.push_back(*m);
+    if (auto m = check_stream(name + " A->B at B", sb->in, xs[s.index], all))
+      res.failures.push_back(*m + "; at close A: " + s.at_close + "; B: " + sb->at_close + (sb->eof ? "" : "; B saw no EOF"));
     if (!sb->closed && !sb->error) res.failures.push_back(name + " at B: not closed (state " + std::string(tcp::to_string(sb->last)) + ")");
   }
   if (a.connection_count() != 0 || b.connection_count() != 0)
@@ -362,6 +370,10 @@ impair::direction_config impaired() {
   c.delay = 3ms;
   c.jitter = 2ms;  // 1-5 ms
   c.limit = 8192;
+  // Soak knobs (not for the default suite): SYNACK_SIM_LOSS / _DUP / _REORDER override the rates.
+  if (const char* v = std::getenv("SYNACK_SIM_LOSS")) c.loss = std::strtod(v, nullptr);
+  if (const char* v = std::getenv("SYNACK_SIM_DUP")) c.duplicate = std::strtod(v, nullptr);
+  if (const char* v = std::getenv("SYNACK_SIM_REORDER")) c.reorder = std::strtod(v, nullptr);
   return c;
 }
 
