@@ -30,7 +30,23 @@ tcp::siphash_key random_key() {
   return key;
 }
 
-tcp::isn_generator make_isn_generator() { return tcp::isn_generator{random_key()}; }
+// A replayable secret for options::seed (splitmix64 over seed and salt), else random_key().
+tcp::siphash_key key_for(const std::optional<std::uint64_t>& seed, std::uint64_t salt) {
+  if (!seed) return random_key();
+  std::uint64_t x = *seed ^ (salt * 0x9e3779b97f4a7c15ull);
+  tcp::siphash_key key{};
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (i % 8 == 0) {
+      x += 0x9e3779b97f4a7c15ull;
+      std::uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      x = z ^ (z >> 31);
+    }
+    key[i] = static_cast<std::byte>(x >> (8 * (i % 8)));
+  }
+  return key;
+}
 
 // One iteration of a busy-wait loop: tells the CPU (and a hypervisor) that we are spinning.
 inline void cpu_relax() noexcept {
@@ -41,7 +57,8 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-std::uint64_t random_seed() {
+std::uint64_t random_seed(const std::optional<std::uint64_t>& seed) {
+  if (seed) return *seed * 0x2545f4914f6cdd1dull + 3;
   std::uint64_t s = 0;
   if (::getrandom(&s, sizeof s, 0) != static_cast<ssize_t>(sizeof s)) s = 0x5eed;
   return s;
@@ -135,20 +152,21 @@ struct engine::neighbour {
 
 engine::engine(const options& opts, wire::ipv4_addr destination)
     : opts_(opts),
-      port_alloc_(link::port_range{1, 1}),
-      isns_(make_isn_generator()),
+      netlink_(std::in_place),
+      port_alloc_(link::port_range{1, 1}, 0, {}, false),
+      isns_(key_for(opts.seed, 1)),
       tcp_cfg_(opts.tcp),
       tx_buf_(wire::ethernet_header_len + 60 + 65536),
-      cookies_(random_key()) {
+      cookies_(key_for(opts.seed, 2)) {
   // Interface: the named one, else the one the route to the destination leaves by.
-  std::optional<link::route_info> route = netlink_.route_to(destination);
+  std::optional<link::route_info> route = netlink_->route_to(destination);
   if (!opts_.interface.empty()) {
-    iface_ = netlink_.interface_by_name(opts_.interface);
+    iface_ = netlink_->interface_by_name(opts_.interface);
   } else {
     if (!route)
       throw link::setup_error(link::setup_errc::no_route,
                               "no route to " + destination.to_string() + " (check `ip route`, or pass -I IFACE)");
-    iface_ = netlink_.interface_by_index(route->ifindex);
+    iface_ = netlink_->interface_by_index(route->ifindex);
   }
   if (!iface_.mac)
     throw link::setup_error(link::setup_errc::unknown_interface,
@@ -174,21 +192,12 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   local_is_kernel_address_ = std::any_of(iface_.addresses.begin(), iface_.addresses.end(),
                                          [&](const link::ipv4_prefix& p) { return p.addr == local_; });
 
-  // The MSS we offer follows the interface's MTU (IPv4 and TCP headers without options).
-  if (iface_.mtu > 40)
-    tcp_cfg_.mss = static_cast<std::uint16_t>(std::min<unsigned>(tcp_cfg_.mss, iface_.mtu - 40));
-  // The receive window we offer stays within what the ring holds between two drains (slots x MSS):
-  // a larger window only lets a fast peer overflow the ring (its frames are lost, it retransmits).
-  // Connections given their own config (the Asio front end's connect) size it themselves.
-  {
-    std::size_t slots = std::max<std::size_t>(opts_.rx_ring_bytes / std::max<std::size_t>(opts_.rx_frame_size, 2048), 8);
-    tcp_cfg_.recv_buffer = std::min(tcp_cfg_.recv_buffer, slots * tcp_cfg_.mss);
-  }
+  configure_tcp();
 
   ports_ = opts_.ports ? *opts_.ports : link::default_port_range();
   // Its constructor reads the kernel's ports (each /proc/net/tcp read walks the whole
   // established hash, ~2 ms per read() here): no second refresh.
-  port_alloc_ = link::port_allocator(ports_, random_seed());
+  port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed));
 
   // Order matters: the guard is in place before anything can make the kernel answer.
   if (opts_.rst_guard) guard_.emplace(local_, ports_);
@@ -201,7 +210,44 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.rx_frame_size = opts_.rx_frame_size;
   so.tx_timestamps = opts_.tx_timestamps;
   so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
-  socket_.emplace(so);
+  io_ = std::make_unique<link::packet_socket>(so);
+}
+
+engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const link::link_facts& facts)
+    : opts_(opts),
+      gateway_(facts.gateway),
+      port_alloc_(link::port_range{1, 1}, 0, {}, false),
+      isns_(key_for(opts.seed, 1)),
+      tcp_cfg_(opts.tcp),
+      tx_buf_(wire::ethernet_header_len + 60 + 65536),
+      cookies_(key_for(opts.seed, 2)) {
+  if (!io) throw std::invalid_argument("engine: no frame_io");
+  if (facts.prefix_len > 32) throw std::invalid_argument("engine: prefix length above 32");
+  iface_.index = 0;
+  iface_.name = opts_.interface.empty() ? "frame_io" : opts_.interface;
+  iface_.mac = facts.mac;
+  iface_.mtu = facts.mtu;
+  iface_.up = iface_.running = true;
+  iface_.link_type = 1;  // ARPHRD_ETHER
+  iface_.addresses = {link::ipv4_prefix{facts.address, facts.prefix_len}};
+  mac_ = facts.mac;
+  local_ = facts.address;
+  local_is_kernel_address_ = false;  // no kernel behind this link: we answer ARP for it
+  configure_tcp();
+  ports_ = opts_.ports ? *opts_.ports : link::port_range{61000, 65535};
+  port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed), {}, false);
+  io_ = std::move(io);
+}
+
+void engine::configure_tcp() {
+  // The MSS we offer follows the interface's MTU (IPv4 and TCP headers without options).
+  if (iface_.mtu > 40)
+    tcp_cfg_.mss = static_cast<std::uint16_t>(std::min<unsigned>(tcp_cfg_.mss, iface_.mtu - 40));
+  // The receive window we offer stays within what the ring holds between two drains (slots x MSS):
+  // a larger window only lets a fast peer overflow the ring (its frames are lost, it retransmits).
+  // Connections given their own config (the Asio front end's connect) size it themselves.
+  std::size_t slots = std::max<std::size_t>(opts_.rx_ring_bytes / std::max<std::size_t>(opts_.rx_frame_size, 2048), 8);
+  tcp_cfg_.recv_buffer = std::min(tcp_cfg_.recv_buffer, slots * tcp_cfg_.mss);
 }
 
 engine::~engine() = default;
@@ -210,10 +256,18 @@ wire::ipv4_addr engine::next_hop_for(wire::ipv4_addr dst) {
   if (auto it = next_hops_.find(dst.value); it != next_hops_.end()) return it->second;
   wire::ipv4_addr hop = dst;
   if (!on_link(iface_, dst)) {
-    auto route = netlink_.route_to(dst);
-    if (!route)
-      throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() + " (check `ip route`)");
-    if (route->gateway) hop = *route->gateway;  // off-link: the gateway's MAC, never the target's
+    if (!netlink_) {
+      // A link we were handed: its gateway, if it has one.
+      if (!gateway_)
+        throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() +
+                                                                " (off-link and the link has no gateway)");
+      hop = *gateway_;
+    } else {
+      auto route = netlink_->route_to(dst);
+      if (!route)
+        throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() + " (check `ip route`)");
+      if (route->gateway) hop = *route->gateway;  // off-link: the gateway's MAC, never the target's
+    }
   }
   next_hops_.emplace(dst.value, hop);
   return hop;
@@ -224,7 +278,7 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port) {
 }
 
 wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const tcp::config& cfg) {
-  tcp::instant t = now();
+  tcp::instant t = clock_now();
   if (table_full())
     throw std::runtime_error("connection table full (" + std::to_string(opts_.max_connections) +
                              " connections, the engine's max_connections)");
@@ -273,7 +327,7 @@ void engine::close(const wire::four_tuple& t) {
   if (it == conns_.end()) return;
   it->second->conn.close();
   mark_dirty(*it->second);
-  flush(now());
+  flush(clock_now());
 }
 
 void engine::abort(const wire::four_tuple& t) {
@@ -286,7 +340,7 @@ void engine::abort(const wire::four_tuple& t) {
   }
   it->second->conn.abort();
   mark_dirty(*it->second);
-  flush(now());
+  flush(clock_now());
 }
 
 std::size_t engine::send(const wire::four_tuple& t, std::span<const std::byte> data) {
@@ -294,7 +348,7 @@ std::size_t engine::send(const wire::four_tuple& t, std::span<const std::byte> d
   if (it == conns_.end()) return 0;
   std::size_t n = it->second->conn.send(data);
   mark_dirty(*it->second);
-  flush(now());
+  flush(clock_now());
   return n;
 }
 
@@ -303,7 +357,7 @@ void engine::modify(const wire::four_tuple& t, const std::function<void(tcp::con
   if (it == conns_.end()) return;
   f(it->second->conn);
   mark_dirty(*it->second);
-  flush(now());
+  flush(clock_now());
 }
 
 std::size_t engine::receive(const wire::four_tuple& t, std::span<std::byte> out) {
@@ -312,7 +366,7 @@ std::size_t engine::receive(const wire::four_tuple& t, std::span<std::byte> out)
   std::size_t n = it->second->conn.receive(out);
   if (n > 0) {
     mark_dirty(*it->second);
-    flush(now());
+    flush(clock_now());
   }
   return n;
 }
@@ -332,7 +386,7 @@ std::optional<tcp::instant> engine::next_deadline() const {
 }
 
 void engine::run_once(std::chrono::nanoseconds max_wait) {
-  tcp::instant t = now();
+  tcp::instant t = clock_now();
   {
     tx_hold held{*this};
     fire_timers(t);
@@ -340,7 +394,7 @@ void engine::run_once(std::chrono::nanoseconds max_wait) {
     dispatch();  // what earlier calls queued: delivered before the wait, not after it
   }
 
-  if (!socket_->ready()) {
+  if (!io_->ready()) {
     auto wait = max_wait;
     if (auto d = next_deadline()) wait = std::clamp(*d - t, std::chrono::nanoseconds{0}, max_wait);
     if (wait > std::chrono::nanoseconds{0} && opts_.busy_poll > std::chrono::nanoseconds{0}) {
@@ -349,19 +403,19 @@ void engine::run_once(std::chrono::nanoseconds max_wait) {
       const auto spin = std::min(wait, opts_.busy_poll);
       const auto start = clock::now();
       auto spun = std::chrono::nanoseconds{0};
-      while (!socket_->ready()) {
-        for (int i = 0; i < 64 && !socket_->ready(); ++i) cpu_relax();
+      while (!io_->ready()) {
+        for (int i = 0; i < 64 && !io_->ready(); ++i) cpu_relax();
         spun = clock::now() - start;
         if (spun >= spin) break;
       }
-      wait = socket_->ready() ? std::chrono::nanoseconds{0} : wait - std::min(wait, spun);
+      wait = io_->ready() ? std::chrono::nanoseconds{0} : wait - std::min(wait, spun);
     }
-    if (wait > std::chrono::nanoseconds{0}) socket_->wait_readable(wait);
+    if (wait > std::chrono::nanoseconds{0}) io_->wait_readable(wait);
   }
 
-  t = now();
+  t = clock_now();
   tx_hold held{*this};
-  socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256);
+  io_->receive([&](const link::rx_frame& f) { handle_frame(f, t); }, 256);
   check_link(t, false);  // wait_readable() kept the socket's error
   drain_tx_timestamps();
   fire_timers(t);
@@ -370,14 +424,14 @@ void engine::run_once(std::chrono::nanoseconds max_wait) {
 }
 
 std::optional<std::uint32_t> engine::next_tx_id() const {
-  if (!socket_->tx_timestamps()) return std::nullopt;
+  if (!io_->tx_timestamps()) return std::nullopt;
   // Frames queued for the next kick() take their ids first.
-  return socket_->next_tx_id() + static_cast<std::uint32_t>(socket_->queued());
+  return io_->next_tx_id() + static_cast<std::uint32_t>(io_->queued());
 }
 
 void engine::drain_tx_timestamps() {
   // Reports left queued keep the socket polling with POLLERR: read them after every wait.
-  socket_->drain_tx_timestamps([&](std::uint32_t id, std::chrono::nanoseconds at) {
+  io_->read_tx_timestamps([&](std::uint32_t id, std::chrono::nanoseconds at) {
     if (on_tx_timestamp_) on_tx_timestamp_(id, at);
   });
 }
@@ -386,7 +440,7 @@ void engine::process(tcp::instant t) {
   tx_hold held{*this};
   // Drain in batches until the ring is empty, so one wake-up never leaves frames behind.
   std::size_t frames = 0;
-  for (std::size_t n; (n = socket_->drain([&](const link::rx_frame& f) { handle_frame(f, t); }, 256)) > 0;) {
+  for (std::size_t n; (n = io_->receive([&](const link::rx_frame& f) { handle_frame(f, t); }, 256)) > 0;) {
     frames += n;
     if (n < 256) break;
   }
@@ -512,7 +566,7 @@ void engine::transmit(entry& e, tcp::instant t) {
   auto& n = neighbours_[e.next_hop.value];
   if (!n.mac) return;
   while (auto seg = e.conn.poll_transmit(t)) {
-    if (e.first_sent == tcp::instant::min()) e.first_sent = now();
+    if (e.first_sent == tcp::instant::min()) e.first_sent = clock_now();
     emit_segment(e.conn.tuple(), *n.mac, *seg, e.conn.current_state(), t);
   }
 }
@@ -538,10 +592,10 @@ void engine::emit_segment(const wire::four_tuple& t, const wire::mac_addr& dst_m
 void engine::send_frame(std::span<const std::byte> frame, tcp::instant t) {
   if (on_frame_) on_frame_(direction::out, t, frame);
   if (opts_.tx_batching && tx_hold_ > 0) {
-    if (socket_->queued() >= 32) kick();
-    if (!socket_->queue(frame)) return;
+    if (io_->queued() >= 32) kick();
+    if (!io_->queue(frame)) return;
   }
-  if (auto ec = socket_->send(frame)) {
+  if (auto ec = io_->send(frame)) {
     ++stats_.send_errors;  // dropped like a lost frame: retransmission recovers
     if (ec.value() == ENETDOWN || ec.value() == ENXIO || ec.value() == ENODEV) link_send_error_ = true;
   } else {
@@ -550,10 +604,10 @@ void engine::send_frame(std::span<const std::byte> frame, tcp::instant t) {
 }
 
 void engine::kick() {
-  const std::size_t n = socket_->queued();
+  const std::size_t n = io_->queued();
   if (n == 0) return;
   std::size_t sent = 0;
-  const std::error_code ec = socket_->flush(&sent);
+  const std::error_code ec = io_->flush(&sent);
   stats_.frames_sent += sent;
   if (sent < n) {
     stats_.send_errors += n - sent;  // dropped like lost frames: retransmission recovers
@@ -614,12 +668,12 @@ std::optional<tcp::config> engine::grant_buffers(const tcp::config& want) {
 }
 
 void engine::check_link(tcp::instant t, bool read_socket_error) {
-  int err = socket_->take_error().value();
+  int err = io_->take_error().value();
   if (err == 0 && read_socket_error) {
     // The packet socket reports ENETDOWN (interface down or deleted) as a socket error: POLLERR
     // until read, which would wake an external event loop over and over.
     socklen_t len = sizeof err;
-    if (::getsockopt(socket_->fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = 0;
+    if (io_->fd() < 0 || ::getsockopt(io_->fd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = 0;
   }
   if (err == ENETDOWN || err == ENODEV || err == ENXIO || link_send_error_) {
     if (!link_down_) ++stats_.link_down;
@@ -629,9 +683,13 @@ void engine::check_link(tcp::instant t, bool read_socket_error) {
   }
   if (!link_down_ || t < next_link_check_) return;
   // Down, or gone? The socket says ENETDOWN for both; the interface's index tells them apart.
+  if (!netlink_) {
+    link_down_ = false;  // a link we were handed has no interface to look up: try again
+    return;
+  }
   std::optional<link::interface_info> info;
   try {
-    info = netlink_.interface_by_index(iface_.index);
+    info = netlink_->interface_by_index(iface_.index);
   } catch (const link::setup_error&) {
   }
   if (!info)
@@ -648,7 +706,7 @@ void engine::check_link(tcp::instant t, bool read_socket_error) {
 
 void engine::handle_frame(const link::rx_frame& f, tcp::instant t) {
   ++stats_.frames_received;
-  if (f.losing) stats_.rx_ring_drops += socket_->stats().dropped;  // reading resets the flag
+  if (f.losing) stats_.rx_ring_drops += io_->stats().dropped;  // reading resets the flag
   rx_frame_ = &f;  // current_rx_frame() for the observers, cleared however this returns
   struct clear_current {
     const link::rx_frame*& slot;
@@ -742,7 +800,7 @@ void engine::reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp
 void engine::handle_arp(const wire::arp_repr& arp) {
   // Anyone we are resolving who speaks up (reply, or a request of their own) is resolved.
   if (auto it = neighbours_.find(arp.sender_ip.value); it != neighbours_.end() && !it->second.mac)
-    neighbour_resolved(arp.sender_ip, arp.sender_mac, now());
+    neighbour_resolved(arp.sender_ip, arp.sender_mac, clock_now());
   // The kernel answers for its own addresses; a --source it does not own is ours to answer.
   if (arp.op == wire::arp_op::request && arp.target_ip == local_ && !local_is_kernel_address_) {
     wire::arp_repr reply{wire::arp_op::reply, mac_, local_, arp.sender_mac, arp.sender_ip};
@@ -750,7 +808,7 @@ void engine::handle_arp(const wire::arp_repr& arp) {
     wire::emit_ethernet(frame, arp.sender_mac, mac_, wire::ethertype::arp);
     reply.emit(std::span{frame}.subspan(wire::ethernet_header_len));
     ++stats_.arp_replies_sent;
-    send_frame(frame, now());
+    send_frame(frame, clock_now());
   }
 }
 
@@ -759,9 +817,11 @@ void engine::handle_arp(const wire::arp_repr& arp) {
 void engine::resolve(wire::ipv4_addr hop, tcp::instant t) {
   auto& n = neighbours_[hop.value];
   if (n.mac || n.tries > 0) return;
-  if (auto mac = netlink_.neighbour(iface_.index, hop)) {
-    n.mac = *mac;
-    return;
+  if (netlink_) {
+    if (auto mac = netlink_->neighbour(iface_.index, hop)) {
+      n.mac = *mac;
+      return;
+    }
   }
   send_arp_request(hop);
   n.tries = 1;
@@ -774,7 +834,7 @@ void engine::send_arp_request(wire::ipv4_addr target) {
   wire::emit_ethernet(frame, wire::mac_addr::broadcast(), mac_, wire::ethertype::arp);
   req.emit(std::span{frame}.subspan(wire::ethernet_header_len));
   ++stats_.arp_requests_sent;
-  send_frame(frame, now());
+  send_frame(frame, clock_now());
 }
 
 void engine::neighbour_resolved(wire::ipv4_addr hop, wire::mac_addr mac, tcp::instant t) {

@@ -89,7 +89,8 @@ std::vector<std::uint16_t> kernel_tcp_ports() {
   return ports;
 }
 
-port_allocator::port_allocator(port_range range, std::uint64_t seed, clock::duration quarantine)
+port_allocator::port_allocator(port_range range, std::uint64_t seed, clock::duration quarantine,
+                               bool read_kernel_ports)
     : range_(range),
       quarantine_(quarantine),
       held_(range.size()),
@@ -100,7 +101,7 @@ port_allocator::port_allocator(port_range range, std::uint64_t seed, clock::dura
   for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<std::uint16_t>(range.lo + i);
   std::mt19937_64 rng(seed);
   std::shuffle(order_.begin(), order_.end(), rng);
-  refresh_kernel_ports();
+  if (read_kernel_ports) refresh_kernel_ports();
 }
 
 bool port_allocator::usable(std::size_t index, clock::time_point now) const {

@@ -1,9 +1,10 @@
-// The engine: one thread that ties a link (packet socket, netlink, ARP, RST guard, ports) to a
-// table of sans-I/O TCP connections and their timers.
+// The engine: one thread that ties a link (a frame_io: the packet socket, or a memory link; netlink,
+// ARP, RST guard, ports) to a table of sans-I/O TCP connections and their timers.
 //
 // Threading: an engine and its connections belong to the thread that calls run_once(); nothing in
 // it is locked. Data path of one received frame: packet ring -> wire::parse_frame -> connection
 // lookup by 4-tuple -> tcp::connection::on_segment -> poll_transmit -> wire emit -> packet socket.
+// Every instant inside the engine comes from options::clock (steady_clock unless injected).
 #pragma once
 
 #include <chrono>
@@ -19,6 +20,7 @@
 
 #include "synack/link/error.hpp"
 #include "synack/link/netlink.hpp"
+#include "synack/link/frame_io.hpp"
 #include "synack/link/packet_socket.hpp"
 #include "synack/link/ports.hpp"
 #include "synack/link/rst_guard.hpp"
@@ -69,6 +71,13 @@ struct options {
   // smaller ones (an eighth of what is left, at least 4 x MSS each way: a smaller window); when
   // not even that fits its SYN is dropped (counted) and connect() throws.
   std::size_t max_buffered_bytes = 0;
+  // The engine's clock: every instant the engine takes itself (in connect, send, receive, close,
+  // ARP, ...) comes from here. Empty: steady_clock (engine::now()). A simulation injects a
+  // virtual clock and passes the same instants to process().
+  std::function<tcp::instant()> clock;
+  // Seeds the ISN and SYN cookie secrets and the local port order, for a replayable run
+  // (simulations). Empty: fresh random bytes per engine (getrandom), as a real stack must have.
+  std::optional<std::uint64_t> seed;
 };
 
 enum class direction : std::uint8_t { in, out };
@@ -167,11 +176,22 @@ public:
   // Resolves the interface and source address (from `destination`'s route unless the options
   // say), opens the packet socket and installs the RST guard. Throws link::setup_error.
   engine(const options& opts, wire::ipv4_addr destination);
+  // An engine on a link it is handed (a memory_link, later a tunnel), told what it would otherwise
+  // learn from netlink. It touches nothing of the host: no netlink (destinations inside
+  // facts.address/prefix_len are on-link, others go via facts.gateway; neighbours by our own ARP,
+  // and we answer ARP for our address), no RST guard, no /proc (the port allocator does not skip
+  // the kernel's ports). Ports: options::ports, else 61000-65535. options::interface (only a name
+  // here), source, rst_guard, qdisc_bypass, tx_timestamps and the ring's geometry other than for
+  // the receive-window cap are not used. Throws std::invalid_argument for a null `io`.
+  engine(const options& opts, std::unique_ptr<link::frame_io> io, const link::link_facts& facts);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
 
+  // steady_clock as a tcp::instant (the tools' clock). The engine itself reads clock_now().
   static tcp::instant now() { return tcp::instant{clock::now().time_since_epoch()}; }
+  // The engine's clock (options::clock, else now()).
+  tcp::instant clock_now() const { return opts_.clock ? opts_.clock() : now(); }
 
   // Active open to dst:port from a free local port. The SYN goes out at once if the next hop's
   // MAC is known, else after ARP. Throws std::runtime_error when no local port is free.
@@ -200,7 +220,8 @@ public:
   // Non-blocking entry points for an external event loop (the Asio front end): wait until fd()
   // is readable or next_deadline() passes, then call process(now). process() drains every ready
   // frame of the receive ring, fires the due timers, sends and delivers events.
-  int fd() const { return socket_->fd(); }
+  // -1 when the link has no descriptor (a memory link: its harness drives process()).
+  int fd() const { return io_->fd(); }
   void process(tcp::instant now);
   // Delivers the queued events and accept notifications (see the re-entrancy rule above) until
   // none is left, including those that the handlers' own engine calls queue. A call from inside a
@@ -256,6 +277,8 @@ public:
   tcp_totals tcp_statistics() const;
   const link::interface_info& interface() const { return iface_; }
   wire::ipv4_addr local_address() const { return local_; }
+  // The frame I/O the engine talks to (for a harness that owns the link's other side).
+  link::frame_io& link_io() { return *io_; }
   link::port_range ports() const { return ports_; }
   const link::rst_guard* guard() const { return guard_ ? &*guard_ : nullptr; }
 
@@ -300,16 +323,18 @@ private:
   void neighbour_resolved(wire::ipv4_addr next_hop, wire::mac_addr mac, tcp::instant now);
   void neighbour_failed(wire::ipv4_addr next_hop);
   wire::ipv4_addr next_hop_for(wire::ipv4_addr dst);
+  void configure_tcp();  // tcp_cfg_ from options::tcp and the link's MTU and receive ring
 
   options opts_;
-  link::netlink netlink_;
+  std::optional<link::netlink> netlink_;  // none for a link the engine was handed (frame_io ctor)
+  std::optional<wire::ipv4_addr> gateway_;  // frame_io ctor: where off-link destinations go
   link::interface_info iface_;
   wire::mac_addr mac_;
   wire::ipv4_addr local_;
   bool local_is_kernel_address_ = true;
   link::port_range ports_;
   link::port_allocator port_alloc_;
-  std::optional<link::packet_socket> socket_;
+  std::unique_ptr<link::frame_io> io_;  // the packet socket, or the link we were handed
   std::optional<link::rst_guard> guard_;
   tcp::isn_generator isns_;
   tcp::config tcp_cfg_;
@@ -328,7 +353,7 @@ private:
   std::size_t buffer_reserved_ = 0;  // before conns_: entries give their share back as they die
   std::unordered_map<wire::four_tuple, std::unique_ptr<entry>, wire::four_tuple_hash> conns_;
   std::vector<entry*> dirty_;
-  timer_wheel wheel_{now()};             // one timer per connection: its next_deadline()
+  timer_wheel wheel_{clock_now()};             // one timer per connection: its next_deadline()
   std::vector<wheel_hook*> due_;          // scratch for fire_timers
   std::unordered_map<std::uint32_t, neighbour> neighbours_;   // by next-hop address
   std::unordered_map<std::uint32_t, wire::ipv4_addr> next_hops_;  // destination -> next hop

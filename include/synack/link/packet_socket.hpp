@@ -21,36 +21,11 @@
 #include <system_error>
 #include <vector>
 
+#include "synack/link/frame_io.hpp"
 #include "synack/link/ports.hpp"
 #include "synack/wire/address.hpp"
 
 namespace synack::link {
-
-// One received frame, valid only during the drain() callback (it points into the ring, or into
-// the socket's copy buffer for a frame larger than a slot).
-struct rx_frame {
-  std::span<const std::byte> data;  // from the Ethernet header; data.size() <= original_length
-  std::size_t original_length = 0;  // the frame's length on the wire
-  // Trap 3. The kernel's checksum status: over a veth the sender's checksum is left partial
-  // (CHECKSUM_PARTIAL), so a frame with checksum_unverified must not be checksum-verified.
-  bool checksum_unverified = false;  // TP_STATUS_CSUMNOTREADY
-  bool checksum_valid = false;       // TP_STATUS_CSUM_VALID: the device or kernel checked it
-  bool truncated = false;            // did not fit the ring frame (data.size() < original_length)
-  bool gso_tcp = false;              // TP_STATUS_GSO_TCP: a GRO/GSO super-frame (trap 4)
-  bool losing = false;               // TP_STATUS_LOSING: the ring dropped frames since last stats()
-  // An 802.1Q/802.1ad tag the kernel moved out of the frame into metadata (TP_STATUS_VLAN_VALID):
-  // `data` no longer holds it; a bridge must put it back when it forwards the frame.
-  bool vlan_valid = false;
-  std::uint16_t vlan_tci = 0;
-  std::uint16_t vlan_tpid = 0;  // 0x8100 when the kernel did not say (TP_STATUS_VLAN_TPID_VALID)
-  // When the kernel received it (CLOCK_REALTIME, since the epoch).
-  std::chrono::nanoseconds kernel_timestamp{};
-};
-
-struct packet_stats {
-  std::uint64_t received = 0;  // frames that passed the filter
-  std::uint64_t dropped = 0;   // of those, dropped because the ring was full
-};
 
 // Which frames the socket receives.
 enum class rx_filter_mode {
@@ -58,7 +33,9 @@ enum class rx_filter_mode {
   all_frames,  // every frame on the interface, no filter (the impairment bridge)
 };
 
-class packet_socket {
+// The AF_PACKET implementation of frame_io (frame_io.hpp); its own drain()/drain_tx_timestamps()
+// templates are the same operations without the indirect call.
+class packet_socket final : public frame_io {
  public:
   struct options {
     int ifindex = 0;
@@ -101,7 +78,7 @@ class packet_socket {
   packet_socket(const packet_socket&) = delete;
   packet_socket& operator=(const packet_socket&) = delete;
 
-  int fd() const noexcept { return fd_; }
+  int fd() const noexcept override { return fd_; }
   const options& opts() const noexcept { return opts_; }
 
   // Calls on_frame(const rx_frame&) for up to max_frames ready frames, handing each slot back to
@@ -110,39 +87,47 @@ class packet_socket {
   std::size_t drain(F&& on_frame, std::size_t max_frames = 64);
 
   // True when drain() would find a frame now (no system call; for busy polling).
-  bool ready() const noexcept;
+  bool ready() const noexcept override;
 
   // Waits until a frame is ready or the timeout passes (ppoll). Returns false on timeout and on
   // EINTR, so the caller can check its signal flag. An asynchronous socket error (e.g. ENETDOWN)
   // makes it return true and is kept for take_error().
-  bool wait_readable(std::chrono::nanoseconds timeout);
-  std::error_code take_error() noexcept;
+  bool wait_readable(std::chrono::nanoseconds timeout) override;
+  std::error_code take_error() noexcept override;
 
   // Sends one complete Ethernet frame (checksums already filled in, trap 3). Never blocks: a full
   // queue gives EAGAIN/ENOBUFS and the frame is dropped (TCP retransmits).
-  std::error_code send(std::span<const std::byte> frame) noexcept;
+  std::error_code send(std::span<const std::byte> frame) noexcept override;
 
   // Batching: queue() copies the frame; flush() sends everything queued with sendmmsg(2). queue()
   // flushes by itself when the batch is full. On an error the rest of the batch is dropped and the
   // first error returned.
-  std::error_code queue(std::span<const std::byte> frame);
+  std::error_code queue(std::span<const std::byte> frame) override;
   // `sent`, when given, receives how many of the batch the kernel took. With tx_keep_going the
   // first error is still returned.
-  std::error_code flush(std::size_t* sent = nullptr) noexcept;
-  std::size_t queued() const noexcept { return batch_offsets_.size(); }
+  std::error_code flush(std::size_t* sent = nullptr) noexcept override;
+  std::size_t queued() const noexcept override { return batch_offsets_.size(); }
 
   // Kernel counters since the last call (PACKET_STATISTICS, reset on read).
-  packet_stats stats() noexcept;
+  packet_stats stats() noexcept override;
 
   // Transmit timestamps (options::tx_timestamps). Each frame sent gets the next id, counting from
   // 0 (the kernel's SOF_TIMESTAMPING_OPT_ID key); next_tx_id() is the id of the next frame sent.
   // drain_tx_timestamps calls on_timestamp(id, CLOCK_REALTIME) for each report queued (software
   // transmit time, at the driver) and returns how many it read. While reports are queued the
   // socket polls with POLLERR, so a caller that enables them must drain them after every wait.
-  bool tx_timestamps() const noexcept { return tx_timestamps_; }
-  std::uint32_t next_tx_id() const noexcept { return tx_next_id_; }
+  bool tx_timestamps() const noexcept override { return tx_timestamps_; }
+  std::uint32_t next_tx_id() const noexcept override { return tx_next_id_; }
   template <class F>
   std::size_t drain_tx_timestamps(F&& on_timestamp);
+
+  // frame_io: drain() and drain_tx_timestamps() through a callback reference.
+  std::size_t receive(frame_handler on_frame, std::size_t max_frames) override {
+    return drain(on_frame, max_frames);
+  }
+  std::size_t read_tx_timestamps(tx_timestamp_handler on_timestamp) override {
+    return drain_tx_timestamps(on_timestamp);
+  }
 
  private:
   // The current slot's frame if it is ready for user space; skips (and returns) outgoing frames.

@@ -55,8 +55,10 @@ class port_allocator {
  public:
   using clock = std::chrono::steady_clock;
 
+  // read_kernel_ports = false skips /proc/net/tcp (a stack on a link the kernel does not share,
+  // such as a memory_link: the kernel's ports are no concern of it).
   explicit port_allocator(port_range range, std::uint64_t seed = std::random_device{}(),
-                          clock::duration quarantine = {});
+                          clock::duration quarantine = {}, bool read_kernel_ports = true);
 
   // A free port, or nullopt when every port is held, quarantined or used by the kernel.
   std::optional<std::uint16_t> acquire(clock::time_point now = clock::now());
