@@ -264,8 +264,8 @@ void socket_state::detach_connection(bool abortive) {
   conn_alive_ = false;
   if (abortive)
     stack_->engine().abort(t);
-  else if (!shut_send_)
-    stack_->engine().close(t);  // FIN after the queued data; the engine sees the close through
+  else
+    stack_->engine().close(t);  // after shutdown(send) too: the connection is now orphaned  // FIN after the queued data; the engine sees the close through
 }
 
 void socket_state::close(error_code& ec) {
@@ -351,7 +351,7 @@ void socket_state::shutdown(net::socket_base::shutdown_type what, error_code& ec
   }
   if ((what == net::socket_base::shutdown_send || what == net::socket_base::shutdown_both) && !shut_send_) {
     shut_send_ = true;
-    if (tuple_ && conn_alive_ && stack_ && !stack_->stopped()) stack_->engine().close(*tuple_);
+    if (tuple_ && conn_alive_ && stack_ && !stack_->stopped()) stack_->engine().shutdown_send(*tuple_);
   }
   service();
 }

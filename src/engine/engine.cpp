@@ -325,6 +325,16 @@ std::optional<tcp::instant> engine::connected_at(const wire::four_tuple& t) cons
 void engine::close(const wire::four_tuple& t) {
   auto it = conns_.find(t);
   if (it == conns_.end()) return;
+  const tcp::instant now = clock_now();
+  it->second->conn.close();
+  it->second->conn.orphan(now);
+  mark_dirty(*it->second);
+  flush(now);
+}
+
+void engine::shutdown_send(const wire::four_tuple& t) {
+  auto it = conns_.find(t);
+  if (it == conns_.end()) return;
   it->second->conn.close();
   mark_dirty(*it->second);
   flush(clock_now());
@@ -491,6 +501,11 @@ void engine::flush(tcp::instant t) {
     if (e->started) transmit(*e, t);
     while (auto ev = e->conn.poll_event()) events_.emplace_back(e->key, *ev);
     wheel_.schedule(e->timer, e->conn.next_deadline());
+    if (e->reserved != 0 && e->conn.current_state() == tcp::state::time_wait) {
+      // TIME_WAIT moves no data: its buffer caps go back to max_buffered_bytes' budget.
+      *e->budget_used -= e->reserved;
+      e->reserved = 0;
+    }
   }
   dirty_.clear();
 }

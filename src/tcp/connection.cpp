@@ -154,13 +154,23 @@ void connection::enter_time_wait(instant now) {
   set_state(state::time_wait);
   timers_.disarm_all();  // RFC 9293: "turn off the other timers"
   timers_.arm(timer_kind::time_wait, now + 2 * cfg_.msl);
+  // Everything we sent is acknowledged: a TIME_WAIT holds no send buffer (a server keeps
+  // thousands of them). Unread received bytes stay readable.
+  send_buf_.release();
+  if (recv_buf_.size() == 0) recv_buf_.release();
 }
 
 void connection::enter_fin_wait_2(instant now) {
   set_state(state::fin_wait_2);
   timers_.disarm(timer_kind::retransmit);
   timers_.disarm(timer_kind::persist);
-  timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
+  if (orphaned_) timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
+}
+
+void connection::orphan(instant now) {
+  if (orphaned_) return;
+  orphaned_ = true;
+  if (state_ == state::fin_wait_2) timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
 }
 
 void connection::return_to_listen() {

@@ -124,7 +124,7 @@ void connection::process_synchronized(instant now, const segment& seg) {
   // peer (a retransmission we already have included: the peer is alive, its ACKs may be lost), so
   // a half-closed connection that still receives lives on (Linux times out only orphaned sockets;
   // it has no timeout after shutdown(SHUT_WR)).
-  if (state_ == state::fin_wait_2 && !seg.rst) timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
+  if (state_ == state::fin_wait_2 && orphaned_ && !seg.rst) timers_.arm(timer_kind::fin_wait_2, now + cfg_.fin_wait_2_timeout);
   if (!check_paws(now, seg)) return;                // RFC 7323 §5.3 R1, before step 1
   bool ack_only = false;
   if (!check_sequence(now, seg, ack_only)) return;  // first: sequence number
@@ -251,9 +251,11 @@ inline bool connection::check_rst(instant now, const segment& seg) {
     case state::fin_wait_1:
     case state::fin_wait_2:
     case state::close_wait:
+    case state::closing:   // Linux tcp_reset: ECONNRESET in every state but SYN_SENT, CLOSE_WAIT
+    case state::last_ack:  // (EPIPE) and CLOSE; our FIN (and maybe data) was never acknowledged
       fail(std::errc::connection_reset);
       break;
-    default:  // CLOSING, LAST_ACK, TIME_WAIT: we were done anyway
+    default:  // TIME_WAIT: everything was acknowledged both ways (Linux kills it silently too)
       finish();
       break;
   }

@@ -35,7 +35,11 @@ PY
   [ "$rc" = 0 ] || fail "$label: the client run exited $rc"
 }
 
-serve_start serve --echo --backlog 1024 --msl 1 --stats "$NETNS_TMP/stats.json"
+# --max-half-open 4096: no SYN cookies here. While cookies are out, a duplicated last ACK of a
+# finished echo connection (both directions advanced by the same number of bytes, so ack-1 and
+# seq-1 keep the cookie's relation) passes the cookie check and opens an idle ESTABLISHED ghost,
+# as it would on Linux (cookie_v4_check has the same arithmetic); the box duplicates 1% of frames.
+serve_start serve --echo --backlog 1024 --max-half-open 4096 --msl 1 --stats "$NETNS_TMP/stats.json"
 
 it_section "impaired (${IMPAIR[*]}): 200 threads x 64 KiB"
 integrity "impaired, 200 x 64 KiB" 200 65536 1

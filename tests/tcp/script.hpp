@@ -315,9 +315,10 @@ public:
     send(at(10ms), seg().seq(irs + 1).ack(iss + 1));
     drain_events();
   }
-  void open_fin_wait_1() {
+  void open_fin_wait_1() {  // as a kernel socket's close(): the owner reads no more
     open_established();
     conn_.close();
+    conn_.orphan(at(20ms));
     expect(at(20ms), seg().seq(iss + 1).ack(irs + 1).fin());
     drain_events();
   }

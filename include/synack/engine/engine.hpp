@@ -205,7 +205,12 @@ public:
   std::optional<tcp::instant> first_sent(const wire::four_tuple& t) const;
   // When the segment that completed the handshake was received (its ring wake-up time).
   std::optional<tcp::instant> connected_at(const wire::four_tuple& t) const;
+  // The owner is done with the connection (a kernel socket's close()): FIN after the queued data,
+  // and the owner reads no more, so FIN_WAIT_2 may time out (tcp::connection::orphan).
   void close(const wire::four_tuple& t);
+  // Half-close (shutdown(SHUT_WR)): FIN after the queued data; receiving goes on for as long as
+  // the peer sends, FIN_WAIT_2 included.
+  void shutdown_send(const wire::four_tuple& t);
   void abort(const wire::four_tuple& t);
   std::size_t send(const wire::four_tuple& t, std::span<const std::byte> data);
   // Copy received data out (the window update, if one is owed, goes out at once).

@@ -90,6 +90,11 @@ public:
   }
 
   void clear() { head_ = size_ = 0; }
+  // Empties the ring and gives its memory back (it is allocated again on the next write).
+  void release() {
+    buf_.reset();
+    head_ = size_ = 0;
+  }
 
   bool allocated() const { return buf_ != nullptr; }
 

@@ -175,6 +175,13 @@ public:
   // Graceful close of our sending direction: FIN after queued data (half-close; receiving goes
   // on). In LISTEN or SYN_SENT: straight to CLOSED. In SYN_RCVD the FIN waits for ESTABLISHED.
   void close();
+  // The owner will read no more (a kernel socket's close(), as opposed to shutdown(SHUT_WR)):
+  // only then does FIN_WAIT_2 time out (Linux: tcp_fin_timeout applies to orphaned sockets, a
+  // half-closed socket waits for the peer's FIN as long as the peer keeps the connection up).
+  // Without it a half-closed connection whose peer goes quiet for a minute (retransmissions
+  // backing off) would end silently with the peer's unsent bytes lost.
+  void orphan(instant now);
+  bool orphaned() const { return orphaned_; }
   // Abort: RST to the peer if synchronized, then CLOSED at once (event closed, no error).
   void abort();
 
@@ -439,6 +446,7 @@ private:
   bool readable_queued_ = false;
   bool rst_pending_ = false;        // pending_rst_ is to go out
   bool rst_with_ack_ = false;       // with the ACK bit
+  bool orphaned_ = false;           // orphan(): FIN_WAIT_2 may time out
 };
 
 }  // namespace synack::tcp
