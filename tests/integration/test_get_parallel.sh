@@ -5,7 +5,7 @@
 # collision suffix is exercised); all eight fetched at once with `synack get URL... -O DIR`, with
 # the veth's GRO/GSO/TSO on and off, then over HTTPS (nginx, --cacert). Every file must be
 # byte-exact; a wrong one is searched for in every other file so foreign bytes are named. Also:
-# usage errors (-o with several URLs, several URLs without -O), one 404 among good URLs (exit 1,
+# usage errors (-o with several URLs, several URLs without -O, URLs on two interfaces), one 404 among good URLs (exit 1,
 # the others still complete), and --parallel 2.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
@@ -118,6 +118,15 @@ it_synack two_no_dir 30 get "http://$NETNS_IP_S:8081/f0.bin" "http://$NETNS_IP_S
 [ "$IT_RC" = 2 ] && grep -q -- "-O DIR" "$IT_ERR" || { cat "$IT_ERR"; fail "several URLs without -O must exit 2 (got $IT_RC)"; }
 [ ! -e "$NETNS_TMP/x" ] || fail "a usage error must not write anything"
 ok "-o with several URLs, several URLs without -O: exit 2 with a message"
+# A second interface in synack's namespace (a veth pair of its own, gone with the namespace): URLs
+# routed out of different interfaces cannot share one stack.
+ip netns exec "$NETNS_C" ip link add sk-gx type veth peer name sk-gy \
+  && ip netns exec "$NETNS_C" ip addr add 10.200.0.1/24 dev sk-gx \
+  && ip netns exec "$NETNS_C" ip link set sk-gx up && ip netns exec "$NETNS_C" ip link set sk-gy up \
+  || fail "could not add a second interface"
+it_synack two_ifaces 30 get "http://$NETNS_IP_S:8081/f0.bin" "http://10.200.0.2/x" -O "$NETNS_TMP"
+[ "$IT_RC" = 2 ] && grep -q "same interface" "$IT_ERR" || { cat "$IT_ERR"; fail "URLs on two interfaces must exit 2 (got $IT_RC)"; }
+ok "URLs routed out of two interfaces: exit 2, '$(grep -o 'must be reached through the same interface' "$IT_ERR")'"
 
 it_section "offloads off (the default topology)"
 offloads off
