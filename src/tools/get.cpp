@@ -1,13 +1,20 @@
 // synack get URL: HTTP/1.1 GET over synack's own TCP (the Asio front end) with Beast, plain or
 // TLS (Asio SSL over OpenSSL). The body goes to -o FILE or stdout; the status and a timing
 // breakdown (TCP handshake, TLS handshake, first byte, total, rate) go to stderr.
+//
+// Several URLs in one invocation are downloaded concurrently on the same stack (one io_context,
+// one engine, one coroutine per download, at most --parallel at a time); each body goes to
+// -O DIR/<basename of the URL's path>, and each stderr line is prefixed with its URL.
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <sys/stat.h>
+#include <vector>
 
 #include <openssl/ssl.h>
 
@@ -29,6 +36,7 @@
 #include "synack/asio.hpp"
 #include "synack/link/capabilities.hpp"
 #include "synack/link/error.hpp"
+#include "synack/link/netlink.hpp"
 
 namespace synack::tools {
 
@@ -42,8 +50,10 @@ using clock_type = std::chrono::steady_clock;
 
 struct get_options {
   common_options common;
-  std::string url;
-  std::string output;
+  std::vector<std::string> urls;
+  std::string output;      // -o FILE (one URL only)
+  std::string output_dir;  // -O DIR: each body to DIR/<basename of the URL path>
+  unsigned parallel = 0;   // --parallel N: at most N downloads at once (0: all)
   bool follow = false;
   unsigned max_redirects = 10;
   std::string cacert;
@@ -145,43 +155,21 @@ struct outcome {
   std::string redirect;  // a Location to follow
 };
 
-class getter {
+// -O DIR: the file name for a URL, the last segment of its path (no query), "index.html" when
+// that is empty, "." or "..".
+std::string output_name(const std::string& url) {
+  std::string target = parse_url(url).target;
+  if (auto q = target.find('?'); q != std::string::npos) target.resize(q);
+  std::string base = target.substr(target.rfind('/') + 1);
+  if (base.empty() || base == "." || base == "..") base = "index.html";
+  return base;
+}
+
+// What every download of one run shares: the stack (one engine, one interface), --pcap, --ladder.
+class session {
 public:
-  getter(const get_options& o, net::io_context& ctx) : o_(o), ctx_(ctx), timer_(ctx) {}
+  session(const get_options& o, net::io_context& ctx) : o_(o), ctx_(ctx) {}
 
-  net::awaitable<int> run() {
-    std::string url = o_.url;
-    for (unsigned hop = 0;; ++hop) {
-      url_parts u = parse_url(url);
-      outcome r = co_await fetch(u);
-      if (r.redirect.empty()) co_return r.exit;
-      if (hop >= o_.max_redirects) {
-        std::fprintf(stderr, "synack get: too many redirects (%u)\n", o_.max_redirects);
-        co_return exit_network;
-      }
-      url = resolve_location(u, r.redirect);
-      std::fprintf(stderr, "synack get: following redirect to %s\n", url.c_str());
-    }
-  }
-
-  void stop() {
-    if (stack_ && !o_.stats_file.empty()) write_stats_file(o_.stats_file, stats_json(stack_->engine(), nullptr));
-    if (stack_) stack_->stop();
-  }
-  // --ladder: every connection of the run (redirects make several), in the order they began.
-  void print_ladders() {
-    for (const auto& t : ladder_order_)
-      if (ladder_.has(t)) std::fputs(ladder_.render(t).c_str(), stderr);
-  }
-  void interrupt(const char* why) {
-    interrupted_ = why;
-    if (socket_) {
-      error_code ignored;
-      socket_->close(ignored);
-    }
-  }
-
-private:
   synack::asio::stack& stack_for(const host_port& hp) {
     if (!stack_) {
       engine::options eo = to_engine_options(o_.common);
@@ -208,10 +196,75 @@ private:
     }
     return *stack_;
   }
+  bool has_stack() const { return stack_.has_value(); }
+  synack::asio::stack& stack() { return *stack_; }
+
+  void stop() {
+    if (stack_ && !o_.stats_file.empty()) write_stats_file(o_.stats_file, stats_json(stack_->engine(), nullptr));
+    if (stack_) stack_->stop();
+  }
+  // --ladder: every connection of the run (redirects and several URLs make several), in the order
+  // they began.
+  void print_ladders() {
+    for (const auto& t : ladder_order_)
+      if (ladder_.has(t)) std::fputs(ladder_.render(t).c_str(), stderr);
+  }
+
+private:
+  const get_options& o_;
+  net::io_context& ctx_;
+  std::optional<synack::asio::stack> stack_;
+  std::optional<pcap_writer> pcap_;
+  ladder_recorder ladder_;
+  std::vector<wire::four_tuple> ladder_order_;
+};
+
+// One URL: its redirects, its connection, its output. `prefix` ("URL: " when there are several)
+// starts each of its stderr lines after "synack get: ".
+class getter {
+public:
+  getter(const get_options& o, session& s, net::io_context& ctx, std::string url, std::string output,
+         std::string prefix)
+      : o_(o), session_(s), timer_(ctx), url_(std::move(url)), output_(std::move(output)), prefix_(std::move(prefix)) {}
+
+  net::awaitable<int> run() {
+    if (interrupted_) {
+      say(std::string("not started: ") + interrupted_);
+      co_return exit_network;
+    }
+    std::string url = url_;
+    for (unsigned hop = 0;; ++hop) {
+      url_parts u = parse_url(url);
+      outcome r = co_await fetch(u);
+      if (r.redirect.empty()) co_return r.exit;
+      if (hop >= o_.max_redirects) {
+        say(fmt::format("too many redirects ({})", o_.max_redirects));
+        co_return exit_network;
+      }
+      url = resolve_location(u, r.redirect);
+      say("following redirect to " + url);
+    }
+  }
+
+  void interrupt(const char* why) {
+    interrupted_ = why;
+    if (socket_) {
+      error_code ignored;
+      socket_->close(ignored);
+    }
+  }
+  const std::string& url() const { return url_; }
+
+private:
+  // "synack get: " PREFIX MESSAGE, one line on stderr.
+  void say(const std::string& msg) {
+    std::string line = "synack get: " + prefix_ + msg + "\n";
+    std::fputs(line.c_str(), stderr);
+  }
 
   net::awaitable<outcome> fetch(const url_parts& u) {
     host_port hp = resolve_host(u.host);
-    synack::asio::stack& st = stack_for(hp);
+    synack::asio::stack& st = session_.stack_for(hp);
     socket_.emplace(st);
     net::ip::tcp::endpoint peer(net::ip::address_v4(hp.addr.value), u.port);
 
@@ -219,9 +272,9 @@ private:
     auto [cec] = co_await socket_->async_connect(peer, net::as_tuple(net::use_awaitable));
     if (cec) co_return fail("connect to " + u.host + ":" + std::to_string(u.port), cec);
     auto t_conn = clock_type::now();
-    std::fprintf(stderr, "synack get: connected %s:%u -> %s:%u via %s\n",
-                 socket_->local_endpoint().address().to_string().c_str(), socket_->local_endpoint().port(),
-                 peer.address().to_string().c_str(), peer.port(), st.engine().interface().name.c_str());
+    say(fmt::format("connected {}:{} -> {}:{} via {}", socket_->local_endpoint().address().to_string(),
+                   socket_->local_endpoint().port(), peer.address().to_string(), peer.port(),
+                   st.engine().interface().name));
 
     outcome r;
     if (u.tls) {
@@ -280,8 +333,7 @@ private:
     if (hec) co_return fail("reading the response header", hec);
     const auto& res = p.get();
     unsigned status = res.result_int();
-    std::fprintf(stderr, "synack get: HTTP/%u.%u %u %s\n", res.version() / 10, res.version() % 10, status,
-                 std::string(res.reason()).c_str());
+    say(fmt::format("HTTP/{}.{} {} {}", res.version() / 10, res.version() % 10, status, std::string(res.reason())));
 
     outcome r;
     bool redirect = status >= 300 && status < 400 && res.find(http::field::location) != res.end();
@@ -291,15 +343,15 @@ private:
         r.redirect = loc;
         co_return r;  // the body of a redirect is not wanted
       }
-      std::fprintf(stderr, "synack get: redirect to %s not followed (pass -L to follow)\n", loc.c_str());
+      say("redirect to " + loc + " not followed (pass -L to follow)");
     }
 
     std::FILE* out = stdout;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, &std::fclose);
-    if (!o_.output.empty()) {
-      file.reset(std::fopen(o_.output.c_str(), "wb"));
+    if (!output_.empty()) {
+      file.reset(std::fopen(output_.c_str(), "wb"));
       if (!file)
-        throw link::setup_error(link::setup_errc::invalid_argument, "cannot write " + o_.output + ": " + std::strerror(errno));
+        throw link::setup_error(link::setup_errc::invalid_argument, "cannot write " + output_ + ": " + std::strerror(errno));
       out = file.get();
     }
     auto chunk = std::make_unique<std::array<char, 64 * 1024>>();
@@ -320,19 +372,21 @@ private:
       if (ec) co_return fail("reading the body after " + std::to_string(bytes) + " bytes", ec);
     }
     std::fflush(out);
+    if (file && std::fclose(file.release()) != 0)
+      throw link::setup_error(link::setup_errc::system, "writing " + output_ + " failed: " + std::strerror(errno));
     auto t_end = clock_type::now();
 
     double total_ms = ms(t_end - t0);
-    std::string line = fmt::format("synack get: handshake {:.3f} ms", ms(t_conn - t0));
+    std::string line = fmt::format("handshake {:.3f} ms", ms(t_conn - t0));
     if (t_tls) line += fmt::format(", tls {:.3f} ms", ms(*t_tls - t_conn));
     if (fs.first) line += fmt::format(", first byte {:.3f} ms", ms(*fs.first - t0));
     double rate = total_ms > 0 ? static_cast<double>(bytes) / (total_ms / 1000.0) : 0.0;
     line += fmt::format(", total {:.3f} ms, {} bytes, {:.0f} bytes/s ({:.1f} Mbit/s)", total_ms, bytes, rate,
                         rate * 8 / 1e6);
     if (auto t = socket_->tuple())
-      if (tcp::connection* c = stack_->engine().find(*t))
+      if (tcp::connection* c = session_.stack().engine().find(*t))
         line += fmt::format(", {} retransmits", c->stats().retransmits);
-    std::fprintf(stderr, "%s\n", line.c_str());
+    say(line);
     r.exit = (status >= 200 && status < 300) ? exit_ok : exit_network;
     co_return r;
   }
@@ -345,7 +399,7 @@ private:
     if (!t) co_return;
     auto until = clock_type::now() + std::chrono::milliseconds(500);
     while (clock_type::now() < until) {
-      tcp::connection* c = stack_->engine().find(*t);
+      tcp::connection* c = session_.stack().engine().find(*t);
       if (!c || c->current_state() == tcp::state::time_wait || c->current_state() == tcp::state::closed) break;
       timer_.expires_after(std::chrono::milliseconds(2));
       co_await timer_.async_wait(net::as_tuple(net::use_awaitable));
@@ -355,48 +409,126 @@ private:
   outcome fail(const std::string& what, error_code ec) {
     if (interrupted_) ec = net::error::operation_aborted;
     std::string why = interrupted_ ? std::string(interrupted_) : ec.message();
-    std::fprintf(stderr, "synack get: %s failed: %s\n", what.c_str(), why.c_str());
+    say(what + " failed: " + why);
     return {exit_network, {}};
   }
 
   const get_options& o_;
-  net::io_context& ctx_;
+  session& session_;
   net::steady_timer timer_;
-  std::optional<synack::asio::stack> stack_;
+  std::string url_;
+  std::string output_;  // empty: stdout
+  std::string prefix_;
   std::optional<synack::asio::socket> socket_;
-  std::optional<pcap_writer> pcap_;
-  ladder_recorder ladder_;
-  std::vector<wire::four_tuple> ladder_order_;
   const char* interrupted_ = nullptr;
 };
 
+// Several URLs share one stack, so one interface: without -I, every URL's host must be routed out
+// of the same interface as the first one's.
+void check_one_interface(const get_options& o) {
+  if (o.urls.size() < 2 || !o.common.interface.empty()) return;
+  link::netlink nl;
+  std::optional<int> first;
+  std::string first_url;
+  for (const auto& url : o.urls) {
+    url_parts u = parse_url(url);
+    host_port hp = resolve_host(u.host);
+    std::optional<link::route_info> r = nl.route_to(hp.addr);
+    if (!r)
+      throw link::setup_error(link::setup_errc::no_route,
+                              "no route to " + hp.addr.to_string() + " (" + url + "; check `ip route`, or pass -I IFACE)");
+    if (!first) {
+      first = r->ifindex;
+      first_url = url;
+    } else if (r->ifindex != *first) {
+      throw link::setup_error(
+          link::setup_errc::invalid_argument,
+          "all URLs of one run must be reached through the same interface (one stack): " + url + " leaves by " +
+              nl.interface_by_index(r->ifindex).name + ", " + first_url + " by " + nl.interface_by_index(*first).name +
+              " (run synack get once per interface, or pass -I IFACE)");
+    }
+  }
+}
+
+// The output file of each URL: -o FILE, stdout, or DIR/<name> with collisions within the run
+// suffixed .1, .2, ... in argument order.
+std::vector<std::string> output_paths(const get_options& o) {
+  std::vector<std::string> paths;
+  if (o.output_dir.empty()) {
+    paths.push_back(o.output);  // one URL (checked): -o FILE, or stdout
+    return paths;
+  }
+  std::set<std::string> taken;
+  for (const auto& url : o.urls) {
+    std::string base = output_name(url), name = base;
+    for (unsigned n = 1; taken.count(name); ++n) name = base + "." + std::to_string(n);
+    taken.insert(name);
+    std::string dir = o.output_dir;
+    if (dir.back() != '/') dir += '/';
+    paths.push_back(dir + name);
+  }
+  return paths;
+}
+
 int run_get(const get_options& o) {
   net::io_context ctx(1);
-  getter g(o, ctx);
-  int rc = exit_setup;
+  session sess(o, ctx);
+  const bool several = o.urls.size() > 1;
+  std::vector<std::string> outputs = output_paths(o);
+  std::vector<std::unique_ptr<getter>> getters;
+  for (std::size_t i = 0; i < o.urls.size(); ++i)
+    getters.push_back(std::make_unique<getter>(o, sess, ctx, o.urls[i], outputs[i], several ? o.urls[i] + ": " : ""));
+  std::vector<int> rcs(getters.size(), exit_setup);
+
+  auto interrupt_all = [&](const char* why) {
+    for (auto& g : getters) g->interrupt(why);
+  };
   std::exception_ptr failure;
   net::signal_set signals(ctx, SIGINT, SIGTERM);
   signals.async_wait([&](error_code ec, int) {
-    if (!ec) g.interrupt("interrupted");
+    if (!ec) interrupt_all("interrupted");
   });
   net::steady_timer deadline(ctx);
   if (o.max_time_s > 0) {
     deadline.expires_after(std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.max_time_s)));
     deadline.async_wait([&](error_code ec) {
-      if (!ec) g.interrupt("timed out (--max-time)");
+      if (!ec) interrupt_all("timed out (--max-time)");
     });
   }
-  net::co_spawn(ctx, g.run(), [&](std::exception_ptr e, int r) {
-    failure = e;
-    rc = r;
-    signals.cancel();
-    deadline.cancel();
-    g.stop();
-  });
+
+  // --parallel N: N workers, each taking the next URL when its current one is done.
+  std::size_t workers = o.parallel == 0 ? getters.size() : std::min<std::size_t>(o.parallel, getters.size());
+  std::size_t next = 0, running = workers;
+  auto worker = [&]() -> net::awaitable<void> {
+    while (next < getters.size()) {
+      std::size_t i = next++;
+      rcs[i] = co_await getters[i]->run();
+    }
+  };
+  for (std::size_t w = 0; w < workers; ++w)
+    net::co_spawn(ctx, worker(), [&](std::exception_ptr e) {
+      if (e && !failure) {
+        failure = e;  // a set-up error (cannot write a file, ...): the others are aborted
+        next = getters.size();
+        interrupt_all("aborted");
+      }
+      if (--running == 0) {
+        signals.cancel();
+        deadline.cancel();
+        sess.stop();
+      }
+    });
   ctx.run();
   if (failure) std::rethrow_exception(failure);
-  if (o.ladder) g.print_ladders();
-  return rc;
+  if (o.ladder) sess.print_ladders();
+  std::size_t ok = static_cast<std::size_t>(std::count(rcs.begin(), rcs.end(), exit_ok));
+  if (several) {
+    std::fprintf(stderr, "synack get: %zu of %zu downloads complete with a 2xx%s\n", ok, rcs.size(),
+                 ok == rcs.size() ? "" : "; failed:");
+    for (std::size_t i = 0; i < rcs.size(); ++i)
+      if (rcs[i] != exit_ok) std::fprintf(stderr, "synack get:   %s\n", o.urls[i].c_str());
+  }
+  return ok == rcs.size() ? exit_ok : exit_network;
 }
 
 }  // namespace
@@ -411,11 +543,27 @@ void add_get_command(CLI::App& app, std::function<int()>& action) {
       "  synack get http://10.111.0.2:8080/index.html\n"
       "  synack get https://example.net/ -o page.html             verified with the system CA store\n"
       "  synack get https://10.111.0.2:8443/big.bin --cacert ca.pem -o big.bin\n"
-      "  synack get http://10.111.0.2:8080/old -L                 follow redirects\n\n"
-      "Exit status: 0 a 2xx response, 1 the network or the server said no (refused, timed out, reset,\n"
-      "TLS verification, non-2xx status), 2 usage or set-up error.");
-  cmd->add_option("url", o->url, "http://HOST[:PORT]/PATH or https://...")->required();
-  cmd->add_option("-o,--output", o->output, "Write the body to FILE instead of stdout");
+      "  synack get http://10.111.0.2:8080/old -L                 follow redirects\n"
+      "  synack get http://10.111.0.2:8080/a.bin http://10.111.0.2:8080/b.bin -O dl/\n"
+      "                                                           both at once, to dl/a.bin and dl/b.bin\n\n"
+      "Several URLs: downloaded concurrently over one stack (one engine, one interface), each body to\n"
+      "-O DIR, each stderr line prefixed by its URL, then a summary line. All the URLs' hosts must be\n"
+      "reached through the same interface as the first one's (or pass -I IFACE); --parallel N bounds how\n"
+      "many run at once.\n\n"
+      "Exit status: 0 a 2xx response (for every URL), 1 the network or the server said no (refused,\n"
+      "timed out, reset, TLS verification, non-2xx status; for any URL), 2 usage or set-up error.");
+  cmd->add_option("url", o->urls,
+                  "http://HOST[:PORT]/PATH or https://...; several are downloaded at once (needs -O DIR)")
+      ->required();
+  cmd->add_option("-o,--output", o->output, "Write the body to FILE instead of stdout (one URL only)");
+  cmd->add_option("-O,--output-dir", o->output_dir,
+                  "Write each body to DIR/<last segment of the URL's path> (index.html when empty); names "
+                  "used twice in one run get .1, .2, ... (existing files are overwritten)")
+      ->type_name("DIR")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--parallel", o->parallel, "With several URLs, at most N downloads at once (default: all)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("-L,--location", o->follow, "Follow redirects (3xx with Location)");
   cmd->add_option("--max-redirs", o->max_redirects, "Most redirects to follow with -L (default 10)");
   cmd->add_option("--cacert", o->cacert, "Verify the server against the CA certificates in FILE (PEM)")
@@ -439,8 +587,17 @@ void add_get_command(CLI::App& app, std::function<int()>& action) {
   add_common_options(*cmd, o->common);
   cmd->callback([&action, o] {
     action = [o]() -> int {
-      parse_url(o->url);  // usage errors before anything else
+      for (const auto& url : o->urls) parse_url(url);  // usage errors before anything else
+      if (o->urls.size() > 1 && !o->output.empty())
+        throw link::setup_error(link::setup_errc::invalid_argument,
+                                "-o FILE takes one URL; for several, use -O DIR (each body to DIR/<name>)");
+      if (o->urls.size() > 1 && o->output_dir.empty())
+        throw link::setup_error(link::setup_errc::invalid_argument,
+                                "several URLs need -O DIR (each body to DIR/<name>); stdout takes one body");
+      if (!o->output.empty() && !o->output_dir.empty())
+        throw link::setup_error(link::setup_errc::invalid_argument, "-o FILE and -O DIR exclude each other");
       link::require_net_raw_and_admin();
+      check_one_interface(*o);
       return run_get(*o);
     };
   });
