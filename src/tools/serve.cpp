@@ -352,6 +352,7 @@ private:
 
   // FIN on every connection, wait up to the grace period for them to finish, RST the rest.
   void shut_down() {
+    if (const auto* l = eng_->listener_statistics(port_)) last_stats_ = *l;  // the exit line reports them
     eng_->stop_listening(port_);  // half-open and queued children are reset
     std::vector<wire::four_tuple> open;
     for (auto& [t, s] : sessions_) open.push_back(t);
