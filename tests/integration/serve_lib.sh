@@ -6,6 +6,7 @@ SERVE_PORT=8080
 # $NETNS_C; waits (bounded) for its "listening on" line. Sets SERVE_PID, SERVE_OUT.
 serve_start() {
   local name=$1; shift
+  SERVE_NAME=$name
   SERVE_OUT="$NETNS_TMP/$name.out"
   it_synack_bg "$name" serve --listen "$NETNS_IP_C:$SERVE_PORT" "$@"
   SERVE_PID=$IT_BG_PID
@@ -34,9 +35,9 @@ serve_states() { sed -n 's/^states: *//p' "$NETNS_TMP/table.txt"; }
 
 # serve_stop: SIGTERM, wait (bounded), expect exit 0 and no rule left behind.
 serve_stop() {
-  IT_CTX_RUNS+=("serve")  # a failure below dumps the server's own output
+  IT_CTX_RUNS+=("$SERVE_NAME")  # a failure below dumps the server's own output
   kill -TERM "$SERVE_PID"
-  it_wait_bg serve "$SERVE_PID" 20
+  it_wait_bg "$SERVE_NAME" "$SERVE_PID" 20
   [ "$IT_RC" = 0 ] || fail "synack serve exited with $IT_RC after SIGTERM"
   ok "synack serve exited 0 on SIGTERM ($(grep 'stopped' "$SERVE_OUT" | tail -n 1))"
   [ -z "$(it_rules "$NETNS_C")" ] || fail "firewall rules left behind: $(it_rules "$NETNS_C")"
