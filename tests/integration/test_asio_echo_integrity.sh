@@ -19,6 +19,8 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=integrity_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/integrity_lib.sh"
 ECHO_SERVER=${2:-${SYNACK_ECHO_SERVER:-}}
 if [ -z "$ECHO_SERVER" ] && [ -n "${1:-}" ]; then
   ECHO_SERVER="$(dirname "$1")/examples/example_echo_server"
@@ -30,17 +32,14 @@ fi
 ECHO_SERVER=$(readlink -f "$ECHO_SERVER")
 it_init "${1:-}"
 netns_require_tools ethtool
-cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"
 
 PORT=8080
 ECHO_PID=
 ECHO_OUT="$NETNS_TMP/echo.out"
 # An instrumented (ASan) build is several times slower: every deadline stretches.
-CLIENT_TIMEOUT=60
 SETTLE=30
 STOP=20
 if [ "${SYNACK_SANITIZED:-0}" = 1 ]; then
-  CLIENT_TIMEOUT=120
   SETTLE=90
   STOP=60
 fi
@@ -60,34 +59,12 @@ echo_start() {
   ok "the echo server is listening ($(head -n 1 "$ECHO_OUT"))"
 }
 
-offloads() {  # offloads on|off: GRO/GSO/TSO on both ends of the veth
-  ip netns exec "$NETNS_C" ethtool -K "$NETNS_IF_C" gro "$1" gso "$1" tso "$1" >/dev/null 2>&1 || true
-  ip netns exec "$NETNS_S" ethtool -K "$NETNS_IF_S" gro "$1" gso "$1" tso "$1" >/dev/null 2>&1 || true
-  echo "   offloads $1: $(ip netns exec "$NETNS_S" ethtool -k "$NETNS_IF_S" 2>/dev/null \
-    | grep -E '^(generic-receive-offload|tcp-segmentation-offload):' | tr -s ' \n' ' ')"
-}
 
-# integrity LABEL N SIZE PROCS: one barrier-released run; every echo byte-exact or fail.
-integrity() {
-  local label=$1 n=$2 size=$3 procs=$4 got rc=0
-  TOTAL=$((TOTAL + n))
-  got=$(ip netns exec "$NETNS_S" timeout $((CLIENT_TIMEOUT * 3 + 60)) python3 "$NETNS_TMP/integrity_clients.py" \
-    "$NETNS_IP_C" "$PORT" "$n" "$size" --procs "$procs" --timeout "$CLIENT_TIMEOUT") || rc=$?
-  echo "   $label: $got"
-  netns_pid_alive "$ECHO_PID" || fail "$label: the echo server died"
-  it_py "$got" "$n" "$label" <<'PY' || fail "$label"
-import json, sys
-from it import *
-r, n, label = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-leaks = [f for f in r['foreign'] if f['owner'] is not None and f['owner'] != f['client']]
-check(not leaks, "%s: %d echoes carry another connection's bytes (seed %d): %s"
-      % (label, len(leaks), r['seed'], leaks[:5]))
-check(r['ok'] == n, "%s: %d of %d echoes byte-exact (mismatch %d, short %d, errors %d: %s; seed %d; %s)"
-      % (label, r['ok'], n, r['mismatch'], r['short'], r['errors'], r['error_samples'], r['seed'], r['foreign'][:5]))
-done("%s: %d x %d bytes echoed byte-exact (%d bytes checked) in %.1f s"
-     % (label, n, r['size'], r['bytes_checked'], r['seconds']))
-PY
-  [ "$rc" = 0 ] || fail "$label: the client run exited $rc"
+echo_alive() { netns_pid_alive "$ECHO_PID" || echo "   the echo server died"; }
+integrity() {  # LABEL N SIZE PROCS
+  TOTAL=$(($TOTAL + $2))
+  integrity_run "$1" "$PORT" "$2" "$3" "$4" echo_alive
+  netns_pid_alive "$ECHO_PID" || fail "$1: the echo server died"
 }
 
 # kernel_states: "STATE=N ..." of the peer's connections to the server (ss), sorted.
@@ -112,7 +89,7 @@ no_leak() {
 echo_start
 for mode in on off; do
   it_section "offloads $mode: 200 threads x 64 KiB"
-  offloads "$mode"
+  integrity_offloads "$mode"
   integrity "offloads $mode, 200 x 64 KiB" 200 65536 1
   no_leak
   it_section "offloads $mode: 1,000 clients x 16 KiB (4 processes x 250 threads)"

@@ -79,7 +79,7 @@ serve_stop
 # together) echo 1,024 random bytes each through `serve --echo`; before the engine's re-entrancy fix
 # 2-7 of them got another client's whole 1,024 bytes. Every byte is checked, foreign bytes named.
 it_section "flood while 100 threads echo 1,024 bytes each"
-cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"
+cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"  # (integrity_lib.sh is for the two-namespace runs)
 serve_start serve_echo --echo --backlog 1024
 netns_spawn "$NETNS_F" "$NETNS_TMP/hping3-echo.log" timeout -s INT "$((FLOOD_S + 1))" \
   nice -n 19 hping3 --flood -S -p "$SERVE_PORT" "$NETNS_IP_C"

@@ -16,38 +16,13 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
+# shellcheck source=integrity_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/integrity_lib.sh"
 it_init "$@"
-cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"
-CLIENT_TIMEOUT=60
-[ "${SYNACK_SANITIZED:-0}" = 1 ] && CLIENT_TIMEOUT=120
 
-offloads() {  # offloads on|off: GRO/GSO/TSO on both ends of the veth
-  ip netns exec "$NETNS_C" ethtool -K "$NETNS_IF_C" gro "$1" gso "$1" tso "$1" >/dev/null 2>&1 || true
-  ip netns exec "$NETNS_S" ethtool -K "$NETNS_IF_S" gro "$1" gso "$1" tso "$1" >/dev/null 2>&1 || true
-  echo "   offloads $1: $(ip netns exec "$NETNS_S" ethtool -k "$NETNS_IF_S" 2>/dev/null \
-    | grep -E '^(generic-receive-offload|tcp-segmentation-offload):' | tr -s ' \n' ' ')"
-}
 
-# integrity LABEL N SIZE PROCS: one barrier-released run; every echo byte-exact or fail.
-integrity() {
-  local label=$1 n=$2 size=$3 procs=$4 got rc=0
-  got=$(ip netns exec "$NETNS_S" timeout $((CLIENT_TIMEOUT * 3 + 60)) python3 "$NETNS_TMP/integrity_clients.py" \
-    "$NETNS_IP_C" "$SERVE_PORT" "$n" "$size" --procs "$procs" --timeout "$CLIENT_TIMEOUT") || rc=$?
-  echo "   $label: $got"
-  it_py "$got" "$n" "$label" <<'PY' || { serve_table; grep '^counters:' "$NETNS_TMP/table.txt" || true; fail "$label"; }
-import json, sys
-from it import *
-r, n, label = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-leaks = [f for f in r['foreign'] if f['owner'] is not None and f['owner'] != f['client']]
-check(not leaks, "%s: %d echoes carry another connection's bytes (seed %d): %s"
-      % (label, len(leaks), r['seed'], leaks[:5]))
-check(r['ok'] == n, "%s: %d of %d echoes byte-exact (mismatch %d, short %d, errors %d: %s; seed %d; %s)"
-      % (label, r['ok'], n, r['mismatch'], r['short'], r['errors'], r['error_samples'], r['seed'], r['foreign'][:5]))
-done("%s: %d x %d bytes echoed byte-exact (%d bytes checked) in %.1f s"
-     % (label, n, r['size'], r['bytes_checked'], r['seconds']))
-PY
-  [ "$rc" = 0 ] || fail "$label: the client run exited $rc"
-}
+serve_counters() { serve_table; grep '^counters:' "$NETNS_TMP/table.txt" || true; }
+integrity() { integrity_run "$1" "$SERVE_PORT" "$2" "$3" "$4" serve_counters; }
 
 no_close_wait() {  # nothing but TIME_WAIT (or nothing) in synack's table, within a deadline
   only_time_wait() {
@@ -66,7 +41,7 @@ serve_start serve --echo --backlog 1024 --msl 1 --stats "$NETNS_TMP/stats.json"
 
 for mode in on off; do
   it_section "offloads $mode: 200 threads x 64 KiB"
-  offloads "$mode"
+  integrity_offloads "$mode"
   integrity "offloads $mode, 200 x 64 KiB" 200 65536 1
   no_close_wait
   it_section "offloads $mode: 1,000 clients x 16 KiB (4 processes x 250 threads)"

@@ -9,36 +9,21 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
+# shellcheck source=integrity_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/integrity_lib.sh"
 IMPAIR=(--loss 1% --reorder 5% --duplicate 1% --delay 2 --seed 11 --json)
 it_init_impaired "$1" "${IMPAIR[@]}"
-cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"
-CLIENT_TIMEOUT=90
-[ "${SYNACK_SANITIZED:-0}" = 1 ] && CLIENT_TIMEOUT=180
+INTEGRITY_TIMEOUT=90
+[ "${SYNACK_SANITIZED:-0}" = 1 ] && INTEGRITY_TIMEOUT=180
 
-integrity() {  # LABEL N SIZE PROCS
-  local label=$1 n=$2 size=$3 procs=$4 got rc=0
-  got=$(ip netns exec "$NETNS_S" timeout $((CLIENT_TIMEOUT * 3 + 60)) python3 "$NETNS_TMP/integrity_clients.py" \
-    "$NETNS_IP_C" "$SERVE_PORT" "$n" "$size" --procs "$procs" --timeout "$CLIENT_TIMEOUT") || rc=$?
-  echo "   $label: $got"
-  it_py "$got" "$n" "$label" <<'PY' || { serve_table; grep '^counters:' "$NETNS_TMP/table.txt" || true; fail "$label"; }
-import json, sys
-from it import *
-r, n, label = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-leaks = [f for f in r['foreign'] if f['owner'] is not None and f['owner'] != f['client']]
-check(not leaks, "%s: %d echoes carry another connection's bytes (seed %d): %s"
-      % (label, len(leaks), r['seed'], leaks[:5]))
-check(r['ok'] == n, "%s: %d of %d echoes byte-exact (mismatch %d, short %d, errors %d: %s; seed %d; %s)"
-      % (label, r['ok'], n, r['mismatch'], r['short'], r['errors'], r['error_samples'], r['seed'], r['foreign'][:5]))
-done("%s: %d x %d bytes echoed byte-exact (%d bytes checked) in %.1f s"
-     % (label, n, r['size'], r['bytes_checked'], r['seconds']))
-PY
-  [ "$rc" = 0 ] || fail "$label: the client run exited $rc"
-}
 
 # --max-half-open 4096: no SYN cookies here. While cookies are out, a duplicated last ACK of a
 # finished echo connection (both directions advanced by the same number of bytes, so ack-1 and
 # seq-1 keep the cookie's relation) passes the cookie check and opens an idle ESTABLISHED ghost,
 # as it would on Linux (cookie_v4_check has the same arithmetic); the box duplicates 1% of frames.
+serve_counters() { serve_table; grep '^counters:' "$NETNS_TMP/table.txt" || true; }
+integrity() { integrity_run "$1" "$SERVE_PORT" "$2" "$3" "$4" serve_counters; }
+
 serve_start serve --echo --backlog 1024 --max-half-open 4096 --msl 1 --stats "$NETNS_TMP/stats.json"
 
 it_section "impaired (${IMPAIR[*]}): 200 threads x 64 KiB"
