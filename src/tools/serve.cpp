@@ -240,19 +240,16 @@ private:
     for (;;) {
       bool progress = false;
       const std::size_t pending = s.out.size() - s.out_off;
-      if (mode_ == mode::echo && pending < echo_high_water) {
-        // Straight into this session's own buffer: no bytes pass through storage shared with
-        // other connections.
-        const std::size_t had = s.out.size();
-        s.out.resize(had + buf_.size());
-        const std::size_t n = eng_->receive(t, std::span<std::byte>(s.out).subspan(had));
-        s.out.resize(had + n);
-        progress = n > 0;
-      } else if (mode_ != mode::echo) {
+      if (mode_ != mode::echo || pending < echo_high_water) {
+        // buf_ is shared by every session: safe because no handler runs inside an engine call
+        // (the engine's re-entrancy rule), so nothing can service another session into it
+        // between receive() and the copy below.
         std::size_t n = eng_->receive(t, buf_);
         if (n > 0) {
           progress = true;
-          if (mode_ == mode::http) {
+          if (mode_ == mode::echo) {
+            s.out.insert(s.out.end(), buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
+          } else if (mode_ == mode::http) {
             s.request.append(reinterpret_cast<const char*>(buf_.data()), n);
             answer_requests(s);
           }
