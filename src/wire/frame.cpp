@@ -25,6 +25,16 @@ parse_error parse_tcp(parsed_frame& f, bytes segment, const parse_options& optio
   return parse_error::none;
 }
 
+parse_error parse_icmp(parsed_frame& f, bytes message, const parse_options& options) {
+  const auto view = icmp_view::parse(message);
+  if (!view) return view.error();
+  f.icmp_message = *view;
+  const auto repr = icmp_error_repr::parse(*view, options.verify_checksums);
+  if (!repr) return repr.error();
+  f.icmp = *repr;
+  return parse_error::none;
+}
+
 parse_error parse_ipv4(parsed_frame& f, bytes packet, const parse_options& options) {
   const auto view = ipv4_view::parse(packet);
   if (!view) return view.error();
@@ -32,6 +42,7 @@ parse_error parse_ipv4(parsed_frame& f, bytes packet, const parse_options& optio
   const auto repr = ipv4_repr::parse(*view, options.verify_checksums);
   if (!repr) return repr.error();
   f.ipv4 = *repr;
+  if (repr->protocol == ip_protocol::icmp) return parse_icmp(f, view->payload(), options);
   if (repr->protocol != ip_protocol::tcp) return parse_error::not_tcp;
   return parse_tcp(f, view->payload(), options);
 }
@@ -52,7 +63,7 @@ parse_error parse_ethernet(parsed_frame& f, bytes frame, const parse_options& op
 parsed_frame parse_frame(bytes frame, const parse_options& options) {
   parsed_frame f;
   f.error = parse_ethernet(f, frame, options);
-  if (f.error == parse_error::none) f.kind = f.arp ? frame_kind::arp : frame_kind::tcp;
+  if (f.error == parse_error::none) f.kind = f.arp ? frame_kind::arp : f.icmp ? frame_kind::icmp : frame_kind::tcp;
   else f.kind = is_malformed(f.error) ? frame_kind::malformed : frame_kind::ignored;
   return f;
 }

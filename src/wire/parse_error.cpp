@@ -31,6 +31,12 @@ std::string_view to_string(parse_error e) {
     case parse_error::option_length_one: return "option_length_one";
     case parse_error::option_past_header: return "option_past_header";
     case parse_error::bad_option_length: return "bad_option_length";
+    case parse_error::truncated_icmp: return "truncated_icmp";
+    case parse_error::bad_icmp_checksum: return "bad_icmp_checksum";
+    case parse_error::unsupported_icmp: return "unsupported_icmp";
+    case parse_error::icmp_quote_truncated: return "icmp_quote_truncated";
+    case parse_error::icmp_quote_bad_header: return "icmp_quote_bad_header";
+    case parse_error::icmp_quote_not_tcp: return "icmp_quote_not_tcp";
   }
   return "unknown";
 }

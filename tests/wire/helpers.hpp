@@ -18,7 +18,7 @@
 namespace synack::wire {
 inline std::ostream& operator<<(std::ostream& os, parse_error e) { return os << to_string(e); }
 inline std::ostream& operator<<(std::ostream& os, frame_kind k) {
-  constexpr const char* names[] = {"arp", "tcp", "ignored", "malformed"};
+  constexpr const char* names[] = {"arp", "tcp", "icmp", "ignored", "malformed"};
   return os << names[static_cast<int>(k)];
 }
 inline std::ostream& operator<<(std::ostream& os, mac_addr m) { return os << m.to_string(); }

@@ -25,11 +25,14 @@ bool within(bytes inner, bytes outer) {
 
 // The result's claims agree with each other and point inside the frame. Returns what is wrong.
 const char* inconsistency(const parsed_frame& p, bytes frame) {
-  const bool accepted = p.kind == frame_kind::arp || p.kind == frame_kind::tcp;
+  const bool accepted = p.kind == frame_kind::arp || p.kind == frame_kind::tcp || p.kind == frame_kind::icmp;
   if (accepted != (p.error == parse_error::none)) return "kind and error disagree";
   if (!accepted && is_malformed(p.error) != (p.kind == frame_kind::malformed)) return "malformed/ignored mix-up";
   if (p.kind == frame_kind::arp && !p.arp) return "arp without repr";
   if (p.kind == frame_kind::tcp && !(p.ipv4 && p.tcp && p.tcp_segment && p.ipv4_header)) return "tcp without reprs";
+  if (p.kind == frame_kind::icmp && !(p.ipv4 && p.icmp && p.icmp_message && p.ipv4_header)) return "icmp without reprs";
+  if (p.icmp && !within(p.icmp->quote.transport, frame)) return "icmp quotation outside the frame";
+  if (p.icmp && p.icmp->quote.transport.size() < icmp_min_quote_transport) return "icmp quotation under 8 bytes";
   if (p.tcp && !within(p.tcp->payload, frame)) return "tcp payload outside the frame";
   if (p.tcp && p.tcp->options.sack_count > 4) return "too many sack blocks";
   if (p.ipv4_header && !within(p.ipv4_header->raw(), frame)) return "ipv4 view outside the frame";

@@ -1,4 +1,5 @@
-// One entry point for received frames: Ethernet -> ARP, or Ethernet -> IPv4 -> TCP.
+// One entry point for received frames: Ethernet -> ARP, Ethernet -> IPv4 -> TCP, or
+// Ethernet -> IPv4 -> ICMP error quoting a TCP segment.
 // Nothing here allocates; the result's views and payload point into the caller's frame.
 #pragma once
 
@@ -7,6 +8,7 @@
 #include "synack/wire/arp.hpp"
 #include "synack/wire/bytes.hpp"
 #include "synack/wire/ethernet.hpp"
+#include "synack/wire/icmp.hpp"
 #include "synack/wire/ipv4.hpp"
 #include "synack/wire/parse_error.hpp"
 #include "synack/wire/tcp.hpp"
@@ -22,6 +24,7 @@ struct parse_options {
 enum class frame_kind {
   arp,       // `arp` is set
   tcp,       // `ipv4`, `ipv4_header`, `tcp` and `tcp_segment` are set
+  icmp,      // `ipv4`, `ipv4_header`, `icmp_message` and `icmp` are set (an error quoting TCP)
   ignored,   // well-formed but not for synack; `error` says why (e.g. not_tcp)
   malformed  // broken; `error` says how
 };
@@ -37,14 +40,17 @@ struct parsed_frame {
   std::optional<ipv4_repr> ipv4;
   std::optional<tcp_view> tcp_segment;
   std::optional<tcp_repr> tcp;  // payload points into the frame
+  std::optional<icmp_view> icmp_message;
+  std::optional<icmp_error_repr> icmp;  // its quotation points into the frame
 };
 
 // Decodes one received frame. Frames may be any size (GRO delivers up to 64 KiB); only the header
 // fields bound what is read. The result's views and payload point into `frame`, so `frame` must
 // outlive it (a temporary buffer here leaves them dangling). Steps, each stopping at its first error:
 //   Ethernet -> ARP: arp_view::parse, arp_repr::parse
-//   Ethernet -> IPv4: ipv4_view::parse, ipv4_repr::parse (checksum, fragment), protocol == TCP
+//   Ethernet -> IPv4: ipv4_view::parse, ipv4_repr::parse (checksum, fragment), protocol TCP or ICMP
 //   -> TCP: tcp_view::parse, tcp_repr::parse (checksum, SYN+FIN, SYN+RST, options)
+//   -> ICMP: icmp_view::parse, icmp_error_repr::parse (checksum, type, quotation)
 parsed_frame parse_frame(bytes frame, const parse_options& options);
 
 }  // namespace synack::wire

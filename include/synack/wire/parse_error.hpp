@@ -32,7 +32,7 @@ enum class parse_error : std::uint8_t {
   total_length_beyond_frame,
   bad_ip_checksum,
   ip_fragment,  // ignored: synack does not reassemble
-  not_tcp,      // ignored: another IP protocol
+  not_tcp,      // ignored: another IP protocol (neither TCP nor ICMP)
   // TCP (RFC 9293)
   truncated_tcp,
   data_offset_too_small,
@@ -44,9 +44,16 @@ enum class parse_error : std::uint8_t {
   option_length_one,
   option_past_header,
   bad_option_length,
+  // ICMP (RFC 792) errors about our TCP segments
+  truncated_icmp,
+  bad_icmp_checksum,
+  unsupported_icmp,      // ignored: not destination unreachable, time exceeded or parameter problem
+  icmp_quote_truncated,  // the quotation lacks an IPv4 header and 8 bytes of its payload
+  icmp_quote_bad_header,
+  icmp_quote_not_tcp,    // ignored: about another protocol
 };
 
-inline constexpr std::size_t parse_error_count = static_cast<std::size_t>(parse_error::bad_option_length) + 1;
+inline constexpr std::size_t parse_error_count = static_cast<std::size_t>(parse_error::icmp_quote_not_tcp) + 1;
 
 // A short stable name, e.g. "bad_tcp_checksum", for logs and counters.
 std::string_view to_string(parse_error e);
@@ -61,6 +68,8 @@ constexpr bool is_malformed(parse_error e) {
     case parse_error::unsupported_arp_op:
     case parse_error::ip_fragment:
     case parse_error::not_tcp:
+    case parse_error::unsupported_icmp:
+    case parse_error::icmp_quote_not_tcp:
       return false;
     default:
       return true;
