@@ -37,12 +37,35 @@
 #   netns_impair_counters                     # SIGUSR1: prints the box's JSON counters line
 #   netns_impair_stop                         # SIGTERM; final counters in $NETNS_IMPAIR_OUT
 #
+# A routed lab (client -- r1 -- ... -- rK -- server, every hop its own /24 10.111.<hop>.0/24, an MTU
+# per hop, routers that forward and send ICMP errors, per-node firewall rules, optionally an
+# impairment box on one hop; details in the routed-lab section below):
+#
+#   <prefix>-c               <prefix>-r1                          <prefix>-rK          <prefix>-s
+#   veth-c 10.111.1.1 <--> rtr-c 10.111.1.2  rtr-s 10.111.2.1 <--> ... rtr-s <--> veth-s 10.111.(K+1).2
+#
+#   source scripts/netns.sh
+#   netns_setup_routed --routers 3 --mtu 3=1400 [--http PORT] [--impair HOP -- IMPAIR_ARGS...]
+#   netns_fw r2 -A FORWARD -p tcp -j REJECT --reject-with icmp-host-unreachable  # iptables in r2 only
+#   ip netns exec "$NETNS_C" ping -t 1 -c 1 "$NETNS_IP_S"   # time exceeded from ${NETNS_RTR_IP[1]}
+#   (sets NETNS_C NETNS_S NETNS_IP_C NETNS_IP_S NETNS_R[i] NETNS_R<i> NETNS_RTR_IP[i]
+#    NETNS_RTR_IP_S[i] NETNS_HOP_NET[h] NETNS_HOP_MTU[h] NETNS_ROUTERS NETNS_HOPS, NETNS_M with a box)
+#
 # Use as a command:
 #   scripts/netns.sh up NAME [--http PORT]   # creates NAME-c / NAME-s (stays until `down`)
 #   scripts/netns.sh up-impaired NAME [--http PORT] [-- IMPAIR_ARGS...]
 #                                            # NAME-c / NAME-m / NAME-s with synack impair running in
 #                                            # NAME-m (a2b = towards NAME-s); `down NAME` removes all
-#   scripts/netns.sh down NAME               # kills everything in them and deletes them
+#   scripts/netns.sh up-routed NAME [--routers K] [--mtu HOP=MTU]... [--http PORT]
+#                              [--impair HOP [-- IMPAIR_ARGS...]]
+#                                            # NAME-c, NAME-r1..NAME-rK, NAME-s (K=3 by default; hop h
+#                                            # joins node h-1 and h, hop 1 starts at the client), the
+#                                            # box NAME-m on hop HOP; prints the hops and writes a
+#                                            # lab.env with the variables above for users' scripts
+#   scripts/netns.sh fw NAME NODE IPTABLES_ARGS...
+#                                            # iptables inside one node of lab NAME (c, s, m, r1..rK)
+#   scripts/netns.sh down NAME               # kills everything in NAME's namespaces (routers and box
+#                                            # included) and deletes them
 #   scripts/netns.sh gc                      # deletes namespaces left by killed test runs
 #
 # Every wait is a poll with a deadline; nothing relies on a fixed sleep.
@@ -146,11 +169,12 @@ netns_new_prefix() {
 }
 
 # netns_gc: delete namespaces that earlier runs (killed with SIGKILL, e.g. by a CTest timeout)
-# left behind: only names of our own pattern whose owning shell is gone.
+# left behind: only names of our own pattern (<prefix>-c, -m, -s, -f, and the routers -r<i>) whose
+# owning shell is gone.
 netns_gc() {
   local ns pid
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    if [[ "$ns" =~ ^sk([0-9]+)x[0-9a-f]{4}-[cmsf]$ ]]; then
+    if [[ "$ns" =~ ^sk([0-9]+)x[0-9a-f]{4}-([cmsf]|r[0-9]+)$ ]]; then
       pid=${BASH_REMATCH[1]}
       if ! netns_pid_alive "$pid"; then
         netns_log "removing stale namespace $ns (owner pid $pid is gone)"
@@ -295,7 +319,7 @@ netns_create_impaired() {
 # ($NETNS_SYNACK), stdout (counters) -> $NETNS_IMPAIR_OUT, stderr -> $NETNS_IMPAIR_ERR; returns
 # once it says it is forwarding (bounded). Sets NETNS_IMPAIR_PID.
 netns_impair_start() {
-  [ -n "$NETNS_SYNACK" ] && [ -x "$NETNS_SYNACK" ] \
+  { [ -n "$NETNS_SYNACK" ] && [ -x "$NETNS_SYNACK" ]; } \
     || netns_die "NETNS_SYNACK must name the synack binary (got '${NETNS_SYNACK}'); build it first"
   NETNS_IMPAIR_RUN=$((NETNS_IMPAIR_RUN + 1))
   NETNS_IMPAIR_OUT="$NETNS_TMP/impair-$NETNS_IMPAIR_RUN.out"
@@ -392,6 +416,271 @@ netns_add_third_ns() {
     || netns_die "veth in $NETNS_F did not come up"
 }
 
+# ---------------------------------------------------------------------------------------------
+# The routed lab: client -- r1 -- ... -- rK -- server, every hop its own /24, routers forwarding.
+#
+# Nodes are numbered 0 (the client, <prefix>-c) .. K+1 (the server, <prefix>-s); router i is node i
+# (<prefix>-r<i>). Hop h (1..K+1) is the link between node h-1 and node h; its subnet is
+# 10.111.h.0/24 with .1 on the client-side end and .2 on the server-side end:
+#
+#   <prefix>-c             <prefix>-r1                 <prefix>-r2          ...   <prefix>-s
+#   veth-c 10.111.1.1 <-> rtr-c 10.111.1.2  rtr-s 10.111.2.1 <-> rtr-c 10.111.2.2 ...  veth-s 10.111.(K+1).2
+#           hop 1                                hop 2                                hop K+1
+#
+# The client and the server route everything via their neighbour router (default routes); each
+# router has one route per lab subnet and no default, so an address outside the lab gets "network
+# unreachable" from r1. Each hop's MTU can be set (both ends; the endpoints keep 1500 unless hop 1
+# or hop K+1 is changed), so path MTU discovery is needed across a smaller hop. Routers send ICMP
+# errors as the kernel does by default, from the address of the interface facing the packet's
+# source (so a time exceeded from router i comes from NETNS_RTR_IP[i]). ICMP rate limits are off in
+# the routers and the server (net.ipv4.icmp_ratelimit=0: no per-destination limit, and
+# net.ipv4.icmp_ratemask=0: no type is limited, not even by the global icmp_msgs_per_sec bucket),
+# so a test that provokes many ICMP errors gets every one; rp_filter is off everywhere, forwarding
+# on in the routers only. One hop can be an impairment box instead of a plain veth: <prefix>-m
+# bridges two veth pairs with `synack impair` as in the impaired topology (the hop keeps its
+# subnet; the box's interfaces have no address). IPv6 stays disabled; an IPv6 address per hop would
+# be fd00:111:<h>::1 and ::2/64 (netns_routed_ip is the one place that maps hop and end to an
+# address).
+NETNS_IF_RC=rtr-c        # a router's interface towards the client
+NETNS_IF_RS=rtr-s        # a router's interface towards the server
+NETNS_ROUTED_MAX=32
+NETNS_ROUTERS=0          # K
+NETNS_HOPS=0             # K+1
+NETNS_IMPAIR_HOP=        # the hop replaced by the box (empty: none)
+NETNS_ROUTED_HTTP=       # --http PORT
+NETNS_ROUTED_IMPAIR_ARGS=()
+# shellcheck disable=SC2034  # read by the tests and users' scripts
+declare -ga NETNS_R=()         # NETNS_R[i]: router i's namespace (also NETNS_R1, NETNS_R2, ...)
+declare -ga NETNS_RTR_IP=()    # NETNS_RTR_IP[i]: router i's address facing the client
+declare -ga NETNS_RTR_IP_S=()  # NETNS_RTR_IP_S[i]: router i's address facing the server
+declare -ga NETNS_HOP_NET=()   # NETNS_HOP_NET[h]: hop h's subnet (10.111.h.0/24)
+declare -ga NETNS_HOP_MTU=()   # NETNS_HOP_MTU[h]: hop h's MTU
+
+# netns_routed_ip HOP END: the IPv4 address of END (1: the client-side end, 2: the server-side end)
+# of hop HOP. (IPv6, with issue 14: fd00:111:HOP::END/64 on the same interfaces.)
+netns_routed_ip() { echo "10.111.$1.$2"; }
+
+# netns_routed_args [--routers K] [--mtu HOP=MTU]... [--http PORT] [--impair HOP [-- ARGS...]]:
+# parse the routed lab's options into NETNS_ROUTERS, NETNS_HOPS, NETNS_HOP_MTU, NETNS_ROUTED_HTTP,
+# NETNS_IMPAIR_HOP and NETNS_ROUTED_IMPAIR_ARGS (everything after `--`). Dies (exit 2) on bad input.
+# netns_int_in VALUE LO HI: VALUE is a decimal integer in LO..HI.
+netns_int_in() { [[ "$1" =~ ^[0-9]{1,6}$ ]] && [ "$((10#$1))" -ge "$2" ] && [ "$((10#$1))" -le "$3" ]; }
+
+netns_routed_args() {
+  local k=3 mtus=() m h v
+  NETNS_ROUTED_HTTP=; NETNS_IMPAIR_HOP=; NETNS_ROUTED_IMPAIR_ARGS=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --routers) [ $# -ge 2 ] || netns_die "--routers needs a number"; k=$2; shift 2 ;;
+      --mtu) [ $# -ge 2 ] || netns_die "--mtu needs HOP=MTU"; mtus+=("$2"); shift 2 ;;
+      --http) [ $# -ge 2 ] || netns_die "--http needs a port"; NETNS_ROUTED_HTTP=$2; shift 2 ;;
+      --impair) [ $# -ge 2 ] || netns_die "--impair needs a hop number"; NETNS_IMPAIR_HOP=$2; shift 2 ;;
+      --) shift; NETNS_ROUTED_IMPAIR_ARGS=("$@"); break ;;
+      *) netns_die "unknown option '$1' (--routers K, --mtu HOP=MTU, --http PORT, --impair HOP [-- IMPAIR_ARGS])" ;;
+    esac
+  done
+  netns_int_in "$k" 1 "$NETNS_ROUTED_MAX" \
+    || netns_die "--routers must be 1..$NETNS_ROUTED_MAX (got '$k')"
+  NETNS_ROUTERS=$((10#$k))
+  NETNS_HOPS=$((k + 1))
+  NETNS_HOP_MTU=()
+  for h in $(seq 1 "$NETNS_HOPS"); do NETNS_HOP_MTU[h]=1500; done
+  for m in "${mtus[@]}"; do
+    h=${m%%=*}; v=${m#*=}
+    [[ "$m" == *=* ]] || netns_die "--mtu takes HOP=MTU, e.g. --mtu 2=1400 (got '$m')"
+    netns_int_in "$h" 1 "$NETNS_HOPS" \
+      || netns_die "--mtu $m: hop must be 1..$NETNS_HOPS (hop h joins node h-1 and node h)"
+    netns_int_in "$v" 68 65535 || netns_die "--mtu $m: MTU must be 68..65535"
+    NETNS_HOP_MTU[10#$h]=$((10#$v))
+  done
+  if [ -n "$NETNS_ROUTED_HTTP" ]; then
+    netns_int_in "$NETNS_ROUTED_HTTP" 1 65535 \
+      || netns_die "--http needs a port 1..65535 (got '$NETNS_ROUTED_HTTP')"
+  fi
+  if [ -n "$NETNS_IMPAIR_HOP" ]; then
+    netns_int_in "$NETNS_IMPAIR_HOP" 1 "$NETNS_HOPS" \
+      || netns_die "--impair: hop must be 1..$NETNS_HOPS (got '$NETNS_IMPAIR_HOP')"
+    NETNS_IMPAIR_HOP=$((10#$NETNS_IMPAIR_HOP))
+  elif [ "${#NETNS_ROUTED_IMPAIR_ARGS[@]}" -gt 0 ]; then
+    netns_die "arguments after -- are for synack impair: give --impair HOP"
+  fi
+}
+
+# netns_node_ns I: the namespace of node I (0: client, 1..K: routers, K+1: server).
+netns_node_ns() {
+  if [ "$1" -eq 0 ]; then echo "$NETNS_C"
+  elif [ "$1" -eq "$NETNS_HOPS" ]; then echo "$NETNS_S"
+  else echo "${NETNS_R[$1]}"; fi
+}
+# netns_node_if I SIDE: node I's interface towards the client (SIDE c) or the server (SIDE s).
+netns_node_if() {
+  if [ "$1" -eq 0 ]; then echo "$NETNS_IF_C"
+  elif [ "$1" -eq "$NETNS_HOPS" ]; then echo "$NETNS_IF_S"
+  elif [ "$2" = c ]; then echo "$NETNS_IF_RC"
+  else echo "$NETNS_IF_RS"; fi
+}
+
+# netns_ns_add NS: a fresh namespace (recorded for cleanup), lo up, IPv6 off, rp_filter off.
+netns_ns_add() {
+  local ns=$1
+  ip netns add "$ns" || netns_die "cannot create namespace $ns"
+  NETNS_CREATED+=("$ns")
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+  # A new namespace inherits the host's IPv4 defaults (rp_filter, forwarding): set them here.
+  ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 >/dev/null
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0 >/dev/null
+}
+
+# netns_iface_up NS IFACE MTU: offloads off (policy above), the MTU, rp_filter off, link up.
+netns_iface_up() {
+  local ns=$1 ifc=$2 mtu=$3
+  ip -n "$ns" link set "$ifc" mtu "$mtu" || netns_die "cannot set MTU $mtu on $ifc in $ns"
+  ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$ifc.rp_filter=0" >/dev/null 2>&1 || true
+  netns_offloads_off "$ns" "$ifc"
+  ip -n "$ns" link set "$ifc" up
+}
+
+# netns_create_routed PREFIX: the namespaces, links, addresses, MTUs, routes and sysctls of the
+# routed lab (options already parsed by netns_routed_args). Sets NETNS_C NETNS_S NETNS_R
+# NETNS_R<i> NETNS_M (with a box) NETNS_IP_C NETNS_IP_S NETNS_IP_NOBODY NETNS_RTR_IP NETNS_RTR_IP_S
+# NETNS_HOP_NET. Does not start the box (netns_impair_start does, in the library).
+netns_create_routed() {
+  local prefix=$1 i h l r lns rns lif rif mtu ns ifc pair
+  NETNS_C="$prefix-c"; NETNS_S="$prefix-s"; NETNS_M=
+  NETNS_R=(); NETNS_RTR_IP=(); NETNS_RTR_IP_S=(); NETNS_HOP_NET=()
+  for i in $(seq 1 "$NETNS_ROUTERS"); do
+    NETNS_R[i]="$prefix-r$i"
+    printf -v "NETNS_R$i" '%s' "$prefix-r$i"
+    # shellcheck disable=SC2034  # used by the tests
+    NETNS_RTR_IP[i]=$(netns_routed_ip "$i" 2)
+    # shellcheck disable=SC2034  # used by the tests
+    NETNS_RTR_IP_S[i]=$(netns_routed_ip "$((i + 1))" 1)
+  done
+  NETNS_IP_C=$(netns_routed_ip 1 1)
+  NETNS_IP_S=$(netns_routed_ip "$NETNS_HOPS" 2)
+  # shellcheck disable=SC2034  # used by the tests
+  NETNS_IP_NOBODY=$(netns_routed_ip "$NETNS_HOPS" 3)   # on the server's hop, owned by nobody
+  for i in $(seq 0 "$NETNS_HOPS"); do netns_ns_add "$(netns_node_ns "$i")"; done
+  local ups=()   # ns:iface of every interface, to wait for its carrier
+  for h in $(seq 1 "$NETNS_HOPS"); do
+    NETNS_HOP_NET[h]="$(netns_routed_ip "$h" 0)/$NETNS_PLEN"
+    l=$((h - 1)); r=$h; mtu=${NETNS_HOP_MTU[h]}
+    lns=$(netns_node_ns "$l"); rns=$(netns_node_ns "$r")
+    lif=$(netns_node_if "$l" s); rif=$(netns_node_if "$r" c)
+    if [ "$h" = "$NETNS_IMPAIR_HOP" ]; then
+      # The box: lns:lif <-> m:imp-c [synack impair] m:imp-s <-> rns:rif, one subnet.
+      NETNS_M="$prefix-m"
+      netns_ns_add "$NETNS_M"
+      ip link add "$lif" netns "$lns" type veth peer name "$NETNS_IF_MC" netns "$NETNS_M" \
+        || netns_die "cannot create the veth pair $lns/$NETNS_M"
+      ip link add "$NETNS_IF_MS" netns "$NETNS_M" type veth peer name "$rif" netns "$rns" \
+        || netns_die "cannot create the veth pair $NETNS_M/$rns"
+      netns_iface_up "$NETNS_M" "$NETNS_IF_MC" "$mtu"
+      netns_iface_up "$NETNS_M" "$NETNS_IF_MS" "$mtu"
+      ups+=("$NETNS_M:$NETNS_IF_MC" "$NETNS_M:$NETNS_IF_MS")
+    else
+      ip link add "$lif" netns "$lns" type veth peer name "$rif" netns "$rns" \
+        || netns_die "cannot create the veth pair $lns/$rns (hop $h)"
+    fi
+    ip -n "$lns" addr add "$(netns_routed_ip "$h" 1)/$NETNS_PLEN" dev "$lif"
+    ip -n "$rns" addr add "$(netns_routed_ip "$h" 2)/$NETNS_PLEN" dev "$rif"
+    netns_iface_up "$lns" "$lif" "$mtu"
+    netns_iface_up "$rns" "$rif" "$mtu"
+    ups+=("$lns:$lif" "$rns:$rif")
+  done
+  # Routes: the endpoints via their neighbour; router i reaches the hops before it via node i-1
+  # and the hops after it via node i+1.
+  ip -n "$NETNS_C" route add default via "$(netns_routed_ip 1 2)" \
+    || netns_die "cannot add the client's default route"
+  ip -n "$NETNS_S" route add default via "$(netns_routed_ip "$NETNS_HOPS" 1)" \
+    || netns_die "cannot add the server's default route"
+  for i in $(seq 1 "$NETNS_ROUTERS"); do
+    ns=${NETNS_R[i]}
+    for h in $(seq 1 "$NETNS_HOPS"); do
+      if [ "$h" -lt "$i" ]; then
+        ip -n "$ns" route add "${NETNS_HOP_NET[h]}" via "$(netns_routed_ip "$i" 1)" \
+          || netns_die "cannot add a route in $ns"
+      elif [ "$h" -gt $((i + 1)) ]; then
+        ip -n "$ns" route add "${NETNS_HOP_NET[h]}" via "$(netns_routed_ip "$((i + 1))" 2)" \
+          || netns_die "cannot add a route in $ns"
+      fi
+    done
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
+  done
+  # Every ICMP error a test provokes is sent (see above): routers and the server.
+  for ns in "${NETNS_R[@]}" "$NETNS_S"; do
+    ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 >/dev/null
+  done
+  for pair in "${ups[@]}"; do
+    ns=${pair%%:*}; ifc=${pair#*:}
+    netns_wait_until 10 "veth carrier on $ifc in $ns" \
+      bash -c "ip -n '$ns' -o link show '$ifc' | grep -q 'state UP'" \
+      || netns_die "$ifc in $ns did not come up"
+  done
+}
+
+# netns_setup_routed [--routers K] [--mtu HOP=MTU]... [--http PORT] [--impair HOP [-- IMPAIR_ARGS...]]:
+# like netns_setup, with the routed lab (default K=3, every MTU 1500): a fresh prefix, a temp dir,
+# the traps (netns_cleanup also removes the routers and the box and stops what runs in them), and
+# with --impair `synack impair $NETNS_IF_MC $NETNS_IF_MS IMPAIR_ARGS` started in the box on that hop
+# ($NETNS_SYNACK; the netns_impair_* helpers work on it), with --http a python3 http.server on the
+# server. Sets what netns_create_routed sets plus NETNS_PREFIX NETNS_TMP NETNS_ROUTERS NETNS_HOPS
+# NETNS_HOP_MTU NETNS_IMPAIR_HOP.
+netns_setup_routed() {
+  netns_require_root
+  netns_require_tools ip ss
+  netns_routed_args "$@"
+  netns_gc
+  NETNS_PREFIX=$(netns_new_prefix)
+  NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$NETNS_PREFIX.XXXXXX")
+  chmod 755 "$NETNS_TMP"
+  NETNS_CLEANED=0
+  trap 'netns_cleanup' EXIT
+  trap 'netns_log "interrupted (SIGINT)"; exit 130' INT
+  trap 'netns_log "terminated (SIGTERM)"; exit 143' TERM
+  trap 'netns_log "hangup (SIGHUP)"; exit 129' HUP
+  netns_create_routed "$NETNS_PREFIX"
+  if [ -n "$NETNS_IMPAIR_HOP" ]; then
+    netns_impair_start "${NETNS_ROUTED_IMPAIR_ARGS[@]}" || netns_die "synack impair did not start"
+  fi
+  if [ -n "$NETNS_ROUTED_HTTP" ]; then
+    netns_http_server "$NETNS_ROUTED_HTTP" || netns_die "http.server did not start"
+  fi
+}
+
+# netns_node_resolve NODE: the namespace NODE names: c|client, s|server, m|box, rI or I (router I),
+# or a namespace name itself. Fails (status 1, message) for anything else.
+netns_node_resolve() {
+  local node=$1 i
+  case "$node" in
+    c|client) echo "$NETNS_C" ;;
+    s|server) echo "$NETNS_S" ;;
+    m|box) [ -n "$NETNS_M" ] || { netns_log "no box in this lab"; return 1; }; echo "$NETNS_M" ;;
+    *)
+      i=${node#r}
+      if [[ "$i" =~ ^[0-9]+$ ]] && [ -n "${NETNS_R[i]:-}" ]; then echo "${NETNS_R[i]}"
+      elif ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF -- "$node"; then echo "$node"
+      else netns_log "no node '$node' (c, s, m, r1..r$NETNS_ROUTERS or a namespace name)"; return 1
+      fi ;;
+  esac
+}
+
+# netns_fw NODE IPTABLES-ARGS...: iptables inside NODE's namespace only (NODE as for
+# netns_node_resolve), e.g. `netns_fw r2 -A FORWARD -p tcp -j REJECT --reject-with
+# icmp-net-unreachable`. The rules go with the namespace; the host's firewall is never touched.
+# Each command is logged to $NETNS_TMP/fw.log. Returns iptables' status.
+netns_fw() {
+  local node=$1 ns; shift
+  ns=$(netns_node_resolve "$node") || return 2
+  [ -z "$NETNS_TMP" ] || echo "$ns: iptables $*" >>"$NETNS_TMP/fw.log"
+  ip netns exec "$ns" iptables "$@"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes, servers and captures inside the namespaces.
+
 # netns_spawn NS LOGFILE CMD...: run CMD in the background inside NS; output to LOGFILE.
 # Sets NETNS_LAST_PID (the pid of CMD itself: `ip netns exec` execs it in place).
 netns_spawn() {
@@ -443,7 +732,7 @@ http {
 }
 CONF
   netns_spawn "$NETNS_S" "$NETNS_TMP/nginx.log" nginx -c "$conf" -p "$NETNS_TMP"
-  netns_wait_listen "$NETNS_S" "$plain" 15 && { [ -z "$tls" ] || netns_wait_listen "$NETNS_S" "$tls" 15; } \
+  { netns_wait_listen "$NETNS_S" "$plain" 15 && { [ -z "$tls" ] || netns_wait_listen "$NETNS_S" "$tls" 15; }; } \
     || { cat "$NETNS_TMP/nginx.log" "$NETNS_TMP/nginx-error.log" 2>/dev/null >&2; return 1; }
 }
 
@@ -558,32 +847,84 @@ netns_cleanup() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Command-line use.
+# Command-line use. What `up*` starts runs detached (setsid) and outlives the script; `down NAME`
+# stops it and deletes every namespace of the lab.
+
+# netns_cli_http PORT: a detached python3 http.server on the peer/server ($NETNS_S, $NETNS_IP_S)
+# serving $NETNS_TMP/www.
+netns_cli_http() {
+  local port=$1 py
+  py=$(netns_python)
+  mkdir -p "$NETNS_TMP/www"
+  printf '<html><body>hello from the kernel peer</body></html>\n' >"$NETNS_TMP/www/index.html"
+  ip netns exec "$NETNS_S" setsid "$py" -m http.server "$port" --bind "$NETNS_IP_S" \
+    --directory "$NETNS_TMP/www" >"$NETNS_TMP/http.log" 2>&1 </dev/null &
+  netns_wait_listen "$NETNS_S" "$port" 15 || netns_die "http.server did not start"
+}
+
+# netns_cli_find_synack: NETNS_SYNACK, else this checkout's build/synack, else synack on PATH.
+netns_cli_find_synack() {
+  local here
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  if [ -z "$NETNS_SYNACK" ]; then
+    NETNS_SYNACK=$(command -v synack || true)
+    [ -x "$here/build/synack" ] && NETNS_SYNACK="$here/build/synack"
+  fi
+  { [ -n "$NETNS_SYNACK" ] && [ -x "$NETNS_SYNACK" ]; } \
+    || netns_die "no synack binary: build it (cmake --build build) or set NETNS_SYNACK"
+}
+
+# netns_cli_impair [IMPAIR_ARGS...]: a detached `synack impair imp-c imp-s ARGS` in $NETNS_M;
+# its log in $NETNS_TMP/impair.err, its counters in $NETNS_TMP/impair.out.
+netns_cli_impair() {
+  ip netns exec "$NETNS_M" setsid "$NETNS_SYNACK" impair "$NETNS_IF_MC" "$NETNS_IF_MS" "$@" \
+    >"$NETNS_TMP/impair.out" 2>"$NETNS_TMP/impair.err" </dev/null &
+  netns_wait_until 10 "synack impair to forward" grep -q forwarding "$NETNS_TMP/impair.err" \
+    || { cat "$NETNS_TMP/impair.err" >&2; netns_die "synack impair did not start"; }
+}
+
+# netns_lab_namespaces NAME: the namespaces of lab NAME (NAME-c, -m, -s, -f, -r<i>), one a line.
+netns_lab_namespaces() {
+  local name=$1 ns
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    if [[ "$ns" == "$name"-* && "${ns#"$name"-}" =~ ^([cmsf]|r[0-9]+)$ ]]; then echo "$ns"; fi
+  done
+}
+
+# netns_cli_name NAME: check a lab name given on the command line.
+netns_cli_name() {
+  [ -n "$1" ] || netns_die "missing NAME (see: $0 help)"
+  [ "${#1}" -le 20 ] || netns_die "NAME too long (20 characters at most)"
+  [[ "$1" =~ ^[A-Za-z0-9_.][A-Za-z0-9_.-]*$ ]] || netns_die "NAME may contain letters, digits, '_', '.', '-'"
+}
+
+netns_usage() {
+  cat >&2 <<USAGE
+usage: $0 up NAME [--http PORT]
+       $0 up-impaired NAME [--http PORT] [-- IMPAIR_ARGS...]
+       $0 up-routed NAME [--routers K] [--mtu HOP=MTU]... [--http PORT] [--impair HOP [-- IMPAIR_ARGS...]]
+       $0 fw NAME NODE IPTABLES_ARGS...     (NODE: c, s, m, r1..rK)
+       $0 down NAME
+       $0 gc
+USAGE
+}
+
 netns_main() {
   local cmd=${1:-} name=${2:-}
-  if [ "$cmd" != "" ] && [ "$(id -u)" -ne 0 ]; then
+  if [ "$cmd" != "" ] && [ "$cmd" != help ] && [ "$(id -u)" -ne 0 ]; then
     echo "netns.sh: needs root (ip netns); try: sudo $0 $*" >&2
     exit 2
   fi
   case "$cmd" in
     up)
-      [ -n "$name" ] || netns_die "usage: $0 up NAME [--http PORT]"
-      [ "${#name}" -le 20 ] || netns_die "NAME too long (20 characters at most)"
+      netns_cli_name "$name"
       netns_require_root
       NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$name.XXXXXX"); chmod 755 "$NETNS_TMP"
       # On failure half-way, undo what was made.
       trap 'netns_cleanup' EXIT
       netns_create_pair "$name"
       NETNS_C="$name-c"; NETNS_S="$name-s"
-      if [ "${3:-}" = "--http" ]; then
-        local port=${4:-8080} py
-        py=$(netns_python)
-        mkdir -p "$NETNS_TMP/www"
-        printf '<html><body>hello from the kernel peer</body></html>\n' >"$NETNS_TMP/www/index.html"
-        ip netns exec "$NETNS_S" setsid "$py" -m http.server "$port" --bind "$NETNS_IP_S" \
-          --directory "$NETNS_TMP/www" >"$NETNS_TMP/http.log" 2>&1 </dev/null &
-        netns_wait_listen "$NETNS_S" "$port" 15 || netns_die "http.server did not start"
-      fi
+      if [ "${3:-}" = "--http" ]; then netns_cli_http "${4:-8080}"; fi
       # Keep it: it is the user's now.
       NETNS_CREATED=(); NETNS_PIDS=(); NETNS_TMP=; trap - EXIT
       echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN)"
@@ -591,54 +932,31 @@ netns_main() {
       echo "e.g.: ip netns exec $name-c synack ping $NETNS_IP_S -p ${4:-8080}"
       ;;
     down)
-      [ -n "$name" ] || netns_die "usage: $0 down NAME"
+      netns_cli_name "$name"
       netns_require_root
-      local ns
-      for ns in "$name-c" "$name-m" "$name-s"; do
-        if ip netns list | awk '{print $1}' | grep -qx "$ns"; then
-          netns_kill_ns_procs "$ns"
-          ip netns del "$ns" && echo "deleted $ns"
-        fi
-      done
+      local ns lab=()
+      mapfile -t lab < <(netns_lab_namespaces "$name")
+      for ns in "${lab[@]}"; do netns_kill_ns_procs "$ns"; done
+      for ns in "${lab[@]}"; do ip netns del "$ns" && echo "deleted $ns"; done
       local d
       for d in "${TMPDIR:-/tmp}/synack-$name".??????; do
         [ -d "$d" ] && rm -rf "$d"
       done
       ;;
     up-impaired)
-      [ -n "$name" ] || netns_die "usage: $0 up-impaired NAME [--http PORT] [-- IMPAIR_ARGS...]"
-      [ "${#name}" -le 20 ] || netns_die "NAME too long (20 characters at most)"
+      netns_cli_name "$name"
       netns_require_root
       shift 2
       local port=
       if [ "${1:-}" = "--http" ]; then port=${2:-8080}; shift 2 || shift $#; fi
       [ "${1:-}" = "--" ] && shift
-      local here
-      here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-      if [ -z "$NETNS_SYNACK" ]; then
-        NETNS_SYNACK=$(command -v synack || true)
-        [ -x "$here/build/synack" ] && NETNS_SYNACK="$here/build/synack"
-      fi
+      netns_cli_find_synack
       NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$name.XXXXXX"); chmod 755 "$NETNS_TMP"
       trap 'netns_cleanup' EXIT
       NETNS_C="$name-c"; NETNS_M="$name-m"; NETNS_S="$name-s"
       netns_create_impaired "$name"
-      [ -n "$NETNS_SYNACK" ] && [ -x "$NETNS_SYNACK" ] \
-        || netns_die "no synack binary: build it (cmake --build build) or set NETNS_SYNACK"
-      # Detached from this shell (setsid), so it outlives the script; `down NAME` stops it.
-      ip netns exec "$NETNS_M" setsid "$NETNS_SYNACK" impair "$NETNS_IF_MC" "$NETNS_IF_MS" "$@" \
-        >"$NETNS_TMP/impair.out" 2>"$NETNS_TMP/impair.err" </dev/null &
-      netns_wait_until 10 "synack impair to forward" grep -q forwarding "$NETNS_TMP/impair.err" \
-        || { cat "$NETNS_TMP/impair.err" >&2; netns_die "synack impair did not start"; }
-      if [ -n "$port" ]; then
-        local py
-        py=$(netns_python)
-        mkdir -p "$NETNS_TMP/www"
-        printf '<html><body>hello from the kernel peer</body></html>\n' >"$NETNS_TMP/www/index.html"
-        ip netns exec "$NETNS_S" setsid "$py" -m http.server "$port" --bind "$NETNS_IP_S" \
-          --directory "$NETNS_TMP/www" >"$NETNS_TMP/http.log" 2>&1 </dev/null &
-        netns_wait_listen "$NETNS_S" "$port" 15 || netns_die "http.server did not start"
-      fi
+      netns_cli_impair "$@"
+      [ -z "$port" ] || netns_cli_http "$port"
       local tmp=$NETNS_TMP
       NETNS_CREATED=(); NETNS_PIDS=(); NETNS_TMP=; trap - EXIT
       echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN)"
@@ -651,12 +969,72 @@ netns_main() {
         echo "e.g.: ip netns exec $name-c ping $NETNS_IP_S"
       fi
       ;;
+    up-routed)
+      netns_cli_name "$name"
+      netns_require_root
+      shift 2
+      netns_routed_args "$@"
+      [ -z "$(netns_lab_namespaces "$name")" ] \
+        || netns_die "namespaces of a lab '$name' exist already ($0 down $name removes them)"
+      [ -z "$NETNS_IMPAIR_HOP" ] || netns_cli_find_synack
+      NETNS_PREFIX=$name
+      NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$name.XXXXXX"); chmod 755 "$NETNS_TMP"
+      trap 'netns_cleanup' EXIT
+      netns_create_routed "$name"
+      [ -z "$NETNS_IMPAIR_HOP" ] || netns_cli_impair "${NETNS_ROUTED_IMPAIR_ARGS[@]}"
+      [ -z "$NETNS_ROUTED_HTTP" ] || netns_cli_http "$NETNS_ROUTED_HTTP"
+      # The lab's variables for the user's scripts (`source` it; the same names the library sets).
+      local v
+      for v in NETNS_PREFIX NETNS_C NETNS_S NETNS_M NETNS_IP_C NETNS_IP_S NETNS_IP_NOBODY \
+               NETNS_ROUTERS NETNS_HOPS NETNS_IMPAIR_HOP NETNS_R NETNS_RTR_IP NETNS_RTR_IP_S \
+               NETNS_HOP_NET NETNS_HOP_MTU $(compgen -v NETNS_R | grep -E '^NETNS_R[0-9]+$'); do
+        declare -p "$v" | sed -E 's/^declare -(-|[a-zA-Z]+) /declare -g\1 /; s/^declare -g- /declare -g /'
+      done >"$NETNS_TMP/lab.env"
+      local tmp=$NETNS_TMP h l r box
+      NETNS_CREATED=(); NETNS_PIDS=(); NETNS_TMP=; trap - EXIT
+      local chain=$NETNS_C
+      for r in "${NETNS_R[@]}"; do chain+=" -- $r"; done
+      echo "routed lab $name: $chain -- $NETNS_S"
+      for h in $(seq 1 "$NETNS_HOPS"); do
+        l=$((h - 1)); r=$h; box=
+        [ "$h" != "$NETNS_IMPAIR_HOP" ] || box="  via box $NETNS_M (synack impair $NETNS_IF_MC $NETNS_IF_MS ${NETNS_ROUTED_IMPAIR_ARGS[*]})"
+        printf '  hop %d  %-15s mtu %-5s  %s %s %s  <->  %s %s %s%s\n' "$h" "${NETNS_HOP_NET[h]}" \
+          "${NETNS_HOP_MTU[h]}" "$(netns_node_ns "$l")" "$(netns_node_if "$l" s)" "$(netns_routed_ip "$h" 1)" \
+          "$(netns_node_ns "$r")" "$(netns_node_if "$r" c)" "$(netns_routed_ip "$h" 2)" "$box"
+      done
+      echo "client $NETNS_IP_C, server $NETNS_IP_S; variables for scripts: source $tmp/lab.env"
+      [ -z "$NETNS_IMPAIR_HOP" ] || \
+        echo "box log: $tmp/impair.err, counters: $tmp/impair.out (kill -USR1 \$(ip netns pids $NETNS_M))"
+      echo "e.g.: ip netns exec $NETNS_C ping -M do -s 1472 $NETNS_IP_S"
+      echo "      $0 fw $name r1 -A FORWARD -p tcp -j REJECT --reject-with icmp-host-unreachable"
+      [ -z "$NETNS_ROUTED_HTTP" ] || echo "      ip netns exec $NETNS_C curl http://$NETNS_IP_S:$NETNS_ROUTED_HTTP/"
+      ;;
+    fw)
+      netns_cli_name "$name"
+      netns_require_root
+      [ $# -ge 4 ] || netns_die "usage: $0 fw NAME NODE IPTABLES_ARGS... (NODE: c, s, m, r1..rK)"
+      local node=$3 ns i
+      shift 3
+      NETNS_PREFIX=$name; NETNS_C="$name-c"; NETNS_S="$name-s"; NETNS_R=(); NETNS_ROUTERS=0
+      while read -r ns; do
+        case "${ns#"$name"-}" in
+          m) NETNS_M=$ns ;;
+          r*) i=${ns#"$name"-r}; NETNS_R[i]=$ns; [ "$i" -le "$NETNS_ROUTERS" ] || NETNS_ROUTERS=$i ;;
+        esac
+      done < <(netns_lab_namespaces "$name")
+      ns=$(netns_node_resolve "$node") || exit 2
+      netns_lab_namespaces "$name" | grep -qxF -- "$ns" || netns_die "$ns is not a namespace of lab $name"
+      ip netns exec "$ns" iptables "$@"
+      ;;
     gc)
       netns_require_root
       netns_gc
       ;;
+    help|-h|--help)
+      netns_usage
+      ;;
     *)
-      echo "usage: $0 up NAME [--http PORT] | up-impaired NAME [--http PORT] [-- IMPAIR_ARGS...] | down NAME | gc" >&2
+      netns_usage
       exit 2
       ;;
   esac

@@ -28,6 +28,8 @@ pkgs=(
   libboost1.81-dev libboost-test1.81-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpcap-dev
   iptables iproute2 procps kmod ethtool
+  # ping -M do / -t in the routed lab's test (tests/integration/test_lab_routed.sh).
+  iputils-ping
   tcpdump tshark gnuplot-nox
   python3 python3-scapy socat curl hping3
   libssl-dev openssl nginx-light

@@ -64,6 +64,45 @@ it_init_impaired() {
   echo "== $(basename "$0"): namespaces $NETNS_C / $NETNS_M (box) / $NETNS_S, artefacts in $NETNS_TMP"
 }
 
+# it_init_routed SYNACK [--routers K] [--mtu HOP=MTU]... [--http PORT] [--impair HOP [-- IMPAIR_ARGS...]]:
+# like it_init, but the routed lab of scripts/netns.sh (netns_setup_routed; default 3 routers, every
+# MTU 1500): $NETNS_C 10.111.1.1 -- ${NETNS_R[1]} -- ... -- ${NETNS_R[K]} -- $NETNS_S 10.111.(K+1).2,
+# hop h (node h-1 -- node h) the subnet 10.111.h.0/24. Router i faces the client with
+# ${NETNS_RTR_IP[i]} (= 10.111.i.2, the source of its ICMP errors towards the client) and the server
+# with ${NETNS_RTR_IP_S[i]}; NETNS_R1.. name the routers too. With --impair, `synack impair` runs in
+# the box $NETNS_M on that hop (the it_impair_* helpers work). Firewall rules: it_fw / netns_fw.
+it_init_routed() {
+  netns_require_root
+  SYNACK=${1:-${SYNACK:-}}
+  shift || true
+  if [ -z "$SYNACK" ]; then
+    echo "usage: bash $0 /path/to/synack" >&2
+    exit 2
+  fi
+  if [ ! -x "$SYNACK" ]; then
+    echo "FAIL: synack binary not found or not executable: $SYNACK" >&2
+    exit 1
+  fi
+  SYNACK=$(readlink -f "$SYNACK")
+  NETNS_SYNACK=$SYNACK
+  netns_require_tools ip ss tcpdump iptables iptables-save timeout python3
+  IT_START_NS=$(date +%s%N)
+  netns_setup_routed "$@"
+  it_write_python
+  cp "$IT_DIR/impair_tool.py" "$NETNS_TMP/impair_tool.py"
+  local i chain=$NETNS_C
+  for i in $(seq 1 "$NETNS_ROUTERS"); do chain+=" / ${NETNS_R[i]} (${NETNS_RTR_IP[i]}, mtu ${NETNS_HOP_MTU[i]} before)"; done
+  echo "== $(basename "$0"): namespaces $chain / $NETNS_S ($NETNS_IP_S, mtu ${NETNS_HOP_MTU[NETNS_HOPS]} before)${NETNS_M:+, box $NETNS_M on hop $NETNS_IMPAIR_HOP}, artefacts in $NETNS_TMP"
+}
+
+# it_fw NODE IPTABLES-ARGS...: netns_fw (iptables in NODE's namespace only: c, s, m, r1..rK),
+# printed, and a failure if iptables fails.
+it_fw() {
+  local node=$1; shift
+  echo "   fw $node: iptables $*"
+  netns_fw "$node" "$@" || fail "iptables in $node failed: iptables $*"
+}
+
 # it_impair_restart [IMPAIR_ARGS...]: a fresh box with new arguments (same namespaces).
 it_impair_restart() {
   echo "   box: synack impair $NETNS_IF_MC $NETNS_IF_MS $*"
