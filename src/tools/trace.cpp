@@ -161,8 +161,8 @@ public:
                               "no free local port in synack's range (widen --ports)");
     const auto mss = eng_->tcp_config().mss;
     if (!o_.json) {
-      std::printf("synack trace to %s (%s) port %u, %u hops max, %u probes per hop, SYN of %zu bytes from %s:%u via %s\n",
-                  hp_.name.c_str(), hp_.addr.to_string().c_str(), port_, o_.max_ttl, o_.probes,
+      std::printf("synack trace to %s (%s) port %u, %u hops max, %u probe%s per hop, SYN of %zu bytes from %s:%u via %s\n",
+                  hp_.name.c_str(), hp_.addr.to_string().c_str(), port_, o_.max_ttl, o_.probes, o_.probes == 1 ? "" : "s",
                   std::size_t{20} + make_syn(0, mss).buffer_len(), eng_->local_address().to_string().c_str(),
                   *local_port_, eng_->interface().name.c_str());
       std::fflush(stdout);
@@ -171,7 +171,8 @@ public:
     for (unsigned ttl = o_.first_ttl; ttl <= o_.max_ttl && !stop_requested && failure.empty(); ++ttl) {
       hops_.push_back(hop{ttl, {}, {}, 0});
       for (unsigned i = 0; i < o_.probes && !stop_requested && failure.empty(); ++i) failure = run_probe(ttl, mss);
-      if (stop_requested && hops_.back().probes.empty()) {
+      if (!failure.empty()) hops_.back().probes.pop_back();  // it never left
+      if ((stop_requested || !failure.empty()) && hops_.back().probes.empty()) {
         hops_.pop_back();
         break;
       }
@@ -179,9 +180,9 @@ public:
       if (state_ != "no_reply") break;
     }
     if (!failure.empty()) {
-      // The next hop never answered ARP: nothing left the machine.
+      // The next hop never answered ARP: nothing left the machine. (Text: the outcome line says it.)
       state_ = "unreachable";
-      std::fprintf(stderr, "synack: %s\n", failure.c_str());
+      if (o_.json) std::fprintf(stderr, "synack: %s\n", failure.c_str());
     }
     print_summary(failure);
     if (pcap_) pcap_->flush();
@@ -243,7 +244,7 @@ private:
       if (!ec) break;
       if (stop_requested) return {};
       if (engine::engine::now() >= arp_deadline)
-        return fmt::format("host unreachable: the next hop towards {} does not answer ARP (check the route, or -I)",
+        return fmt::format("host unreachable: no ARP reply from the next hop towards {} (check the route, or -I)",
                            hp_.addr.to_string());
       eng_->run_once(20ms);
     }

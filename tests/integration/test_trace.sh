@@ -13,6 +13,7 @@
 #      (r3 quotes the SYN as it arrived), between hop 2 and hop 3, sent 1460 quoted 1200;
 #   4. r2 rejects the port with icmp-host-prohibited: hop 3 is r2 with !X, "unreachable", exit 1;
 #   5. the server drops the SYNs: `*` from hop 4 on; SIGINT ends the trace at once, exit 1;
+#   6. usage errors exit 2 with one line on stderr; an on-link address nobody owns: exit 1;
 #   and after every run no synack firewall rule is left; at the end no namespace is left.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
@@ -262,6 +263,28 @@ it_wait_bg sigint "$IT_BG_PID" 5
 grep -q "interrupted" "$NETNS_TMP/sigint.out" || fail "the outcome line does not say interrupted"
 no_rules_left
 ok "SIGINT: exit 1 at once, no rule left"
+
+# ------------------------------------------------------------------------------------------------
+it_section "errors: usage (exit 2) and a next hop that never answers ARP (exit 1)"
+it_synack badport 30 trace "$SERVER_IP:70000"
+[ "$IT_RC" = 2 ] || fail "a bad port: expected exit 2, got $IT_RC"
+grep -q "bad port" "$IT_ERR" || fail "a bad port: no 'bad port' message on stderr"
+it_synack badttl 30 trace "$SERVER_IP" -f 9 -m 3
+[ "$IT_RC" = 2 ] || fail "-f above -m: expected exit 2, got $IT_RC"
+[ "$(wc -l <"$IT_ERR")" = 1 ] || fail "-f above -m: expected a one-line message on stderr"
+it_synack noarp 30 trace "$NET.0.77" -q 1 --json
+[ "$IT_RC" = 1 ] || fail "an on-link address nobody owns: expected exit 1, got $IT_RC"
+it_py "$IT_OUT" <<'PY' || fail "no-ARP checks failed (see above)"
+import sys
+from it import *
+recs = ndjson(sys.argv[1])
+check([r.get('type') for r in recs] == ['summary'], "expected only a summary record, got %r" % recs)
+if recs:
+    check(recs[0].get('state') == 'unreachable' and recs[0].get('reached') is False and 'ARP' in recs[0].get('error', ''),
+          "summary %r" % recs[0])
+done("no ARP reply: unreachable, exit 1")
+PY
+no_rules_left
 
 # ------------------------------------------------------------------------------------------------
 it_section "nothing left behind"
