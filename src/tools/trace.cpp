@@ -50,6 +50,7 @@ struct trace_options {
   unsigned probes = 3;
   double wait_s = 2.0;
   unsigned tos = 0;
+  bool ecn = false;  // an ECN-setup SYN (ECE and CWR, RFC 3168 §6.1.1)
   bool json = false;
 };
 
@@ -197,6 +198,8 @@ private:
     r.dst_port = port_;
     r.seq = seq;
     r.flags.syn = true;
+    r.flags.ece = o_.ecn;
+    r.flags.cwr = o_.ecn;
     r.window = 64240;
     r.options.mss = mss;
     r.options.sack_permitted = true;
@@ -535,6 +538,8 @@ void add_trace_command(CLI::App& app, std::function<int()>& action) {
   cmd->add_option("-w,--wait", o->wait_s, "Seconds to wait for each probe's answer (default 2)")
       ->check(CLI::Range(0.001, 60.0));
   cmd->add_option("--tos", o->tos, "The probes' TOS byte (DSCP and ECN bits; default 0)")->check(CLI::Range(0, 255));
+  cmd->add_flag("--ecn", o->ecn,
+                "Send ECN-setup SYNs (ECE and CWR set, RFC 3168): shows boxes that clear them");
   cmd->add_flag("--json", o->json, "NDJSON records on stdout (hop and summary)");
   add_common_options(*cmd, o->common);
   cmd->callback([&action, o] {

@@ -11,9 +11,11 @@
 #   2. a closed port: the server's RST at hop 4, "closed", exit 0;
 #   3. r2 clamps the MSS (iptables TCPMSS --set-mss 1200): the change is reported once, at hop 3
 #      (r3 quotes the SYN as it arrived), between hop 2 and hop 3, sent 1460 quoted 1200;
-#   4. r2 rejects the port with icmp-host-prohibited: hop 3 is r2 with !X, "unreachable", exit 1;
-#   5. the server drops the SYNs: `*` from hop 4 on; SIGINT ends the trace at once, exit 1;
-#   6. usage errors exit 2 with one line on stderr; an on-link address nobody owns: exit 1;
+#   4. r1 strips sackOK and timestamps (TCPOPTSTRIP) and sets DSCP 10, r2 clears ECE/CWR (ECN
+#      --ecn-tcp-remove): each reported once, at the hop after the box that did it;
+#   5. r2 rejects the port with icmp-host-prohibited: hop 3 is r2 with !X, "unreachable", exit 1;
+#   6. the server drops the SYNs: `*` from hop 4 on; SIGINT ends the trace at once, exit 1;
+#   7. usage errors exit 2 with one line on stderr; an on-link address nobody owns: exit 1;
 #   and after every run no synack firewall rule is left; at the end no namespace is left.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
@@ -219,6 +221,32 @@ grep -Eq "^ 3  ${ROUTER_IP[3]//./\\.}  .*\[MSS 1460->1200\]" "$IT_OUT" || fail "
 grep -q "MSS 1460->1200: changed between hop 2 and hop 3" "$IT_OUT" || fail "no 'changed between hop 2 and hop 3' line"
 ok "text mode: [MSS 1460->1200] on hop 3"
 ip netns exec "${ROUTER[2]}" iptables -t mangle -F FORWARD
+no_rules_left
+
+# ------------------------------------------------------------------------------------------------
+it_section "more middleboxes: r1 strips sackOK and timestamps, rewrites DSCP; r2 clears ECN flags"
+ip netns exec "${ROUTER[1]}" iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN \
+  -j TCPOPTSTRIP --strip-options sack-permitted,timestamp
+ip netns exec "${ROUTER[1]}" iptables -t mangle -A FORWARD -p tcp -j DSCP --set-dscp 0x0a
+ip netns exec "${ROUTER[2]}" iptables -t mangle -A FORWARD -p tcp -j ECN --ecn-tcp-remove
+it_synack boxes 60 trace "$SERVER_IP" -p 8080 -q 2 -w 2 --ecn --tos 0xb8 --json
+[ "$IT_RC" = 0 ] || fail "middleboxes: expected exit 0, got $IT_RC"
+it_py "$IT_OUT" <<'EOF' || fail "middlebox checks failed (see above)"
+import sys
+from it import *
+recs = ndjson(sys.argv[1])
+hops = {r['ttl']: r for r in recs if r.get('type') == 'hop'}
+check(sorted(hops) == [1, 2, 3, 4], "hops %r, expected 1-4" % sorted(hops))
+def changes(t):
+    return sorted((c.get('field'), c.get('text'), c.get('since_hop')) for c in hops.get(t, {}).get('changes', []))
+check(changes(1) == [], "hop 1: %r" % changes(1))
+check(changes(2) == [('sack_permitted', 'sackOK stripped', 1), ('timestamps', 'TS stripped', 1), ('tos', 'TOS 0xb8->0x28', 1)],
+      "hop 2 (after r1): %r" % changes(2))
+check(changes(3) == [('tcp_flags', 'flags CWR|ECE|SYN->SYN', 2)], "hop 3 (after r2): %r" % changes(3))
+check(changes(4) == [], "hop 4: %r" % changes(4))
+done("options stripped and DSCP rewritten by r1 at hop 2, ECN flags cleared by r2 at hop 3")
+EOF
+for r in 1 2; do ip netns exec "${ROUTER[r]}" iptables -t mangle -F FORWARD; done
 no_rules_left
 
 # ------------------------------------------------------------------------------------------------
