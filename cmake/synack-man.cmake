@@ -56,5 +56,5 @@ string(APPEND page ".nf\nsudo setcap cap_net_raw,cap_net_admin+ep $(command \\-v
 string(APPEND page "and run it as any user (the capabilities are passed on to the iptables it runs).\n")
 string(APPEND page ".SH FILES\nWhile it runs synack installs one rule in the filter table's OUTPUT chain, tagged\n")
 string(APPEND page "\\(lqsynack pid=PID start=TICKS\\(rq; see \\fBsynack rules\\fR.\n")
-string(APPEND page ".SH SEE ALSO\n\\fBtcpdump\\fR(8), \\fBtshark\\fR(1), \\fBiptables\\fR(8), \\fBsetcap\\fR(8), \\fBip\\-netns\\fR(8)\n")
+string(APPEND page ".SH SEE ALSO\n\\fBtcpdump\\fR(8), \\fBtraceroute\\fR(8), \\fBtshark\\fR(1), \\fBiptables\\fR(8), \\fBsetcap\\fR(8), \\fBip\\-netns\\fR(8)\n")
 file(WRITE ${OUT} "${page}")

@@ -209,6 +209,7 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.rx_ring_bytes = opts_.rx_ring_bytes;
   so.rx_frame_size = opts_.rx_frame_size;
   so.tx_timestamps = opts_.tx_timestamps;
+  so.icmp_errors = opts_.icmp_errors;
   so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
   io_ = std::make_unique<link::packet_socket>(so);
 }
@@ -379,6 +380,42 @@ std::size_t engine::receive(const wire::four_tuple& t, std::span<std::byte> out)
     flush(clock_now());
   }
   return n;
+}
+
+// --- crafted segments ---------------------------------------------------------------------------
+
+std::optional<std::uint16_t> engine::reserve_port() { return port_alloc_.acquire(); }
+
+void engine::release_port(std::uint16_t port) { port_alloc_.release(port); }
+
+std::error_code engine::send_segment(wire::ipv4_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& f) {
+  if (!ports_.contains(seg.src_port))
+    throw std::invalid_argument("port " + std::to_string(seg.src_port) + " is outside synack's ports " +
+                                std::to_string(ports_.lo) + "-" + std::to_string(ports_.hi));
+  const tcp::instant t = clock_now();
+  const wire::ipv4_addr hop = next_hop_for(dst);
+  resolve(hop, t);
+  auto n = neighbours_.find(hop.value);
+  if (n == neighbours_.end() || !n->second.mac) return std::make_error_code(std::errc::operation_would_block);
+  wire::ipv4_repr ip;
+  ip.src = local_;
+  ip.dst = dst;
+  ip.protocol = wire::ip_protocol::tcp;
+  ip.ttl = f.ttl;
+  ip.dscp_ecn = f.dscp_ecn;
+  ip.identification = f.identification;
+  ip.dont_fragment = f.dont_fragment;
+  ip.payload_len = static_cast<std::uint16_t>(seg.buffer_len());
+  const std::size_t len = wire::ethernet_header_len + ip.buffer_len();
+  std::span<std::byte> out{tx_buf_.data(), len};
+  wire::emit_ethernet(out, *n->second.mac, mac_, wire::ethertype::ipv4);
+  ip.emit(out.subspan(wire::ethernet_header_len));
+  seg.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), ip.src, ip.dst);
+  if (on_segment_)
+    on_segment_(direction::out, t, wire::four_tuple{local_, seg.src_port, dst, seg.dst_port}, to_segment(seg),
+                tcp::state::closed);
+  send_frame(out, t);
+  return {};
 }
 
 // --- the loop --------------------------------------------------------------------------------

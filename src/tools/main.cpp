@@ -19,6 +19,7 @@ void add_rules_command(CLI::App& app, std::function<int()>& action);
 void add_impair_command(CLI::App& app, std::function<int()>& action);
 void add_get_command(CLI::App& app, std::function<int()>& action);
 void add_serve_command(CLI::App& app, std::function<int()>& action);
+void add_trace_command(CLI::App& app, std::function<int()>& action);
 }  // namespace synack::tools
 
 int main(int argc, char** argv) {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   add_impair_command(app, action);
   add_get_command(app, action);
   add_serve_command(app, action);
+  add_trace_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -49,6 +49,9 @@ struct options {
   std::size_t rx_frame_size = (1 << 16) + 4096;  // a 65,535-byte IPv4 super-frame + headers
   // Software transmit timestamps on the packet socket (on_tx_timestamp), for wire timing.
   bool tx_timestamps = false;
+  // The packet filter also admits ICMP destination-unreachable and time-exceeded messages to our
+  // address (link::rx_filter_program's icmp_errors): frame observers see them (synack trace).
+  bool icmp_errors = false;
   // Busy polling (--busy-poll[=us]): while run_once() waits, spin on the receive ring (no system
   // call) for up to this long before falling back to a blocking poll. 0: never spin (the default);
   // busy_poll_whole_wait: spin for the whole wait (one core stays busy while waiting).
@@ -272,6 +275,28 @@ public:
   // else null: its kernel timestamp (CLOCK_REALTIME) and checksum status, for wire timing and
   // captures.
   const link::rx_frame* current_rx_frame() const { return rx_frame_; }
+
+  // --- crafted segments (synack trace) ------------------------------------------------------
+  // A local port of ports() held for the caller: no connection is given it. Segments that arrive
+  // for it are still answered as a closed port answers (RFC 9293 §3.10.7.1: a SYN-ACK gets a RST),
+  // and the RST guard keeps the kernel quiet. nullopt when every port is taken.
+  std::optional<std::uint16_t> reserve_port();
+  void release_port(std::uint16_t port);
+  // IP header fields of a crafted segment.
+  struct raw_ip_fields {
+    std::uint8_t ttl = 64;
+    std::uint8_t dscp_ecn = 0;
+    std::uint16_t identification = 0;
+    bool dont_fragment = true;
+  };
+  // Sends one TCP segment built by the caller (seg.src_port: a port of ports(), e.g. reserved)
+  // from local_address() to dst, through the segment and frame observers like any other. Returns
+  // {} once it is handed to the link (queued when called inside processing), or
+  // operation_would_block while the next hop's MAC is unknown: an ARP request is then on its way
+  // (run the engine and try again; ARP retries every options::arp_interval). Throws
+  // link::setup_error when there is no route to dst, std::invalid_argument for a port outside
+  // ports().
+  std::error_code send_segment(wire::ipv4_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& ip);
 
   std::size_t connection_count() const { return conns_.size(); }
   // Send + receive buffer caps of every connection now (options::max_buffered_bytes bounds it).
