@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# synack trace over a chain of three routers (namespaces with forwarding on, ICMP rate limits off):
+# synack trace over the routed lab of scripts/netns.sh with three routers (it_init_routed --routers 3:
+# forwarding on, ICMP rate limits off):
 #
-#   client 10.131.0.1 -- r1 -- 10.131.1.0/24 -- r2 -- 10.131.2.0/24 -- r3 -- server 10.131.3.2
-#          (r1 10.131.0.2, r2 10.131.1.2, r3 10.131.2.2 face the client: the time-exceeded sources)
+#   client $NETNS_IP_C -- r1 -- r2 -- r3 -- server $NETNS_IP_S   (10.111.1.1 ... 10.111.4.2)
+#          (router i faces the client with ${NETNS_RTR_IP[i]}: the time-exceeded sources)
 #
 #   1. an open port (python3 http.server): hops 1-3 are r1, r2, r3 in order (ICMP time exceeded,
 #      quoted TTL 1, no change reported), hop 4 the server's SYN-ACK; "open", reached, exit 0; the
@@ -16,84 +17,20 @@
 #   5. r2 rejects the port with icmp-host-prohibited: hop 3 is r2 with !X, "unreachable", exit 1;
 #   6. the server drops the SYNs: `*` from hop 4 on; SIGINT ends the trace at once, exit 1;
 #   7. usage errors exit 2 with one line on stderr; an on-link address nobody owns: exit 1;
-#   and after every run no synack firewall rule is left; at the end no namespace is left.
+#   and after every run no synack firewall rule is left; at the end no namespace is left and the
+#   host's firewall holds no synack rule. Rules on the routers and the server go with their namespaces.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 netns_require_root
-SYNACK=${1:-${SYNACK:-}}
-[ -n "$SYNACK" ] || { echo "usage: bash $0 /path/to/synack" >&2; exit 2; }
-[ -x "$SYNACK" ] || { echo "FAIL: synack binary not found or not executable: $SYNACK" >&2; exit 1; }
-SYNACK=$(readlink -f "$SYNACK")
-netns_require_tools ip ss iptables iptables-save timeout python3
-IT_START_NS=$(date +%s%N)
-
-# The chain, built with plain `ip netns` (the routed lab of scripts/netns.sh replaces this once it
-# lands). Namespace names follow netns.sh's pattern sk<pid>x<hex>-<c|m|s> so `netns.sh gc` removes
-# them if this shell is killed; the routers are "-m" namespaces with their own hex part.
-NET=10.131
-CLIENT_IP=$NET.0.1
-SERVER_IP=$NET.3.2
-ROUTER_IP=("" "$NET.0.2" "$NET.1.2" "$NET.2.2")   # router i's address facing the client
-chain_setup() {
-  netns_gc
-  local hex=$(( (RANDOM << 1 ^ RANDOM) & 0xfff0 ))
-  NETNS_PREFIX=$(printf 'sk%dx%04x' "$$" "$hex")
-  NETNS_C="$NETNS_PREFIX-c"
-  NETNS_S="$NETNS_PREFIX-s"
-  ROUTER=("")
-  local i ns
-  for i in 1 2 3; do ROUTER[i]=$(printf 'sk%dx%04x-m' "$$" $((hex + i))); done
-  NETNS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/synack-$NETNS_PREFIX.XXXXXX")
-  chmod 755 "$NETNS_TMP"
-  NETNS_CLEANED=0
-  trap 'netns_cleanup' EXIT
-  trap 'netns_log "interrupted (SIGINT)"; exit 130' INT
-  trap 'netns_log "terminated (SIGTERM)"; exit 143' TERM
-  trap 'netns_log "hangup (SIGHUP)"; exit 129' HUP
-  for ns in "$NETNS_C" "${ROUTER[1]}" "${ROUTER[2]}" "${ROUTER[3]}" "$NETNS_S"; do
-    ip netns add "$ns" || netns_die "cannot create namespace $ns"
-    NETNS_CREATED+=("$ns")
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
-  done
-  # Link h joins node h and node h+1 (node 0 the client, 4 the server) on $NET.h.0/24: .1 on the
-  # left, .2 on the right.
-  local nodes=("$NETNS_C" "${ROUTER[1]}" "${ROUTER[2]}" "${ROUTER[3]}" "$NETNS_S") h l r
-  for h in 0 1 2 3; do
-    l=${nodes[h]}; r=${nodes[h + 1]}
-    ip link add "hop${h}l" netns "$l" type veth peer name "hop${h}r" netns "$r" \
-      || netns_die "cannot create the veth pair $l/$r"
-    ip -n "$l" addr add "$NET.$h.1/24" dev "hop${h}l"
-    ip -n "$r" addr add "$NET.$h.2/24" dev "hop${h}r"
-    netns_offloads_off "$l" "hop${h}l"
-    netns_offloads_off "$r" "hop${h}r"
-    ip -n "$l" link set "hop${h}l" up
-    ip -n "$r" link set "hop${h}r" up
-  done
-  for i in 1 2 3; do
-    ns=${ROUTER[i]}
-    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
-    ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 >/dev/null
-    ip netns exec "$ns" sysctl -qw net.ipv4.icmp_msgs_per_sec=100000 >/dev/null 2>&1 || true
-    ip netns exec "$ns" sysctl -qw net.ipv4.icmp_errors_use_inbound_ifaddr=1 >/dev/null
-  done
-  ip -n "$NETNS_C" route add default via "$NET.0.2"
-  ip -n "$NETNS_S" route add default via "$NET.3.1"
-  ip -n "${ROUTER[1]}" route add "$NET.2.0/24" via "$NET.1.2"
-  ip -n "${ROUTER[1]}" route add "$NET.3.0/24" via "$NET.1.2"
-  ip -n "${ROUTER[2]}" route add "$NET.0.0/24" via "$NET.1.1"
-  ip -n "${ROUTER[2]}" route add "$NET.3.0/24" via "$NET.2.2"
-  ip -n "${ROUTER[3]}" route add "$NET.0.0/24" via "$NET.2.1"
-  ip -n "${ROUTER[3]}" route add "$NET.1.0/24" via "$NET.2.1"
-  netns_wait_until 10 "the client to reach the server" \
-    ip netns exec "$NETNS_C" ping -c 1 -W 1 "$SERVER_IP" || netns_die "the chain does not forward"
-}
-chain_setup
-it_write_python
-echo "== $(basename "$0"): $NETNS_C -- ${ROUTER[1]} -- ${ROUTER[2]} -- ${ROUTER[3]} -- $NETNS_S, artefacts in $NETNS_TMP"
+netns_require_tools ping
+it_init_routed "${1:-}" --routers 3
+netns_wait_until 10 "the client to reach the server" \
+  ip netns exec "$NETNS_C" ping -c 1 -W 1 "$NETNS_IP_S" || fail "the chain does not forward"
+# An address on the client's own hop (hop 1) that nobody owns: the client's ARP for it goes
+# unanswered. (NETNS_IP_NOBODY is on the server's hop, behind the routers: not on-link here.)
+ONLINK_NOBODY=$(netns_routed_ip 1 77)
 
 no_rules_left() {
   local left
@@ -101,14 +38,14 @@ no_rules_left() {
   [ -z "$left" ] || fail "synack firewall rules left behind: $left"
 }
 
-netns_http_server 8080 "$NETNS_S" "$SERVER_IP" || fail "the HTTP server did not start"
+netns_http_server 8080 "$NETNS_S" "$NETNS_IP_S" || fail "the HTTP server did not start"
 
 # ------------------------------------------------------------------------------------------------
 it_section "open port: three routers in order, then the server's SYN-ACK"
-it_synack open 60 trace "$SERVER_IP" -p 8080 -w 2 --json
+it_synack open 60 trace "$NETNS_IP_S" -p 8080 -w 2 --json
 [ "$IT_RC" = 0 ] || fail "an open port: expected exit 0, got $IT_RC"
 no_rules_left
-it_py "$NETNS_TMP/open.out" "$SERVER_IP" "${ROUTER_IP[1]}" "${ROUTER_IP[2]}" "${ROUTER_IP[3]}" <<'EOF' \
+it_py "$NETNS_TMP/open.out" "$NETNS_IP_S" "${NETNS_RTR_IP[1]}" "${NETNS_RTR_IP[2]}" "${NETNS_RTR_IP[3]}" <<'EOF' \
   || fail "open-port checks failed (see above)"
 import sys
 from it import *
@@ -146,9 +83,9 @@ netns_wait_until 5 "no SYN-RECV left on the server" \
   || fail "the server still holds half-open connections: $(ip netns exec "$NETNS_S" ss -tn state syn-recv)"
 ok "the server's SYN-ACKs were answered with RSTs (no SYN-RECV left)"
 
-it_synack open_text 60 trace "$SERVER_IP:8080" -q 2 -w 2
+it_synack open_text 60 trace "$NETNS_IP_S:8080" -q 2 -w 2
 [ "$IT_RC" = 0 ] || fail "an open port, text mode: expected exit 0, got $IT_RC"
-it_py "$NETNS_TMP/open_text.out" "$SERVER_IP" "${ROUTER_IP[1]}" "${ROUTER_IP[2]}" "${ROUTER_IP[3]}" <<'EOF' \
+it_py "$NETNS_TMP/open_text.out" "$NETNS_IP_S" "${NETNS_RTR_IP[1]}" "${NETNS_RTR_IP[2]}" "${NETNS_RTR_IP[3]}" <<'EOF' \
   || fail "text-mode checks failed (see above)"
 import re, sys
 from it import *
@@ -157,7 +94,7 @@ lines = open(out).read().splitlines()
 check(lines and lines[0].startswith('synack trace to '), "no header line: %r" % lines[:1])
 hop_re = re.compile(r'^ ?(\d+)  (\d+\.\d+\.\d+\.\d+)  (\d+\.\d+) ms  (\d+\.\d+) ms(.*)$')
 hops = [hop_re.match(l) for l in lines if re.match(r'^ ?\d+ ', l)]
-check(len(hops) == 4 and all(hops), "expected 4 hop lines like ' 1  10.131.0.2  0.123 ms  0.101 ms', got %r" % lines)
+check(len(hops) == 4 and all(hops), "expected 4 hop lines like ' 1  10.111.1.2  0.123 ms  0.101 ms', got %r" % lines)
 if len(hops) == 4 and all(hops):
     check([m.group(2) for m in hops] == [r1, r2, r3, server], "hop addresses %r" % [m.group(2) for m in hops])
     check('[open]' in hops[3].group(5), "hop 4 line does not say [open]: %r" % hops[3].group(0))
@@ -168,9 +105,9 @@ no_rules_left
 
 # ------------------------------------------------------------------------------------------------
 it_section "closed port: the server's RST"
-it_synack closed 60 trace "$SERVER_IP" -p 9 -q 1 -w 2 --json
+it_synack closed 60 trace "$NETNS_IP_S" -p 9 -q 1 -w 2 --json
 [ "$IT_RC" = 0 ] || fail "a closed port: expected exit 0 (the destination answered), got $IT_RC"
-it_py "$NETNS_TMP/closed.out" "$SERVER_IP" <<'EOF' || fail "closed-port checks failed (see above)"
+it_py "$NETNS_TMP/closed.out" "$NETNS_IP_S" <<'EOF' || fail "closed-port checks failed (see above)"
 import sys
 from it import *
 out, server = sys.argv[1:3]
@@ -190,8 +127,8 @@ no_rules_left
 
 # ------------------------------------------------------------------------------------------------
 it_section "r2 clamps the MSS to 1200: reported at hop 3, between hop 2 and hop 3"
-ip netns exec "${ROUTER[2]}" iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1200
-it_synack clamp 60 trace "$SERVER_IP" -p 8080 -w 2 --json
+it_fw r2 -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1200
+it_synack clamp 60 trace "$NETNS_IP_S" -p 8080 -w 2 --json
 [ "$IT_RC" = 0 ] || fail "MSS clamping: expected exit 0, got $IT_RC"
 it_py "$NETNS_TMP/clamp.out" <<'EOF' || fail "MSS-clamping checks failed (see above)"
 import sys
@@ -215,23 +152,24 @@ s = [r for r in recs if r.get('type') == 'summary']
 check(s and [c.get('field') for c in s[0].get('changes', [])] == ['mss'], "summary changes %r" % (s[0].get('changes') if s else None))
 done("MSS clamping named at hop 3 (changed between hop 2 and hop 3)")
 EOF
-it_synack clamp_text 60 trace "$SERVER_IP" -p 8080 -q 1 -w 2
+it_synack clamp_text 60 trace "$NETNS_IP_S" -p 8080 -q 1 -w 2
 [ "$IT_RC" = 0 ] || fail "MSS clamping, text mode: expected exit 0, got $IT_RC"
-grep -Eq "^ 3  ${ROUTER_IP[3]//./\\.}  .*\[MSS 1460->1200\]" "$IT_OUT" || fail "hop 3's line does not say [MSS 1460->1200]"
+grep -Eq "^ 3  ${NETNS_RTR_IP[3]//./\\.}  .*\[MSS 1460->1200\]" "$IT_OUT" || fail "hop 3's line does not say [MSS 1460->1200]"
 grep -q "MSS 1460->1200: changed between hop 2 and hop 3" "$IT_OUT" || fail "no 'changed between hop 2 and hop 3' line"
 ok "text mode: [MSS 1460->1200] on hop 3"
-ip netns exec "${ROUTER[2]}" iptables -t mangle -F FORWARD
+it_fw r2 -t mangle -F FORWARD
 no_rules_left
 
 # ------------------------------------------------------------------------------------------------
 it_section "more middleboxes: r1 strips sackOK and timestamps, rewrites DSCP; r2 clears ECN flags"
-if ! { ip netns exec "${ROUTER[1]}" iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN \
+# netns_fw, not it_fw: a missing target is a skip here, not a failure.
+if ! { netns_fw r1 -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN \
           -j TCPOPTSTRIP --strip-options sack-permitted,timestamp &&
-        ip netns exec "${ROUTER[1]}" iptables -t mangle -A FORWARD -p tcp -j DSCP --set-dscp 0x0a &&
-        ip netns exec "${ROUTER[2]}" iptables -t mangle -A FORWARD -p tcp -j ECN --ecn-tcp-remove; }; then
+        netns_fw r1 -t mangle -A FORWARD -p tcp -j DSCP --set-dscp 0x0a &&
+        netns_fw r2 -t mangle -A FORWARD -p tcp -j ECN --ecn-tcp-remove; }; then
   echo "skip: this kernel lacks the TCPOPTSTRIP, DSCP or ECN target (xt_TCPOPTSTRIP, xt_DSCP, xt_ECN)"
 else
-it_synack boxes 60 trace "$SERVER_IP" -p 8080 -q 2 -w 2 --ecn --tos 0xb8 --json
+it_synack boxes 60 trace "$NETNS_IP_S" -p 8080 -q 2 -w 2 --ecn --tos 0xb8 --json
 [ "$IT_RC" = 0 ] || fail "middleboxes: expected exit 0, got $IT_RC"
 it_py "$IT_OUT" <<'EOF' || fail "middlebox checks failed (see above)"
 import sys
@@ -249,15 +187,15 @@ check(changes(4) == [], "hop 4: %r" % changes(4))
 done("options stripped and DSCP rewritten by r1 at hop 2, ECN flags cleared by r2 at hop 3")
 EOF
 fi
-for r in 1 2; do ip netns exec "${ROUTER[r]}" iptables -t mangle -F FORWARD; done
+for r in 1 2; do it_fw "r$r" -t mangle -F FORWARD; done
 no_rules_left
 
 # ------------------------------------------------------------------------------------------------
 it_section "r2 rejects the port (icmp-host-prohibited): !X at hop 3, unreachable"
-ip netns exec "${ROUTER[2]}" iptables -A FORWARD -p tcp --dport 8081 -j REJECT --reject-with icmp-host-prohibited
-it_synack reject 60 trace "$SERVER_IP" -p 8081 -q 1 -w 2 --json
+it_fw r2 -A FORWARD -p tcp --dport 8081 -j REJECT --reject-with icmp-host-prohibited
+it_synack reject 60 trace "$NETNS_IP_S" -p 8081 -q 1 -w 2 --json
 [ "$IT_RC" = 1 ] || fail "an unreachable: expected exit 1, got $IT_RC"
-it_py "$NETNS_TMP/reject.out" "${ROUTER_IP[2]}" <<'EOF' || fail "unreachable checks failed (see above)"
+it_py "$NETNS_TMP/reject.out" "${NETNS_RTR_IP[2]}" <<'EOF' || fail "unreachable checks failed (see above)"
 import sys
 from it import *
 out, r2 = sys.argv[1:3]
@@ -274,17 +212,17 @@ check(s.get('state') == 'unreachable' and s.get('reached') is False and s.get('f
       "summary state/reached/from = %r/%r/%r" % (s.get('state'), s.get('reached'), s.get('from')))
 done("host prohibited: !X from r2 at hop 3, unreachable")
 EOF
-it_synack reject_text 60 trace "$SERVER_IP" -p 8081 -q 1 -w 2
+it_synack reject_text 60 trace "$NETNS_IP_S" -p 8081 -q 1 -w 2
 [ "$IT_RC" = 1 ] || fail "an unreachable, text mode: expected exit 1, got $IT_RC"
-grep -Eq "^ 3  ${ROUTER_IP[2]//./\\.}  [0-9.]+ ms !X" "$IT_OUT" || fail "hop 3's line does not end in !X"
+grep -Eq "^ 3  ${NETNS_RTR_IP[2]//./\\.}  [0-9.]+ ms !X" "$IT_OUT" || fail "hop 3's line does not end in !X"
 ok "text mode: !X"
-ip netns exec "${ROUTER[2]}" iptables -F FORWARD
+it_fw r2 -F FORWARD
 no_rules_left
 
 # ------------------------------------------------------------------------------------------------
 it_section "silent destination: stars, SIGINT ends the trace and removes the rule"
-ip netns exec "$NETNS_S" iptables -A INPUT -p tcp --dport 8082 -j DROP
-it_synack_bg sigint trace "$SERVER_IP" -p 8082 -q 1 -w 1
+it_fw s -A INPUT -p tcp --dport 8082 -j DROP
+it_synack_bg sigint trace "$NETNS_IP_S" -p 8082 -q 1 -w 1
 netns_wait_until 20 "hop 5's star" grep -Eq '^ 5  \*' "$NETNS_TMP/sigint.out" \
   || { kill -KILL "$IT_BG_PID" 2>/dev/null || true; fail "no star for hop 5 within 20 s"; }
 [ -n "$(it_rules "$NETNS_C")" ] || fail "no synack rule while the trace runs (the RST guard)"
@@ -297,13 +235,13 @@ ok "SIGINT: exit 1 at once, no rule left"
 
 # ------------------------------------------------------------------------------------------------
 it_section "errors: usage (exit 2) and a next hop that never answers ARP (exit 1)"
-it_synack badport 30 trace "$SERVER_IP:70000"
+it_synack badport 30 trace "$NETNS_IP_S:70000"
 [ "$IT_RC" = 2 ] || fail "a bad port: expected exit 2, got $IT_RC"
 grep -q "bad port" "$IT_ERR" || fail "a bad port: no 'bad port' message on stderr"
-it_synack badttl 30 trace "$SERVER_IP" -f 9 -m 3
+it_synack badttl 30 trace "$NETNS_IP_S" -f 9 -m 3
 [ "$IT_RC" = 2 ] || fail "-f above -m: expected exit 2, got $IT_RC"
 [ "$(wc -l <"$IT_ERR")" = 1 ] || fail "-f above -m: expected a one-line message on stderr"
-it_synack noarp 30 trace "$NET.0.77" -q 1 --json
+it_synack noarp 30 trace "$ONLINK_NOBODY" -q 1 --json
 [ "$IT_RC" = 1 ] || fail "an on-link address nobody owns: expected exit 1, got $IT_RC"
 it_py "$IT_OUT" <<'PY' || fail "no-ARP checks failed (see above)"
 import sys
@@ -325,4 +263,6 @@ for ns in "${mine[@]}"; do
   if ip netns list | awk '{print $1}' | grep -qx "$ns"; then fail "namespace $ns left behind"; fi
 done
 ok "every namespace removed"
+if iptables-save 2>/dev/null | grep -qi synack; then fail "a synack rule is in the host's firewall"; fi
+ok "no synack rule in the host's firewall"
 echo "PASS $(basename "$0") ($(it_elapsed))"
