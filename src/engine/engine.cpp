@@ -307,6 +307,12 @@ tcp::config engine::config_for(const tcp::config& base, wire::ipv4_addr dst, tcp
   return c;
 }
 
+std::optional<tcp::icmp_origin> engine::last_icmp_error(wire::ipv4_addr dst) const {
+  auto o = last_icmp_.find(dst.value);
+  if (o == last_icmp_.end()) return std::nullopt;
+  return o->second;
+}
+
 std::optional<std::uint16_t> engine::cached_path_mtu(wire::ipv4_addr dst) const {
   auto p = pmtu_cache_.find(dst.value);
   if (p == pmtu_cache_.end() || p->second.expires <= clock_now()) return std::nullopt;
@@ -983,7 +989,10 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     if (v == tcp::icmp_verdict::taken) ++stats_.pmtu_lowered;
   } else {
     v = e.conn.on_icmp_error(t, meaning.report);
-    if (v == tcp::icmp_verdict::taken) icmp_origins_[tuple] = origin;
+    if (v == tcp::icmp_verdict::taken) {
+      icmp_origins_[tuple] = origin;
+      last_icmp_[q.dst.value] = origin;
+    }
   }
   switch (v) {
     case tcp::icmp_verdict::taken: ++stats_.icmp_matched; break;

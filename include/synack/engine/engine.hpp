@@ -312,6 +312,9 @@ public:
   // The path MTU learned from ICMP for `dst` (kept options::pmtu_expires), if any: new connections
   // to it start with the MSS it allows.
   std::optional<std::uint16_t> cached_path_mtu(wire::ipv4_addr dst) const;
+  // Who sent the last ICMP error a connection to `dst` took (for front ends whose errors carry
+  // no event, such as the Asio sockets' error codes).
+  std::optional<tcp::icmp_origin> last_icmp_error(wire::ipv4_addr dst) const;
   wire::ipv4_addr local_address() const { return local_; }
   // The frame I/O the engine talks to (for a harness that owns the link's other side).
   link::frame_io& link_io() { return *io_; }
@@ -409,6 +412,7 @@ private:
   std::unordered_map<std::uint32_t, pmtu_entry> pmtu_cache_;
   // Who sent the ICMP error a connection took (attached to its `error` event); few entries.
   std::unordered_map<wire::four_tuple, tcp::icmp_origin, wire::four_tuple_hash> icmp_origins_;
+  std::unordered_map<std::uint32_t, tcp::icmp_origin> last_icmp_;  // by destination
   // The ICMP token bucket (options::icmp_rate).
   std::uint64_t icmp_tokens_ = 0;
   tcp::instant icmp_stamp_{};
