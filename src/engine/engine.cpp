@@ -211,7 +211,10 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.tx_timestamps = opts_.tx_timestamps;
   so.icmp_errors = opts_.icmp_errors;
   so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
+  so.icmp_errors = opts_.icmp;
   io_ = std::make_unique<link::packet_socket>(so);
+  icmp_tokens_ = opts_.icmp_burst;
+  icmp_stamp_ = clock_now();
 }
 
 engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const link::link_facts& facts)
@@ -238,6 +241,8 @@ engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const li
   ports_ = opts_.ports ? *opts_.ports : link::port_range{61000, 65535};
   port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed), {}, false);
   io_ = std::move(io);
+  icmp_tokens_ = opts_.icmp_burst;
+  icmp_stamp_ = clock_now();
 }
 
 void engine::configure_tcp() {
@@ -256,7 +261,16 @@ engine::~engine() = default;
 wire::ipv4_addr engine::next_hop_for(wire::ipv4_addr dst) {
   if (auto it = next_hops_.find(dst.value); it != next_hops_.end()) return it->second;
   wire::ipv4_addr hop = dst;
-  if (!on_link(iface_, dst)) {
+  const bool local_link = on_link(iface_, dst);
+  std::optional<link::route_info> route;
+  if (netlink_ && local_link) {
+    // Only for its metrics (an MTU or advmss set on the route): the next hop is the destination.
+    try {
+      route = netlink_->route_to(dst);
+    } catch (const link::setup_error&) {
+    }
+  }
+  if (!local_link) {
     if (!netlink_) {
       // A link we were handed: its gateway, if it has one.
       if (!gateway_)
@@ -264,14 +278,57 @@ wire::ipv4_addr engine::next_hop_for(wire::ipv4_addr dst) {
                                                                 " (off-link and the link has no gateway)");
       hop = *gateway_;
     } else {
-      auto route = netlink_->route_to(dst);
+      route = netlink_->route_to(dst);
       if (!route)
         throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() + " (check `ip route`)");
       if (route->gateway) hop = *route->gateway;  // off-link: the gateway's MAC, never the target's
     }
   }
+  if (route && (route->mtu || route->advmss)) {
+    // The route's MTU (`ip route ... mtu N`, or a path MTU the kernel learned) and advmss cap
+    // the MSS of connections to it, as Linux's dst metrics do (tcp_connect_init).
+    std::uint32_t mss = 0xffff;
+    if (route->mtu && *route->mtu > 40) mss = std::min<std::uint32_t>(mss, *route->mtu - 40);
+    if (route->advmss && *route->advmss > 0) mss = std::min<std::uint32_t>(mss, *route->advmss);
+    route_mss_[dst.value] = static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
+  }
   next_hops_.emplace(dst.value, hop);
   return hop;
+}
+
+tcp::config engine::config_for(const tcp::config& base, wire::ipv4_addr dst, tcp::instant t) {
+  tcp::config c = base;
+  if (auto r = route_mss_.find(dst.value); r != route_mss_.end()) c.mss = std::min(c.mss, r->second);
+  if (auto p = pmtu_cache_.find(dst.value); p != pmtu_cache_.end()) {
+    if (p->second.expires <= t)
+      pmtu_cache_.erase(p);
+    else
+      c.mss = std::min(c.mss, tcp::mss_for_mtu(p->second.mtu));
+  }
+  return c;
+}
+
+std::optional<tcp::icmp_origin> engine::last_icmp_error(wire::ipv4_addr dst) const {
+  auto o = last_icmp_.find(dst.value);
+  if (o == last_icmp_.end()) return std::nullopt;
+  return o->second;
+}
+
+std::optional<std::uint16_t> engine::cached_path_mtu(wire::ipv4_addr dst) const {
+  auto p = pmtu_cache_.find(dst.value);
+  if (p == pmtu_cache_.end() || p->second.expires <= clock_now()) return std::nullopt;
+  return p->second.mtu;
+}
+
+// Linux __ip_rt_update_pmtu: only ever lowered (a higher MTU waits for the entry to expire); the
+// same MTU again refreshes the expiry once less than half of it is left.
+void engine::learn_path_mtu(wire::ipv4_addr dst, std::uint16_t mtu, tcp::instant t) {
+  if (mtu >= iface_.mtu) return;
+  auto [p, fresh] = pmtu_cache_.try_emplace(dst.value, pmtu_entry{mtu, t + opts_.pmtu_expires});
+  if (fresh) return;
+  pmtu_entry& e = p->second;
+  if (e.expires <= t || mtu < e.mtu || (mtu == e.mtu && e.expires - t < opts_.pmtu_expires / 2))
+    e = {mtu, t + opts_.pmtu_expires};
 }
 
 wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port) {
@@ -291,8 +348,9 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const 
   if (!lport) throw std::runtime_error("no free local port in " + std::to_string(ports_.lo) + "-" +
                                        std::to_string(ports_.hi) + " (widen --ports)");
   wire::four_tuple tuple{local_, *lport, dst, port};
-  auto e = std::make_unique<entry>(*granted, isns_, tuple, buffer_reserved_);
-  e->next_hop = next_hop_for(dst);
+  const wire::ipv4_addr hop = next_hop_for(dst);  // (first: it reads the route's metrics)
+  auto e = std::make_unique<entry>(config_for(*granted, dst, t), isns_, tuple, buffer_reserved_);
+  e->next_hop = hop;
   entry& ref = *e;
   conns_.emplace(tuple, std::move(e));
   resolve(ref.next_hop, t);
@@ -536,7 +594,11 @@ void engine::flush(tcp::instant t) {
     e->dirty = false;
     if (e->child != entry::child_state::none) update_child(*e);
     if (e->started) transmit(*e, t);
-    while (auto ev = e->conn.poll_event()) events_.emplace_back(e->key, *ev);
+    while (auto ev = e->conn.poll_event()) {
+      if (ev->what == tcp::event::kind::error && e->conn.error_from_icmp())
+        if (auto o = icmp_origins_.find(e->key); o != icmp_origins_.end()) ev->icmp = o->second;
+      events_.emplace_back(e->key, *ev);
+    }
     wheel_.schedule(e->timer, e->conn.next_deadline());
     if (e->reserved != 0 && e->conn.current_state() == tcp::state::time_wait) {
       // TIME_WAIT moves no data: its buffer caps go back to max_buffered_bytes' budget.
@@ -611,6 +673,7 @@ void engine::retire(decltype(conns_)::iterator it) {
   if (e.dirty) dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &e), dirty_.end());
   wheel_.cancel(e.timer);
   retired_tcp_.add(e.conn.stats());
+  if (!icmp_origins_.empty()) icmp_origins_.erase(tuple);
   conns_.erase(it);
 }
 
@@ -692,6 +755,10 @@ void tcp_totals::add(const tcp::connection_stats& s) {
   events_dropped += s.events_dropped;
   bytes_sent += s.bytes_sent;
   bytes_received += s.bytes_received;
+  mtu_probes_sent += s.mtu_probes_sent;
+  mtu_probes_succeeded += s.mtu_probes_succeeded;
+  mtu_probes_failed += s.mtu_probes_failed;
+  blackholes_detected += s.blackholes_detected;
 }
 
 tcp_totals engine::tcp_statistics() const {
@@ -772,6 +839,7 @@ void engine::handle_frame(const link::rx_frame& f, tcp::instant t) {
   switch (p.kind) {
     case wire::frame_kind::arp: handle_arp(*p.arp); break;
     case wire::frame_kind::tcp: handle_tcp(*p.ipv4, *p.tcp, t); break;
+    case wire::frame_kind::icmp: handle_icmp(*p.ipv4, *p.icmp, t); break;
     default: stats_.dropped.count(p.error); break;
   }
 }
@@ -819,6 +887,155 @@ void engine::handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tc
       e.conn.current_state() == tcp::state::established)
     e.connected_at = t;
   if (on_segment_) on_segment_(direction::in, t, tuple, s, e.conn.current_state());
+  mark_dirty(e);
+}
+
+// --- ICMP ------------------------------------------------------------------------------------
+
+namespace {
+
+// What an ICMP error means to TCP: Linux tcp_v4_err (net/ipv4/tcp_ipv4.c) with icmp_err_convert
+// (net/ipv4/icmp.c) for destination unreachable, EHOSTUNREACH for time exceeded, EPROTO for a
+// parameter problem. (EHOSTDOWN and ENONET have no std::errc name; the errno values are used.)
+struct icmp_meaning {
+  enum class what : std::uint8_t { error, frag_needed, ignore } action = what::ignore;
+  tcp::icmp_report report;
+};
+
+icmp_meaning classify(const wire::icmp_error_repr& m) {
+  using std::errc;
+  struct entry {
+    errc error;
+    bool fatal;
+  };
+  // icmp_err_convert[code], code 0..15 (NR_ICMP_UNREACH); 4 (fragmentation needed) is PMTU only.
+  static constexpr entry unreach[16] = {
+      {errc::network_unreachable, false},       // 0 net unreachable
+      {errc::host_unreachable, false},          // 1 host unreachable
+      {errc::no_protocol_option, true},         // 2 protocol unreachable (ENOPROTOOPT)
+      {errc::connection_refused, true},         // 3 port unreachable
+      {errc::message_size, false},              // 4 fragmentation needed (EMSGSIZE)
+      {errc::operation_not_supported, false},   // 5 source route failed (EOPNOTSUPP)
+      {errc::network_unreachable, true},        // 6 net unknown
+      {static_cast<errc>(EHOSTDOWN), true},     // 7 host unknown
+      {static_cast<errc>(ENONET), true},        // 8 host isolated
+      {errc::network_unreachable, true},        // 9 net administratively prohibited
+      {errc::host_unreachable, true},           // 10 host administratively prohibited
+      {errc::network_unreachable, false},       // 11 net unreachable for TOS
+      {errc::host_unreachable, false},          // 12 host unreachable for TOS
+      {errc::host_unreachable, true},           // 13 communication administratively prohibited
+      {errc::host_unreachable, true},           // 14 host precedence violation
+      {errc::host_unreachable, true},           // 15 precedence cutoff in effect
+  };
+  icmp_meaning r;
+  r.report.quoted = tcp::seq{m.quote.seq};
+  switch (m.type) {
+    case wire::icmp_type::dest_unreachable:
+      if (m.code >= 16) return r;  // Linux: code > NR_ICMP_UNREACH is ignored
+      if (m.code == wire::icmp_unreach::frag_needed) {
+        r.action = icmp_meaning::what::frag_needed;
+        return r;
+      }
+      r.report.error = unreach[m.code].error;
+      r.report.fatal = unreach[m.code].fatal;
+      // tcp_req_err's `abort`: net or host unreachable (not the fatal ones).
+      r.report.drops_request = m.code == wire::icmp_unreach::net || m.code == wire::icmp_unreach::host;
+      break;
+    case wire::icmp_type::time_exceeded:
+      // icmp_unreach drops "fragment reassembly time exceeded" before any protocol sees it.
+      if (m.code == wire::icmp_time_exceeded::reassembly) return r;
+      r.report.error = errc::host_unreachable;
+      r.report.drops_request = true;
+      break;
+    case wire::icmp_type::parameter_problem:
+      r.report.error = static_cast<errc>(EPROTO);
+      r.report.drops_request = true;
+      break;
+    default:
+      return r;
+  }
+  r.action = icmp_meaning::what::error;
+  return r;
+}
+
+}  // namespace
+
+// A token bucket (Linux's icmp_global_allow, for what it sends): icmp_rate tokens a second, at
+// most icmp_burst kept.
+bool engine::icmp_allowed(tcp::instant t) {
+  if (opts_.icmp_rate == 0) return true;
+  const auto per_token = std::chrono::nanoseconds{std::chrono::seconds{1}} / opts_.icmp_rate;
+  if (t > icmp_stamp_ && per_token.count() > 0) {
+    const auto earned = static_cast<std::uint64_t>((t - icmp_stamp_) / per_token);
+    if (icmp_tokens_ + earned >= opts_.icmp_burst) {
+      icmp_tokens_ = opts_.icmp_burst;
+      icmp_stamp_ = t;
+    } else {
+      icmp_tokens_ += earned;
+      icmp_stamp_ += per_token * static_cast<std::int64_t>(earned);  // keep the fraction
+    }
+  }
+  if (icmp_tokens_ == 0) return false;
+  --icmp_tokens_;
+  return true;
+}
+
+// The ICMP path of one frame (docs/architecture.md): the quotation names the connection (our
+// address and port, the far end's address and port), the connection checks the quoted sequence
+// number and decides (RFC 5927, Linux tcp_v4_err), the engine keeps the path MTU and who answered.
+void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr& m, tcp::instant t) {
+  ++stats_.icmp_received;
+  const wire::icmp_quote& q = m.quote;
+  if (ip.dst != local_ || q.src != local_ || !ports_.contains(q.src_port)) {  // the filter's job too
+    ++stats_.icmp_no_connection;
+    return;
+  }
+  if (!icmp_allowed(t)) {
+    ++stats_.icmp_rate_limited;
+    return;
+  }
+  const icmp_meaning meaning = classify(m);
+  if (meaning.action == icmp_meaning::what::ignore) {
+    ++stats_.icmp_ignored;
+    return;
+  }
+  const wire::four_tuple tuple{local_, q.src_port, q.dst, q.dst_port};
+  auto it = conns_.find(tuple);
+  if (it == conns_.end() || !it->second->started) {
+    ++stats_.icmp_no_connection;
+    return;
+  }
+  entry& e = *it->second;
+  const tcp::icmp_origin origin{ip.src, m.type, m.code};
+  tcp::icmp_verdict v;
+  if (meaning.action == icmp_meaning::what::frag_needed) {
+    // RFC 1191: the next-hop MTU, or from an older router (0) the plateau below the datagram's
+    // size (§7; Linux dropped its table and takes 0 as below min_pmtu). Below the floor: the floor
+    // (Linux __ip_rt_update_pmtu: min(old MTU, min_pmtu)).
+    std::uint16_t mtu = m.next_hop_mtu != 0 ? m.next_hop_mtu : wire::icmp_plateau_below(q.total_length);
+    const bool below_floor = mtu < opts_.min_pmtu;
+    if (below_floor) mtu = std::min(opts_.min_pmtu, e.conn.path_mtu());
+    v = e.conn.on_path_mtu(t, tcp::seq{q.seq}, mtu, below_floor);
+    if (v != tcp::icmp_verdict::out_of_window) {
+      learn_path_mtu(q.dst, mtu, t);
+      if (below_floor) {
+        ++stats_.pmtu_clamped;
+        icmp_origins_[tuple] = origin;  // EMSGSIZE remembered for a timeout
+      }
+    }
+    if (v == tcp::icmp_verdict::taken) ++stats_.pmtu_lowered;
+  } else {
+    v = e.conn.on_icmp_error(t, meaning.report);
+    if (v == tcp::icmp_verdict::taken) {
+      icmp_origins_[tuple] = origin;
+      last_icmp_[q.dst.value] = origin;
+    }
+  }
+  switch (v) {
+    case tcp::icmp_verdict::taken: ++stats_.icmp_matched; break;
+    case tcp::icmp_verdict::out_of_window: ++stats_.icmp_out_of_window; break;
+    case tcp::icmp_verdict::ignored: ++stats_.icmp_ignored; break;
+  }
   mark_dirty(e);
 }
 
@@ -1111,7 +1328,7 @@ engine::entry* engine::make_child(listener& l, const wire::four_tuple& tuple, tc
     ++l.stats.syn_dropped;
     return nullptr;
   }
-  auto e = std::make_unique<entry>(*granted, isns_, tuple, buffer_reserved_);
+  auto e = std::make_unique<entry>(config_for(*granted, tuple.remote_addr, t), isns_, tuple, buffer_reserved_);
   e->next_hop = hop;
   e->started = true;
   e->child = entry::child_state::half_open;

@@ -202,6 +202,19 @@ std::optional<route_info> netlink::route_to(wire::ipv4_addr dst) {
     if (attrs[RTA_OIF]) r.ifindex = static_cast<int>(mnl_attr_get_u32(attrs[RTA_OIF]));
     r.gateway = ipv4_of(attrs[RTA_GATEWAY]);
     r.prefsrc = ipv4_of(attrs[RTA_PREFSRC]);
+    if (const nlattr* metrics = attrs[RTA_METRICS]) {
+      struct nested {
+        route_info* r;
+        static int collect(const nlattr* a, void* self) {
+          auto* n = static_cast<nested*>(self);
+          if (mnl_attr_get_payload_len(a) != 4) return MNL_CB_OK;
+          if (mnl_attr_get_type(a) == RTAX_MTU) n->r->mtu = mnl_attr_get_u32(a);
+          if (mnl_attr_get_type(a) == RTAX_ADVMSS) n->r->advmss = mnl_attr_get_u32(a);
+          return MNL_CB_OK;
+        }
+      } n{&r};
+      mnl_attr_parse_nested(metrics, &nested::collect, &n);
+    }
     route = r;
   });
   // The kernel answers "no route" with an error rather than a route: ENETUNREACH for no match or an

@@ -15,6 +15,7 @@ constexpr std::uint32_t ip_dst = ip_begin + 16;
 constexpr std::uint32_t arp_tpa = ip_begin + 24;  // Ethernet/IPv4 ARP: target protocol address
 constexpr std::uint32_t tcp_dport = 2;            // relative to the TCP header
 constexpr std::uint32_t icmp_type = 0;            // relative to the ICMP header
+constexpr std::uint32_t quote_begin = ip_begin + 8;  // the quoted IPv4 header, after X = our IHL
 
 constexpr std::uint32_t accept_all = 0x40000;  // snap length: the whole frame
 constexpr std::uint32_t drop = 0;
@@ -23,7 +24,7 @@ constexpr std::uint32_t drop = 0;
 // below reads like BPF assembly and optional parts do not shift hand-counted offsets.
 class assembler {
  public:
-  enum label : int { next = -1, accept, reject, ipv4, tcp, count };
+  enum label : int { next = -1, accept, reject, ipv4, tcp, icmp_quote, count };
 
   void stmt(std::uint16_t code, std::uint32_t k) { code_.push_back({code, 0, 0, k}); }
   void jump(std::uint16_t code, std::uint32_t k, label jt, label jf) {
@@ -71,12 +72,28 @@ std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range por
   a.jump(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, reject, next);  // MF or an offset: a fragment
   a.stmt(BPF_LD | BPF_B | BPF_ABS, ip_proto);
   a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, tcp, icmp_errors ? next : reject);
-  if (icmp_errors) {  // destination unreachable (3) or time exceeded (11)
+  if (icmp_errors) {  // destination unreachable (3), time exceeded (11), parameter problem (12)
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 1, next, reject);
     a.stmt(BPF_LDX | BPF_B | BPF_MSH, ip_begin);  // X = 4 * IHL
     a.stmt(BPF_LD | BPF_B | BPF_IND, ip_begin + icmp_type);
-    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 3, accept, next);
-    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 11, accept, reject);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 3, icmp_quote, next);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 11, icmp_quote, next);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 12, icmp_quote, reject);
+    // The quoted datagram (after the 8-byte ICMP header) must be TCP from our address, and its
+    // source port (the first bytes after the quoted header, whose IHL is read too) in our range.
+    a.mark(icmp_quote);
+    a.stmt(BPF_LD | BPF_W | BPF_IND, quote_begin + 12);  // quoted source address
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, local.value, next, reject);
+    a.stmt(BPF_LD | BPF_B | BPF_IND, quote_begin + 9);   // quoted protocol
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, next, reject);
+    a.stmt(BPF_LD | BPF_B | BPF_IND, quote_begin);       // quoted version and IHL
+    a.stmt(BPF_ALU | BPF_AND | BPF_K, 0x0f);
+    a.stmt(BPF_ALU | BPF_LSH | BPF_K, 2);
+    a.stmt(BPF_ALU | BPF_ADD | BPF_X, 0);                // + our header's length
+    a.stmt(BPF_MISC | BPF_TAX, 0);                       // X = both headers' lengths
+    a.stmt(BPF_LD | BPF_H | BPF_IND, quote_begin);       // quoted TCP source port
+    a.jump(BPF_JMP | BPF_JGE | BPF_K, ports.lo, next, reject);
+    a.jump(BPF_JMP | BPF_JGT | BPF_K, ports.hi, reject, accept);
   }
 
   a.mark(tcp);

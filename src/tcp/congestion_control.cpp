@@ -94,6 +94,18 @@ void congestion_control::reset(congestion_algorithm algo, std::uint32_t smss, un
     impl_.emplace<newreno>();
 }
 
+void congestion_control::rescale(std::uint32_t smss) {
+  smss = std::max<std::uint32_t>(smss, 1);
+  if (smss == w_.smss) return;
+  const auto scale = [&](std::uint32_t v) {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{v} * smss / w_.smss, 0xffffffffu));
+  };
+  w_.cwnd = std::max(scale(w_.cwnd), smss);
+  if (w_.ssthresh != std::numeric_limits<std::uint32_t>::max()) w_.ssthresh = std::max(scale(w_.ssthresh), 2 * smss);
+  w_.acked_ca = scale(w_.acked_ca);
+  w_.smss = smss;
+}
+
 void congestion_control::set_algorithm(congestion_algorithm algo) {
   if (algo == algo_) return;
   algo_ = algo;

@@ -25,6 +25,13 @@ config sanitize(config c) {
   if (c.keepalive.idle <= duration::zero()) c.keepalive.idle = std::chrono::seconds{1};
   if (c.keepalive.interval <= duration::zero()) c.keepalive.interval = std::chrono::seconds{1};
   if (c.user_timeout < duration::zero()) c.user_timeout = duration::zero();
+  // The counters compared with these are 16 bits wide (connection.hpp).
+  constexpr unsigned most = 0xffff;
+  c.syn_retries = std::min(c.syn_retries, most);
+  c.synack_retries = std::min(c.synack_retries, most);
+  c.data_retries = std::min(c.data_retries, most);
+  c.keepalive.probes = std::min(c.keepalive.probes, most);
+  c.challenge_ack_limit_per_s = std::min(c.challenge_ack_limit_per_s, most);
   return c;
 }
 
@@ -105,7 +112,13 @@ void connection::reset_for_open() {
   dupacks_ = 0;
   keepalive_out_ = probes_out_ = 0;
   rtt_.restart(cfg.rto_initial);  // (the RTO bounds in cfg_ never change after construction)
-  retries_ = persist_backoffs_ = 0;
+  retries_ = 0;
+  persist_backoffs_ = 0;
+  pmtu_ = mtup_low_ = mtup_high_ = probe_mtu_ = 0;
+  probe_end_ = {};
+  mtup_enabled_ = false;
+  soft_error_ = 0;
+  error_from_icmp_ = false;
   syn_retransmitted_ = false;
   rtt_seq_.reset();
   challenge_count_ = 0;
@@ -284,6 +297,135 @@ void connection::set_congestion_control(congestion_algorithm a) {
   cc_.set_algorithm(a);
 }
 
+// --- ICMP and the path MTU -------------------------------------------------------------------------
+
+// Linux tcp_v4_err (net/ipv4/tcp_ipv4.c), without IP_RECVERR, and tcp_req_err for a passive
+// SYN_RCVD (a request socket there).
+icmp_verdict connection::on_icmp_error(instant, const icmp_report& r) {
+  switch (state_) {
+    case state::closed:
+    case state::listen:
+    case state::time_wait:  // Linux: a TIME_WAIT socket ignores ICMP
+      return icmp_verdict::ignored;
+    case state::syn_received:
+      if (!passive_) break;  // a simultaneous open: as SYN_SENT
+      // tcp_req_err: only the ISS of our SYN-ACK counts, and only some errors drop the request
+      // (silently: there is no socket to report to, and POSIX wants no errors from accept()).
+      if (r.quoted != tcb_.iss) return icmp_verdict::out_of_window;
+      if (!r.drops_request) return icmp_verdict::ignored;
+      return_to_listen();
+      return icmp_verdict::taken;
+    default:
+      break;
+  }
+  // RFC 5927 §4.1: the quoted sequence number must be one we have outstanding (SYN_SENT: the ISS).
+  if (!quoted_in_flight(r.quoted)) return icmp_verdict::out_of_window;
+  if (state_ == state::syn_sent || state_ == state::syn_received) {
+    fail_icmp(r.error);  // the handshake ends at once (tcp_done_with_error), whatever the code
+    return icmp_verdict::taken;
+  }
+  // Synchronized. Linux keeps trying ("rfc1122 4.2.3.9 allows to consider as hard errors only
+  // PROTO_UNREACH and PORT_UNREACH ... in each dark corner broken firewalls sit"): the error is
+  // only remembered (sk_err_soft) and reported if the connection times out. The RFC 1122 choice,
+  // aborting on the hard ones, is config::icmp_hard_errors_abort. No RST: the peer is not there
+  // to take it (as tcp_done_with_error sends none).
+  soft_error_ = static_cast<std::uint8_t>(r.error);
+  if (cfg_.icmp_hard_errors_abort && r.fatal) fail_icmp(r.error);
+  return icmp_verdict::taken;
+}
+
+std::uint16_t connection::path_mtu() const {
+  if (pmtu_ != 0) return pmtu_;
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg_.mss + ip_tcp_headers, 0xffff));
+}
+
+// Linux tcp_v4_mtu_reduced: the route's MTU is lowered (the engine's cache), then the socket's MSS
+// (tcp_sync_mss) and, if it shrank, what is in flight goes again (tcp_simple_retransmit).
+icmp_verdict connection::on_path_mtu(instant now, seq quoted, std::uint16_t mtu, bool below_floor) {
+  switch (state_) {
+    case state::closed:
+    case state::listen:
+    case state::time_wait:
+      return icmp_verdict::ignored;
+    case state::syn_received:
+      if (passive_ && quoted != tcb_.iss) return icmp_verdict::out_of_window;
+      break;
+    default:
+      if (!quoted_in_flight(quoted)) return icmp_verdict::out_of_window;
+      break;
+  }
+  // The router wanted less than the floor we obey: the path may still be too narrow. Remembered
+  // for a timeout, as tcp_v4_mtu_reduced does (sk_err_soft = EMSGSIZE).
+  if (below_floor) soft_error_ = static_cast<std::uint8_t>(std::errc::message_size);
+  if (mtu >= path_mtu()) return icmp_verdict::ignored;  // not lower: the timer handles it
+  const std::uint32_t old_mss = effective_mss();
+  pmtu_ = std::max<std::uint16_t>(mtu, 68);  // RFC 791's minimum
+  if (mtup_high_ > pmtu_) mtup_high_ = pmtu_;  // the search never goes above what ICMP said
+  mss_changed(old_mss);
+  const bool data = state_ != state::syn_sent && state_ != state::syn_received;
+  if (data && effective_mss() < old_mss) retransmit_smaller(now);
+  return icmp_verdict::taken;
+}
+
+// The congestion window keeps its count of segments (Linux counts cwnd in packets, so a smaller
+// MSS shrinks it in bytes: "units changed and effective cwnd/ssthresh really reduced now").
+void connection::mss_changed(std::uint32_t old_mss) {
+  const std::uint32_t mss = effective_mss();
+  if (mss == old_mss || old_mss == 0) return;
+  const bool data = state_ != state::syn_sent && state_ != state::syn_received && state_ != state::listen;
+  if (!data) return;  // the window starts at ESTABLISHED with the MSS then in force
+  cc_.rescale(mss);
+}
+
+// Linux tcp_simple_retransmit: the segments larger than the new MSS are lost (the router dropped
+// them); they are sent again now, cut to the new size, without backoff or a congestion response.
+// Simplified: the send buffer keeps bytes, not segments, so everything outstanding goes again
+// (go-back-N from SND.UNA, skipping what the peer SACKed); segments that were already small
+// enough and arrive anyway are duplicates the peer drops.
+void connection::retransmit_smaller(instant) {
+  if (tcb_.snd_una == snd_max_) return;
+  // As after a timeout but keeping cwnd (Linux enters CA_Loss: no fast retransmit until what
+  // was outstanding is acknowledged).
+  in_recovery_ = rexmit_owed_ = false;
+  dupacks_ = 0;
+  recover_ = snd_max_;
+  high_rxt_ = tcb_.snd_una;
+  rtt_seq_.reset();  // Karn
+  tcb_.snd_nxt = tcb_.snd_una;
+}
+
+// RFC 4821 §7.7 / Linux tcp_mtu_probing (net/ipv4/tcp_timer.c), called on a timeout after
+// blackhole_after_rtos earlier ones: the first time the search starts with base_mss as its lower
+// bound (the MSS in use drops to it); each later time the lower bound halves (at least 68 bytes of
+// MTU). Only if a full-sized segment is what keeps timing out: if everything outstanding fits in
+// a base_mss segment, a smaller MSS would not help.
+void connection::detect_blackhole() {
+  if (!cfg_.mtu_probing) return;
+  const std::uint32_t outstanding = static_cast<std::uint32_t>(snd_max_ - tcb_.snd_una);
+  const std::uint32_t old_mss = effective_mss();
+  if (!mtup_enabled_) {
+    if (outstanding <= base_mss || old_mss <= base_mss) return;
+    mtup_enabled_ = true;
+    mtup_high_ = path_mtu();
+    mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(base_mss));
+  } else {
+    if (outstanding <= mtu_to_mss(mtup_low_)) return;
+    std::uint32_t mss = std::min(mtu_to_mss(mtup_low_) / 2, base_mss);
+    mss = std::max(mss, 68 - ip_tcp_headers - option_space());  // Linux: 68 - tcp_header_len
+    mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(mss));
+  }
+  if (mtup_high_ < mtup_low_) mtup_high_ = mtup_low_;
+  if (stats_.blackholes_detected < 0xffff) ++stats_.blackholes_detected;
+  mss_changed(old_mss);
+}
+
+// A probe was lost (Linux tcp_mtup_probe_failed): the search's upper bound comes down below it.
+void connection::mtu_probe_failed() {
+  mtup_high_ = static_cast<std::uint16_t>(probe_mtu_ - 1);
+  probe_mtu_ = 0;
+  if (stats_.mtu_probes_failed < 0xffff) ++stats_.mtu_probes_failed;
+}
+
 // --- timers --------------------------------------------------------------------------------------
 
 void connection::on_timer(instant now) {
@@ -352,10 +494,19 @@ void connection::on_retransmit_timeout(instant now) {
     if (state_ == state::syn_received && passive_)
       return_to_listen();
     else
-      fail(std::errc::timed_out);
+      fail_timed_out();
     return;
   }
   if (!handshake) {
+    // A probe at SND.UNA that timed out was too big (RFC 4821 §7.5); repeated timeouts of
+    // full-sized segments suggest a black hole (RFC 4821 §7.7, Linux tcp_mtu_probing).
+    if (probe_mtu_ != 0) {
+      if (tcb_.snd_una >= probe_start())
+        mtu_probe_failed();
+      else
+        probe_mtu_ = 0;  // earlier data timed out: the probe says nothing, it is resent as data
+    }
+    if (retries_ >= blackhole_after_rtos) detect_blackhole();
     // RFC 5681 §3.1 / RFC 9438 §4.8: ssthresh from the flight on the first expiry only, cwnd to
     // the loss window. RFC 6582 §4: no fast retransmit for duplicate ACKs below `recover`.
     // RFC 2018 §8: SACK information is not trusted after a timeout.
@@ -366,7 +517,7 @@ void connection::on_retransmit_timeout(instant now) {
     recover_ = snd_max_;
     high_rxt_ = tcb_.snd_una;
   }
-  ++retries_;
+  if (retries_ < 0xffff) ++retries_;
   rtt_.backoff();     // RFC 6298 §5.5
   rtt_seq_.reset();   // Karn: no sample from anything sent before the retransmission
   // Go-back-N from the oldest unacknowledged sequence number, paced by the loss window and slow
@@ -398,13 +549,13 @@ void connection::on_persist_timeout(instant now) {
   // count, so a live peer with a closed window is probed forever), or once the window has been
   // closed longer than the user timeout, answered or not.
   if (probes_out_ >= cfg_.data_retries || user_timed_out(now, probing_since_)) {
-    fail(std::errc::timed_out);
+    fail_timed_out();
     return;
   }
   probe_owed_ = true;
-  ++probes_out_;
+  if (probes_out_ < 0xffff) ++probes_out_;
   ++stats_.zero_window_probes;
-  ++persist_backoffs_;
+  if (persist_backoffs_ < 0xffff) ++persist_backoffs_;
   timers_.arm(timer_kind::persist, now + persist_interval());
 }
 
@@ -440,12 +591,12 @@ void connection::on_keepalive_timeout(instant now) {
   if (exhausted) {
     // Linux tcp_keepalive_timer: tcp_send_active_reset, then the error.
     const seq rst_seq = snd_max_, rst_ack = tcb_.rcv_nxt;
-    fail(std::errc::timed_out);
+    fail_timed_out();
     set_rst(rst_seq, rst_ack, true);
     return;
   }
   probe_owed_ = true;
-  ++keepalive_out_;
+  if (keepalive_out_ < 0xffff) ++keepalive_out_;
   ++stats_.keepalive_probes;
   timers_.arm(timer_kind::keepalive, now + cfg_.keepalive.interval);
 }

@@ -306,6 +306,7 @@ bool connection::process_ack(instant now, const segment& seg) {
     return false;
   }
   probes_out_ = 0;  // the peer answers (Linux tcp_ack resets icsk_probes_out)
+  soft_error_ = 0;  // "something worked": an ICMP error remembered so far is forgotten (tcp_ack)
   // RFC 2018 / RFC 6675: the SACK blocks go on the scoreboard.
   std::uint32_t newly_sacked = 0;
   if (opts_.sack_permitted && seg.options.sack_count > 0 && data_phase(state_))
@@ -363,6 +364,14 @@ void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::u
   }
   retries_ = 0;
   una_since_ = now;
+  if (probe_mtu_ != 0 && probe_end_ <= ack) {
+    // RFC 4821 §7.6.1: the probe got through; the MSS grows to its size (Linux
+    // tcp_mtup_probe_success; the window keeps its bytes, as Linux's rescaled segment count does).
+    mtup_low_ = probe_mtu_;
+    probe_mtu_ = 0;
+    if (stats_.mtu_probes_succeeded < 0xffff) ++stats_.mtu_probes_succeeded;
+    cc_.set_smss(effective_mss());
+  }
   if (data_phase(state_)) {
     scoreboard_.acked(ack);
     if (high_rxt_ < ack) high_rxt_ = ack;
@@ -405,7 +414,7 @@ inline void connection::update_send_window(const segment& seg) {
 // Loss detection on an ACK (RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2).
 inline void connection::detect_loss(instant now, const segment&, std::uint32_t, bool dup) {
   if (dup) {
-    ++dupacks_;
+    if (dupacks_ < 0xffff) ++dupacks_;
     ++stats_.dup_acks;
   }
   const std::uint32_t smss = cc_.smss();
@@ -420,7 +429,15 @@ inline void connection::detect_loss(instant now, const segment&, std::uint32_t, 
   // (SND.UNA below `recover`) start no new recovery.
   if (tcb_.snd_una < recover_) return;
   const bool lost = opts_.sack_permitted && scoreboard_.is_lost(tcb_.snd_una, tcb_.snd_una, smss);
-  if (dupacks_ >= sack_scoreboard::dup_thresh || lost) enter_recovery(now);
+  if (dupacks_ < sack_scoreboard::dup_thresh && !lost) return;
+  if (probe_mtu_ != 0 && tcb_.snd_una >= probe_start()) {
+    // The loss is the RFC 4821 probe: too big for the path, not congestion (Linux
+    // tcp_fastretrans_alert: tcp_mtup_probe_failed, then tcp_simple_retransmit).
+    mtu_probe_failed();
+    retransmit_smaller(now);
+    return;
+  }
+  enter_recovery(now);
 }
 
 // Fast retransmit and the start of fast recovery (RFC 6675 §5 steps 4.1-4.3 with SACK, RFC 6582

@@ -88,7 +88,37 @@ inline bool connection::transmit_data(instant now, segment& s) {
     default:
       return false;  // FIN_WAIT_2, TIME_WAIT: our FIN is acknowledged, nothing to send
   }
-  return (in_recovery_ && transmit_retransmission(now, s)) || transmit_new(now, s);
+  return (in_recovery_ && transmit_retransmission(now, s)) || (mtup_enabled_ && transmit_mtu_probe(now, s)) ||
+         transmit_new(now, s);
+}
+
+// An RFC 4821 probe while the search is on (after a black hole), under Linux tcp_mtu_probe's
+// conditions: no probe out, not recovering, the bounds at least mtu_probe_threshold apart, a
+// congestion window of at least 11 segments with room for two more, and enough new data queued
+// and allowed by the peer's window for the probe and reordering + 1 (= 4) segments after it (so a
+// lost probe is found by duplicate ACKs). The probe is one segment of the size halfway between the
+// bounds. Simplified against Linux: no re-probing 10 minutes after the search ended
+// (tcp_probe_interval), and cwnd is not lowered by one while the probe is out.
+inline bool connection::transmit_mtu_probe(instant now, segment& s) {
+  if (probe_mtu_ != 0 || in_recovery_ || (state_ != state::established && state_ != state::close_wait)) return false;
+  if (tcb_.snd_nxt != snd_max_ || mtup_high_ < mtup_low_ + mtu_probe_threshold) return false;
+  if (sack_option_blocks() != 0) return false;  // (Linux: none while SACK blocks are sent)
+  const std::uint32_t mss = send_mss();
+  const std::uint32_t probe_len = mtu_to_mss((std::uint32_t{mtup_low_} + mtup_high_) / 2);
+  if (probe_len <= mss || cc_.cwnd() < 11 * cc_.smss()) return false;
+  const std::uint32_t needed = probe_len + 4 * mss;
+  const std::size_t offset = static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una);
+  const std::size_t unsent = offset < send_buf_.size() ? send_buf_.size() - offset : 0;
+  if (unsent < needed || tcb_.snd_nxt + needed > tcb_.snd_una + tcb_.snd_wnd) return false;
+  if (in_flight() + 2 * mss > cc_.cwnd()) return false;
+  data_segment(now, tcb_.snd_nxt, probe_len, false, s);
+  // (Shorter where the send ring wraps: still a probe if it exceeds the MSS.)
+  if (s.payload.size() > mss) {
+    probe_mtu_ = static_cast<std::uint16_t>(mss_to_mtu(static_cast<std::uint32_t>(s.payload.size())));
+    probe_end_ = s.seq_num + static_cast<std::uint32_t>(s.payload.size());
+    if (stats_.mtu_probes_sent < 0xffff) ++stats_.mtu_probes_sent;
+  }
+  return true;
 }
 
 // Loss recovery's retransmissions: the segment at SND.UNA when owed (fast retransmit, a partial

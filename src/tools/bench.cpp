@@ -65,6 +65,7 @@ struct result {
   std::uint64_t bytes_received = 0;
   latency_histogram latency;
   std::map<std::string, std::uint64_t> errors;
+  std::optional<tcp::icmp_origin> icmp;  // who answered the last connection that an ICMP error ended
 
   double conn_per_s() const { return elapsed_s > 0 ? static_cast<double>(ok) / elapsed_s : 0.0; }
 };
@@ -399,6 +400,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
         break;
       case tcp::event::kind::error:
       case tcp::event::kind::closed: {
+        if (!c->done && ev.icmp) r.icmp = ev.icmp;
         if (!c->done) {
           if (echo && c->connected)
             report_echo_failure("synack", name_of(t),
@@ -723,6 +725,7 @@ nlohmann::json to_json(const result& r) {
                       {"bytes_received", r.bytes_received}};
   j["errors"] = nlohmann::json::object();
   for (auto& [k, v] : r.errors) j["errors"][k] = v;
+  j["icmp"] = icmp_json(r.icmp);
   return j;
 }
 
@@ -756,6 +759,8 @@ void print_table(const std::vector<result>& rs, bool echo) {
   for (const auto& r : rs)
     for (const auto& [why, n] : r.errors)
       std::printf("%s: %llu failed with %s\n", r.engine.c_str(), static_cast<unsigned long long>(n), why.c_str());
+  for (const auto& r : rs)
+    if (r.icmp) std::printf("%s: the last failure answered by %s\n", r.engine.c_str(), icmp_text(*r.icmp).c_str());
   if (rs.size() == 2) {
     const result &a = rs[0], &b = rs[1];
     auto div = [](double x, double y) { return y > 0 ? x / y : 0.0; };

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "synack/link/error.hpp"
+#include "synack/wire/icmp.hpp"
 
 namespace synack::tools {
 
@@ -136,6 +137,20 @@ std::string error_name(std::error_code ec) {
   std::string m = ec.message();
   for (char& c : m) c = (c == ' ') ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return m;
+}
+
+std::string icmp_text(const tcp::icmp_origin& o) {
+  return fmt::format("ICMP {} from {}", wire::icmp_describe(o.type, o.code), o.from.to_string());
+}
+
+std::string error_text(std::error_code ec, const std::optional<tcp::icmp_origin>& icmp) {
+  if (!icmp) return error_name(ec);
+  return error_name(ec) + ": " + icmp_text(*icmp);
+}
+
+nlohmann::json icmp_json(const std::optional<tcp::icmp_origin>& icmp) {
+  if (!icmp) return nullptr;
+  return {{"from", icmp->from.to_string()}, {"type", icmp->type}, {"code", icmp->code}};
 }
 
 namespace {

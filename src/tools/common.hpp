@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "synack/engine/engine.hpp"
 
@@ -50,6 +51,13 @@ host_port resolve_host(const std::string& text);  // throws link::setup_error
 
 // "connection_refused", "timed_out", ... as in the JSON contract.
 std::string error_name(std::error_code ec);
+// What answered with an ICMP error: "ICMP port unreachable from 10.88.2.2".
+std::string icmp_text(const tcp::icmp_origin& o);
+// The error as the text output shows it: "connection_refused: ICMP port unreachable from
+// 10.88.2.2", or just the name without an ICMP origin.
+std::string error_text(std::error_code ec, const std::optional<tcp::icmp_origin>& icmp);
+// The JSON contract's `icmp` field: {"from": "a.b.c.d", "type": N, "code": N}, or null.
+nlohmann::json icmp_json(const std::optional<tcp::icmp_origin>& icmp);
 
 // tcpdump-like lines for --trace.
 std::string format_segment(engine::direction dir, const wire::four_tuple& t, const tcp::segment& seg,

@@ -270,7 +270,14 @@ private:
 
     auto t0 = clock_type::now();
     auto [cec] = co_await socket_->async_connect(peer, net::as_tuple(net::use_awaitable));
-    if (cec) co_return fail("connect to " + u.host + ":" + std::to_string(u.port), cec);
+    if (cec) {
+      // An ICMP error says who answered: "connect to H:P failed: Connection refused (ICMP port
+      // unreachable from 10.88.2.2)".
+      std::string what = "connect to " + u.host + ":" + std::to_string(u.port);
+      if (auto icmp = st.engine().last_icmp_error(hp.addr))
+        co_return fail(what, cec, " (" + icmp_text(*icmp) + ")");
+      co_return fail(what, cec);
+    }
     auto t_conn = clock_type::now();
     say(fmt::format("connected {}:{} -> {}:{} via {}", socket_->local_endpoint().address().to_string(),
                    socket_->local_endpoint().port(), peer.address().to_string(), peer.port(),
@@ -406,9 +413,9 @@ private:
     }
   }
 
-  outcome fail(const std::string& what, error_code ec) {
+  outcome fail(const std::string& what, error_code ec, const std::string& detail = {}) {
     if (interrupted_) ec = net::error::operation_aborted;
-    std::string why = interrupted_ ? std::string(interrupted_) : ec.message();
+    std::string why = interrupted_ ? std::string(interrupted_) : ec.message() + detail;
     say(what + " failed: " + why);
     return {exit_network, {}};
   }

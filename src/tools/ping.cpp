@@ -57,6 +57,7 @@ struct probe {
   bool wire_from_tx_timestamp = false;
   std::uint32_t syn_retransmits = 0;
   std::uint32_t isn = 0;
+  std::optional<tcp::icmp_origin> icmp;  // the ICMP error that ended the handshake, if one did
 };
 
 double to_us(tcp::duration d) { return duration<double, std::micro>(d).count(); }
@@ -305,6 +306,7 @@ private:
       case tcp::event::kind::error:
         if (!p.done) {
           if (auto* c = eng_->find(t)) p.syn_retransmits = c->stats().syn_retransmits;
+          p.icmp = ev.icmp;
           finish(p, false, error_name(ev.ec));
         }
         break;
@@ -361,6 +363,7 @@ private:
       j["handshake_us"] = r.ok ? nlohmann::json(r.handshake_us) : nlohmann::json(nullptr);
       j["kernel_rtt_us"] = r.kernel_rtt_us ? nlohmann::json(*r.kernel_rtt_us) : nlohmann::json(nullptr);
       j["error"] = r.ok ? nlohmann::json(nullptr) : nlohmann::json(r.error);
+      j["icmp"] = nullptr;  // the kernel's socket does not say who answered
       std::printf("%s\n", j.dump().c_str());
     } else if (r.ok) {
       std::printf("seq=%u [kernel] %s -> %s: handshake %.1f us%s\n", seq, r.local.c_str(), remote.c_str(),
@@ -389,6 +392,7 @@ private:
         j["wire_us"] = nullptr;
         j["error"] = p.error;
       }
+      j["icmp"] = icmp_json(p.icmp);
       std::printf("%s\n", j.dump().c_str());
     } else {
       const char* tag = o_.kernel ? " [synack]" : "";
@@ -398,7 +402,8 @@ private:
         std::printf("seq=%u%s %s -> %s: handshake %.1f us%s\n", p.seq, tag, local.c_str(), remote.c_str(),
                     p.handshake_us, extra.c_str());
       } else {
-        std::printf("seq=%u%s %s -> %s: %s\n", p.seq, tag, local.c_str(), remote.c_str(), p.error.c_str());
+        const std::string why = p.icmp ? p.error + ": " + icmp_text(*p.icmp) : p.error;
+        std::printf("seq=%u%s %s -> %s: %s\n", p.seq, tag, local.c_str(), remote.c_str(), why.c_str());
       }
     }
     std::fflush(stdout);
@@ -516,6 +521,13 @@ void add_ping_command(CLI::App& app, std::function<int()>& action) {
       "  rtt        kernel only: the kernel's own SYN -> SYN-ACK sample (TCP_INFO tcpi_rtt, 1 us steps).\n"
       "Summaries: min/avg/p50/p90/p99/max/mdev over the successful probes (percentiles from a\n"
       "log-linear histogram, within 0.4%; mdev is the standard deviation, as in ping(8)).\n\n"
+      "ICMP errors: a destination unreachable, time exceeded or parameter problem quoting a probe's\n"
+      "SYN ends the probe at once with what the kernel's connect() reports (port unreachable:\n"
+      "connection_refused; net unreachable or prohibited: network_unreachable; host unreachable or\n"
+      "prohibited, communication prohibited, time exceeded: host_unreachable; Linux's icmp_err_convert).\n"
+      "The text says who answered (\"connection_refused: ICMP port unreachable from 10.88.2.2\"); the\n"
+      "NDJSON probe record has \"icmp\":{\"from\":\"10.88.2.2\",\"type\":3,\"code\":3}, null when no ICMP\n"
+      "error decided it (always null for --kernel probes).\n\n"
       "Examples:\n"
       "  synack ping 10.111.0.2 -p 8080 -c 3 --trace     watch the handshake and four-way close\n"
       "  synack ping 10.111.0.2 -p 8080 -c 1 --ladder    the connection as a ladder diagram\n"

@@ -389,18 +389,26 @@ private:
   std::string counters() const {
     const engine::listener_stats* l = eng_->listener_statistics(port_);
     engine::listener_stats z{};
+    const engine::tcp_totals tcp = eng_->tcp_statistics();
     if (!l) l = &last_stats_;
     if (!l) l = &z;
     return fmt::format(
         "syn_received={} half_open_created={} half_open_dropped={} syn_dropped={} cookies_sent={} "
         "cookies_validated={} cookies_rejected={} accept_queue_overflows={} accepted={} half_open={} "
         "accept_queue={} connections={} sessions={} rst_sent_no_connection={} syn_dropped_table_full={} "
-        "syn_dropped_buffers_full={} buffers_shrunk={} buffered_bytes_reserved={} link_down={} rx_ring_drops={}",
+        "syn_dropped_buffers_full={} buffers_shrunk={} buffered_bytes_reserved={} link_down={} rx_ring_drops={} "
+        "icmp_received={} icmp_matched={} icmp_no_connection={} icmp_out_of_window={} icmp_rate_limited={} "
+        "icmp_ignored={} pmtu_lowered={} pmtu_clamped={} blackholes_detected={} mtu_probes_sent={} "
+        "mtu_probes_succeeded={}",
         l->syn_received, l->half_open_created, l->half_open_dropped, l->syn_dropped, l->cookies_sent,
         l->cookies_validated, l->cookies_rejected, l->accept_queue_overflows, l->accepted, l->half_open,
         l->accept_queue, eng_->connection_count(), sessions_.size(), eng_->stats().segments_no_connection,
         eng_->stats().syn_dropped_table_full, eng_->stats().syn_dropped_buffers_full, eng_->stats().buffers_shrunk,
-        eng_->buffered_bytes_reserved(), eng_->stats().link_down, eng_->stats().rx_ring_drops);
+        eng_->buffered_bytes_reserved(), eng_->stats().link_down, eng_->stats().rx_ring_drops,
+        eng_->stats().icmp_received, eng_->stats().icmp_matched, eng_->stats().icmp_no_connection,
+        eng_->stats().icmp_out_of_window, eng_->stats().icmp_rate_limited, eng_->stats().icmp_ignored,
+        eng_->stats().pmtu_lowered, eng_->stats().pmtu_clamped, tcp.blackholes_detected, tcp.mtu_probes_sent,
+        tcp.mtu_probes_succeeded);
   }
 
   // Like `ss -tan`: the listener first (Recv-Q = accept queue, Send-Q = backlog), then every

@@ -25,6 +25,14 @@ nlohmann::json stats_json(const engine::engine& eng, const engine::listener_stat
                  {"connections_timed_out", s.connections_timed_out},
                  {"connections_refused", s.connections_refused},
                  {"connections_failed_other", s.connections_failed_other},
+                 {"icmp_received", s.icmp_received},
+                 {"icmp_matched", s.icmp_matched},
+                 {"icmp_no_connection", s.icmp_no_connection},
+                 {"icmp_out_of_window", s.icmp_out_of_window},
+                 {"icmp_rate_limited", s.icmp_rate_limited},
+                 {"icmp_ignored", s.icmp_ignored},
+                 {"pmtu_lowered", s.pmtu_lowered},
+                 {"pmtu_clamped", s.pmtu_clamped},
                  {"dropped", dropped},
                  {"dropped_total", s.dropped.total()}};
   const engine::tcp_totals t = eng.tcp_statistics();
@@ -51,7 +59,11 @@ nlohmann::json stats_json(const engine::engine& eng, const engine::listener_stat
               {"keepalive_probes", t.keepalive_probes},
               {"events_dropped", t.events_dropped},
               {"bytes_sent", t.bytes_sent},
-              {"bytes_received", t.bytes_received}};
+              {"bytes_received", t.bytes_received},
+              {"mtu_probes_sent", t.mtu_probes_sent},
+              {"mtu_probes_succeeded", t.mtu_probes_succeeded},
+              {"mtu_probes_failed", t.mtu_probes_failed},
+              {"blackholes_detected", t.blackholes_detected}};
   if (listener) {
     const engine::listener_stats& l = *listener;
     j["listener"] = {{"syn_received", l.syn_received},

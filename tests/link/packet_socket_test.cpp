@@ -268,19 +268,45 @@ BOOST_AUTO_TEST_CASE(without_copy_oversized_giant_frames_in_2k_slots_are_truncat
 
 BOOST_AUTO_TEST_CASE(icmp_port_unreachable_arrives_when_icmp_errors_are_asked_for) {
   veth_pair net;
+  // The peer's firewall rejects TCP to port 9 with port unreachable, quoting our SYN.
+  synack::link::test::must_run({"ip", "netns", "exec", net.b, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9", "-j", "REJECT"});
   enter_netns in(net.a);
   auto o = options_for(netlink().interface_by_name(veth_pair::if_a).index);
   o.icmp_errors = true;
   packet_socket sock(o);
-  kernel_udp(veth_pair::addr_b, 9);  // the peer's kernel answers: port unreachable
-  bool saw = false;
+  auto from_port = [](std::uint16_t port) {
+    // A kernel SYN from `port` to the peer's port 9 (non-blocking: the answer is what counts).
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    auto local = endpoint(veth_pair::addr_a, port);
+    ::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local);
+    auto peer = endpoint(veth_pair::addr_b, 9);
+    ::connect(fd, reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+    return fd;
+  };
+  // Outside our range (the kernel's own connection): its ICMP is not for us. Inside: it is.
+  int outside = from_port(40123), inside = from_port(our_ports.lo + 3);
+  kernel_udp(veth_pair::addr_b, 9);  // UDP port unreachable: not about TCP, not for us
+  int icmp_seen = 0;  // others (the kernel may get its answer twice: the SYN is resent when the first
+                      // ICMP found the socket locked by connect(), tcp_v4_err's sk_err_soft case)
+  bool saw_ours = false;
   drain_until(sock, 3000ms, [&](const rx_frame& f) {
     using synack::wire::load_u8;
-    saw = saw || (f.data.size() >= 36 && synack::wire::load_u16(f.data, 12) == 0x0800 && load_u8(f.data, 23) == 1 &&
-                  load_u8(f.data, 34) == 3 && load_u8(f.data, 35) == 3);
-    return saw;
+    using synack::wire::load_u16;
+    if (f.data.size() >= 36 && load_u16(f.data, 12) == 0x0800 && load_u8(f.data, 23) == 1) {
+      // type 3 code 3, quoting TCP (offset 14 + 20 + 8 + 9) from our port (14 + 20 + 8 + 20)
+      const bool ours = load_u8(f.data, 34) == 3 && load_u8(f.data, 35) == 3 && load_u8(f.data, 51) == 6 &&
+                        load_u16(f.data, 62) == our_ports.lo + 3;
+      saw_ours = saw_ours || ours;
+      if (!ours) ++icmp_seen;
+    }
+    return false;  // wait the whole time: the others must not come
   });
-  BOOST_TEST(saw);
+  ::close(outside);
+  ::close(inside);
+  BOOST_TEST(saw_ours);
+  BOOST_TEST(icmp_seen == 0);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_or_down_interface_is_a_setup_error) {

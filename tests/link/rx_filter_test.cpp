@@ -49,6 +49,10 @@ std::uint32_t run(const std::vector<sock_filter>& prog, const std::vector<std::u
       case BPF_LD | BPF_H | BPF_IND: a = load(x + i.k, 2, ok); break;
       case BPF_LD | BPF_B | BPF_IND: a = load(x + i.k, 1, ok); break;
       case BPF_LDX | BPF_B | BPF_MSH: x = 4 * (load(i.k, 1, ok) & 0xf); break;
+      case BPF_ALU | BPF_AND | BPF_K: a &= i.k; break;
+      case BPF_ALU | BPF_LSH | BPF_K: a <<= i.k; break;
+      case BPF_ALU | BPF_ADD | BPF_X: a += x; break;
+      case BPF_MISC | BPF_TAX: x = a; break;
       case BPF_JMP | BPF_JA: pc += i.k; break;
       case BPF_JMP | BPF_JEQ | BPF_K: pc += a == i.k ? i.jt : i.jf; break;
       case BPF_JMP | BPF_JGT | BPF_K: pc += a > i.k ? i.jt : i.jf; break;
@@ -187,30 +191,76 @@ BOOST_AUTO_TEST_CASE(other_ethertypes_and_short_frames_are_dropped) {
   BOOST_TEST(!accepted(std::vector<std::uint8_t>(10, 0)));
 }
 
-// An ICMP message of `type` to us; the TCP-port bytes of make() become the ICMP type/code.
-std::vector<std::uint8_t> make_icmp(std::uint8_t type, ipv4_addr dst = local, unsigned ihl = 5) {
-  auto f = make({.dst = dst, .proto = 1, .ihl = ihl});
-  f[14 + ihl * 4] = type;
-  f[14 + ihl * 4 + 1] = 1;  // code
+// An ICMP error of `type` to us (IHL `ihl`) quoting a TCP segment from `quoted_src` (IHL
+// `quoted_ihl`, protocol `quoted_proto`) from port `sport`; `cut` bytes removed from the end.
+struct icmp_frame {
+  std::uint8_t type = 3;
+  ipv4_addr dst = local;
+  unsigned ihl = 5;
+  ipv4_addr quoted_src = local;
+  std::uint8_t quoted_proto = 6;
+  unsigned quoted_ihl = 5;
+  std::uint16_t sport = 61000;
+  std::size_t cut = 0;
+};
+std::vector<std::uint8_t> make_icmp(const icmp_frame& p) {
+  const std::size_t ip_len = p.ihl * 4, q_len = p.quoted_ihl * 4;
+  std::vector<std::uint8_t> f(14 + ip_len + 8 + q_len + 8, 0);
+  put16(f, 12, 0x0800);
+  f[14] = static_cast<std::uint8_t>(0x40 | p.ihl);
+  put16(f, 16, static_cast<std::uint32_t>(f.size() - 14));
+  f[22] = 64;
+  f[23] = 1;
+  put32(f, 26, ipv4_addr::from_octets(10, 0, 0, 254).value);
+  put32(f, 30, p.dst.value);
+  const std::size_t icmp = 14 + ip_len, q = icmp + 8;
+  f[icmp] = p.type;
+  f[icmp + 1] = 3;
+  f[q] = static_cast<std::uint8_t>(0x40 | p.quoted_ihl);
+  f[q + 9] = p.quoted_proto;
+  put32(f, q + 12, p.quoted_src.value);
+  put32(f, q + 16, ipv4_addr::from_octets(10, 0, 0, 2).value);
+  put16(f, q + q_len, p.sport);
+  put16(f, q + q_len + 2, 80);
+  f.resize(f.size() - p.cut);
   return f;
 }
 
 BOOST_AUTO_TEST_CASE(icmp_errors_are_dropped_unless_asked_for) {
-  BOOST_TEST(!accepted(make_icmp(3)));
-  BOOST_TEST(!accepted(make_icmp(11)));
+  BOOST_TEST(!accepted(make_icmp({.type = 3})));
+  BOOST_TEST(!accepted(make_icmp({.type = 11})));
 }
 
-BOOST_AUTO_TEST_CASE(icmp_unreachable_and_time_exceeded_to_us_are_accepted_when_asked_for) {
-  BOOST_TEST(accepted(make_icmp(3), ports, true));
-  BOOST_TEST(accepted(make_icmp(11), ports, true));
-  BOOST_TEST(accepted(make_icmp(3, local, 6), ports, true));
-  BOOST_TEST(!accepted(make_icmp(0), ports, true));  // echo reply
-  BOOST_TEST(!accepted(make_icmp(8), ports, true));  // echo request
-  BOOST_TEST(!accepted(make_icmp(3, other), ports, true));
+BOOST_AUTO_TEST_CASE(icmp_errors_quoting_our_tcp_ports_are_accepted_when_asked_for) {
+  for (std::uint8_t type : {std::uint8_t{3}, std::uint8_t{11}, std::uint8_t{12}}) {
+    BOOST_TEST(accepted(make_icmp({.type = type}), ports, true));
+    BOOST_TEST(accepted(make_icmp({.type = type, .sport = 61999}), ports, true));
+  }
+  BOOST_TEST(accepted(make_icmp({.ihl = 6}), ports, true));
+  BOOST_TEST(accepted(make_icmp({.quoted_ihl = 7}), ports, true));
+  BOOST_TEST(accepted(make_icmp({.ihl = 6, .quoted_ihl = 6}), ports, true));
+  BOOST_TEST(!accepted(make_icmp({.type = 0}), ports, true));  // echo reply
+  BOOST_TEST(!accepted(make_icmp({.type = 8}), ports, true));  // echo request
+  BOOST_TEST(!accepted(make_icmp({.type = 5}), ports, true));  // redirect
+  BOOST_TEST(!accepted(make_icmp({.dst = other}), ports, true));
   BOOST_TEST(!accepted(make({.proto = 17}), ports, true));
   BOOST_TEST(accepted(make({.dport = 61000}), ports, true));
   BOOST_TEST(!accepted(make({.dport = 80}), ports, true));
   BOOST_TEST(accepted(make_arp(local), ports, true));
+}
+
+BOOST_AUTO_TEST_CASE(icmp_errors_about_other_traffic_are_dropped) {
+  BOOST_TEST(!accepted(make_icmp({.sport = 60999}), ports, true));   // a port outside the range
+  BOOST_TEST(!accepted(make_icmp({.sport = 62000}), ports, true));
+  BOOST_TEST(!accepted(make_icmp({.sport = 22}), ports, true));      // the kernel's own traffic
+  BOOST_TEST(!accepted(make_icmp({.quoted_src = other}), ports, true));
+  BOOST_TEST(!accepted(make_icmp({.quoted_proto = 17}), ports, true));  // UDP
+  // With a quoted IHL of 6 the port sits 4 bytes further: the real one decides.
+  auto f = make_icmp({.quoted_ihl = 6, .sport = 80});
+  put16(f, 14 + 20 + 8 + 20, 61500);  // where an IHL-5 quote's port would be
+  BOOST_TEST(!accepted(f, ports, true));
+  BOOST_TEST(!accepted(make_icmp({.cut = 7}), ports, true));  // cut inside the source port
+  BOOST_TEST(accepted(make_icmp({.cut = 6}), ports, true));   // the port is there
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -35,7 +35,21 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 //   connection_refused -> connection_refused (RST answering our SYN)
 //   connection_reset   -> connection_reset   (RST on a synchronized connection)
 //   timed_out          -> timed_out          (SYN retries / retransmissions / keepalive exhausted)
-//   host_unreachable   -> host_unreachable   (no ARP answer for the next hop)
+//   host_unreachable   -> host_unreachable   (no ARP answer for the next hop; ICMP, below)
+// ICMP errors (issue 13) give what Linux's tcp_v4_err gives a kernel socket (icmp_err_convert),
+// at once while connecting, and in place of timed_out when an established connection later times
+// out after one (the remembered "soft" error; engine option tcp.icmp_hard_errors_abort makes the
+// hard ones end it at once). Destination unreachable, by code:
+//   0 net, 6 net unknown, 9 net prohibited, 11 net for TOS  -> network_unreachable (ENETUNREACH)
+//   1 host, 10 host prohibited, 12 host for TOS,
+//   13 communication prohibited, 14, 15 precedence          -> host_unreachable (EHOSTUNREACH)
+//   2 protocol                                              -> no_protocol_option (ENOPROTOOPT)
+//   3 port                                                  -> connection_refused (ECONNREFUSED)
+//   4 fragmentation needed (only below the PMTU floor)      -> message_size (EMSGSIZE)
+//   5 source route failed                                   -> operation_not_supported (EOPNOTSUPP)
+//   7 host unknown                                          -> EHOSTDOWN (no Asio name)
+//   8 host isolated                                         -> ENONET (no Asio name)
+// Time exceeded -> host_unreachable; parameter problem -> EPROTO (no Asio name).
 // Anything else keeps its errno value in the system category.
 inline boost::system::error_code from_core(std::error_code ec) noexcept {
   if (!ec) return {};

@@ -153,8 +153,10 @@ public:
 
   // --- asynchronous operations -----------------------------------------------------------------
   // Active open to `peer` (IPv4). Opens the socket if closed.
-  // Completion: void(error_code). Errors: connection_refused (RST to our SYN), timed_out (SYN
-  // retries exhausted), host_unreachable (no ARP answer), network_unreachable (no route),
+  // Completion: void(error_code). Errors: connection_refused (RST to our SYN, or ICMP port
+  // unreachable), timed_out (SYN retries exhausted), host_unreachable (no ARP answer, or ICMP
+  // host unreachable / prohibited / time exceeded), network_unreachable (no route, or ICMP net
+  // unreachable / prohibited), the other ICMP errors as error.hpp maps them,
   // address_not_available (no free local port), already_connected, already_started,
   // address_family_not_supported, operation_aborted (cancel/close/cancellation slot).
   // Per-operation cancellation: terminal, partial, total (the attempt is abandoned).

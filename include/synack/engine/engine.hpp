@@ -31,6 +31,7 @@
 #include "synack/tcp/syn_cookie.hpp"
 #include "synack/wire/address.hpp"
 #include "synack/wire/arp.hpp"
+#include "synack/wire/icmp.hpp"
 #include "synack/wire/ipv4.hpp"
 #include "synack/wire/tcp.hpp"
 #include "synack/wire/parse_error.hpp"
@@ -78,6 +79,21 @@ struct options {
   // ARP, ...) comes from here. Empty: steady_clock (engine::now()). A simulation injects a
   // virtual clock and passes the same instants to process().
   std::function<tcp::instant()> clock;
+  // ICMP errors (issue 13): the packet filter also takes destination unreachable, time exceeded
+  // and parameter problem quoting our TCP segments, and the engine acts on them (RFC 5927 checks
+  // in the connection, tcp::connection::on_icmp_error / on_path_mtu). false: ICMP is not received.
+  bool icmp = true;
+  // At most this many ICMP errors processed per second, in bursts of up to icmp_burst (a token
+  // bucket per engine; Linux's numbers for the ICMP it sends, icmp_msgs_per_sec and
+  // icmp_msgs_burst). Beyond it they are dropped and counted. 0 = unlimited.
+  unsigned icmp_rate = 1000;
+  unsigned icmp_burst = 50;
+  // Fragmentation needed below this MTU is taken as this MTU (Linux min_pmtu, 552 = 512 + 40):
+  // a forged "MTU 68" would otherwise make every segment tiny.
+  std::uint16_t min_pmtu = 552;
+  // How long a path MTU learned from ICMP is kept for new connections to that destination (Linux
+  // ip_rt_mtu_expires, 10 minutes).
+  std::chrono::seconds pmtu_expires{600};
   // Seeds the ISN and SYN cookie secrets and the local port order, for a replayable run
   // (simulations). Empty: fresh random bytes per engine (getrandom), as a real stack must have.
   std::optional<std::uint64_t> seed;
@@ -136,6 +152,17 @@ struct engine_stats {
   std::uint64_t connections_timed_out = 0;  // timed_out: retransmissions (or probes) unanswered
   std::uint64_t connections_refused = 0;    // connection_refused
   std::uint64_t connections_failed_other = 0;
+  // ICMP errors (issue 13), every one counted once by its outcome after icmp_received.
+  std::uint64_t icmp_received = 0;        // errors quoting TCP (parsed; malformed ones are in `dropped`)
+  std::uint64_t icmp_matched = 0;         // acted on by a connection (error, remembered error, PMTU)
+  std::uint64_t icmp_no_connection = 0;   // quoting a segment not ours or a four-tuple we do not have
+  std::uint64_t icmp_out_of_window = 0;   // quoted sequence number not outstanding (RFC 5927;
+                                          // Linux LINUX_MIB_OUTOFWINDOWICMPS)
+  std::uint64_t icmp_rate_limited = 0;    // dropped: over options::icmp_rate
+  std::uint64_t icmp_ignored = 0;         // nothing to do: TIME_WAIT, reassembly time exceeded,
+                                          // an unknown code, an MTU not lower than in use, ...
+  std::uint64_t pmtu_lowered = 0;         // connections whose path MTU came down (frag needed)
+  std::uint64_t pmtu_clamped = 0;         // frag-needed MTUs below options::min_pmtu raised to it
 };
 
 // tcp::connection_stats summed over every connection the engine has had, live and retired
@@ -149,6 +176,7 @@ struct tcp_totals {
   std::uint64_t ooo_segments = 0, ooo_dropped = 0, dup_acks = 0, bytes_beyond_window = 0;
   std::uint64_t zero_window_probes = 0, keepalive_probes = 0, events_dropped = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
+  std::uint64_t mtu_probes_sent = 0, mtu_probes_succeeded = 0, mtu_probes_failed = 0, blackholes_detected = 0;
   void add(const tcp::connection_stats& s);
 };
 
@@ -306,6 +334,12 @@ public:
   // Every connection's counters summed (those already retired included).
   tcp_totals tcp_statistics() const;
   const link::interface_info& interface() const { return iface_; }
+  // The path MTU learned from ICMP for `dst` (kept options::pmtu_expires), if any: new connections
+  // to it start with the MSS it allows.
+  std::optional<std::uint16_t> cached_path_mtu(wire::ipv4_addr dst) const;
+  // Who sent the last ICMP error a connection to `dst` took (for front ends whose errors carry
+  // no event, such as the Asio sockets' error codes).
+  std::optional<tcp::icmp_origin> last_icmp_error(wire::ipv4_addr dst) const;
   wire::ipv4_addr local_address() const { return local_; }
   // The frame I/O the engine talks to (for a harness that owns the link's other side).
   link::frame_io& link_io() { return *io_; }
@@ -331,6 +365,12 @@ private:
   void handle_frame(const link::rx_frame& frame, tcp::instant now);
   void handle_arp(const wire::arp_repr& arp);
   void handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
+  void handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr& icmp, tcp::instant now);
+  bool icmp_allowed(tcp::instant now);
+  void learn_path_mtu(wire::ipv4_addr dst, std::uint16_t mtu, tcp::instant now);
+  // The settings for a new connection to `dst`: its MSS capped by the route (RTAX_MTU/ADVMSS) and
+  // the path MTU cache.
+  tcp::config config_for(const tcp::config& base, wire::ipv4_addr dst, tcp::instant now);
   void reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
   void fire_timers(tcp::instant now);
   void mark_dirty(entry& e);
@@ -387,6 +427,20 @@ private:
   std::vector<wheel_hook*> due_;          // scratch for fire_timers
   std::unordered_map<std::uint32_t, neighbour> neighbours_;   // by next-hop address
   std::unordered_map<std::uint32_t, wire::ipv4_addr> next_hops_;  // destination -> next hop
+  // The route's MSS cap per destination (from netlink's RTAX_MTU / RTAX_ADVMSS, when set).
+  std::unordered_map<std::uint32_t, std::uint16_t> route_mss_;
+  // Path MTUs learned from ICMP per destination, until `expires` (Linux's route exceptions).
+  struct pmtu_entry {
+    std::uint16_t mtu;
+    tcp::instant expires;
+  };
+  std::unordered_map<std::uint32_t, pmtu_entry> pmtu_cache_;
+  // Who sent the ICMP error a connection took (attached to its `error` event); few entries.
+  std::unordered_map<wire::four_tuple, tcp::icmp_origin, wire::four_tuple_hash> icmp_origins_;
+  std::unordered_map<std::uint32_t, tcp::icmp_origin> last_icmp_;  // by destination
+  // The ICMP token bucket (options::icmp_rate).
+  std::uint64_t icmp_tokens_ = 0;
+  tcp::instant icmp_stamp_{};
   std::vector<std::byte> tx_buf_;
   std::vector<std::pair<wire::four_tuple, tcp::event>> events_;
 

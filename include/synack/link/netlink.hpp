@@ -46,6 +46,10 @@ struct route_info {
   int ifindex = 0;
   std::optional<wire::ipv4_addr> gateway;  // nullopt: the destination is on-link (same subnet)
   std::optional<wire::ipv4_addr> prefsrc;  // the source address the kernel would choose
+  // The route's metrics (RTA_METRICS), when set: its MTU (`ip route ... mtu N`, or a path MTU the
+  // kernel learned for this destination and has not expired) and advertised MSS (`advmss N`).
+  std::optional<std::uint32_t> mtu;
+  std::optional<std::uint32_t> advmss;
 };
 
 class netlink {

@@ -4,8 +4,10 @@
 //   * ARP frames whose target protocol address is the local address (requests for us, replies to
 //     our requests, probes for our address);
 //   * unfragmented IPv4 TCP frames to the local address with a destination port in the range;
-//   * with icmp_errors, ICMP destination-unreachable and time-exceeded messages to the local
-//     address (their quoted header names the connection; the engine checks it).
+//   * with icmp_errors, ICMP destination-unreachable, time-exceeded and parameter-problem
+//     messages to the local address quoting a TCP segment from the local address whose source
+//     port is in the range (the quoted header names the connection; the engine checks the rest).
+//     A quotation cut before the source port is dropped.
 // Everything else (other ports, other addresses, UDP, ICMP, IPv6, IP fragments) is dropped.
 // Fragments are dropped because synack does not reassemble and a non-first fragment has no ports.
 // The IPv4 header length comes from IHL (`ldxb 4*([14]&0xf)`), so options are handled. Frames

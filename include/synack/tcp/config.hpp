@@ -38,6 +38,19 @@ struct config {
   bool sack_permitted = true;  // RFC 2018: SACK blocks sent, RFC 6675 loss recovery when sending
   bool timestamps = true;      // RFC 7323 TSopt: RTT samples and PAWS
 
+  // --- ICMP and path MTU (issue 13; here, in the padding after the flags above) ------------------
+  // What an ICMP error does to a synchronized connection. false (Linux's default, tcp_v4_err without
+  // IP_RECVERR): nothing at once; the error is remembered (sk_err_soft) and reported instead of
+  // timed_out if the connection later times out. true (RFC 1122 §4.2.3.9, which allows treating
+  // protocol and port unreachable as hard errors; icmp_err_convert's `fatal` codes here): such an
+  // error aborts the connection at once. In SYN_SENT every ICMP error ends the handshake at once
+  // either way (Linux tcp_v4_err: tcp_done_with_error).
+  bool icmp_hard_errors_abort = false;
+  // Packetization-layer path MTU discovery after a black hole (RFC 4821; Linux tcp_mtu_probing=1):
+  // after mtu_probe_after_rtos consecutive timeouts of full-sized segments the MSS drops to
+  // base_mss (1024) and probes search upward for the largest size that gets through.
+  bool mtu_probing = true;
+
   // --- buffers (each allocated once, on first use; the connection's memory is bounded by them) --
   // 4 MiB each: a window of 4 MiB keeps ~1.6 Gbit/s going over a 20 ms round trip (a veth with
   // 10 ms delay each way); Linux's tcp_rmem/tcp_wmem maxima are 6 and 4 MiB. The storage is

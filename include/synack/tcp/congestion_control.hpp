@@ -69,6 +69,9 @@ public:
   // Change the algorithm, keeping cwnd and ssthresh (TCP_CONGESTION on a live socket).
   void set_algorithm(congestion_algorithm algo);
   void set_smss(std::uint32_t smss) { w_.smss = smss; }
+  // A new MSS after a path MTU change: cwnd and ssthresh keep their number of segments (Linux
+  // counts them in packets), so they shrink in bytes with it.
+  void rescale(std::uint32_t smss);
 
   congestion_algorithm algorithm() const { return algo_; }
   std::uint32_t cwnd() const { return w_.cwnd; }

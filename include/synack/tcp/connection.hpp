@@ -27,6 +27,34 @@
 
 namespace synack::tcp {
 
+// Who answered with an ICMP error (RFC 792): the router or host that sent it, and what it said.
+struct icmp_origin {
+  wire::ipv4_addr from;
+  std::uint8_t type = 0;  // 3 destination unreachable, 11 time exceeded, 12 parameter problem
+  std::uint8_t code = 0;
+  friend bool operator==(const icmp_origin&, const icmp_origin&) = default;
+};
+
+// An ICMP error about one of our segments, as the owner (the engine) matched and classified it
+// (Linux tcp_v4_err with icmp_err_convert). The core checks the quoted sequence number (RFC 5927)
+// and decides what the error does in the current state.
+struct icmp_report {
+  seq quoted;          // the sequence number of the segment the error quotes
+  std::errc error{};   // what a kernel socket reports for it (icmp_err_convert's errno)
+  bool fatal = false;  // a hard error (icmp_err_convert's `fatal`: protocol/port unreachable, ...)
+  // Linux tcp_req_err: the errors that drop a passive half-open connection (SYN_RCVD): net/host
+  // unreachable, time exceeded, parameter problem. (Not the `fatal` ones: there is no socket to
+  // report them to, and a transient routing problem is what the SYN-ACK cannot get past.)
+  bool drops_request = false;
+};
+
+// What on_icmp_error()/on_path_mtu() did, for the owner's counters.
+enum class icmp_verdict : std::uint8_t {
+  taken,          // acted on: an error reported or remembered, the path MTU lowered
+  out_of_window,  // the quoted sequence number is not one we have outstanding (RFC 5927 §4.1)
+  ignored,        // nothing to do in this state (TIME_WAIT, CLOSED), or the MTU is not lower
+};
+
 struct event {
   enum class kind : std::uint8_t {
     state_changed,  // from -> to (every transition, in order)
@@ -41,6 +69,9 @@ struct event {
   state from{};
   state to{};
   std::error_code ec{};  // std::errc::connection_refused, connection_reset, timed_out, ...
+  // An `error` caused by an ICMP error (at once, or remembered and reported at a timeout): who
+  // answered. Filled in by the engine, which matched the ICMP message (the core never sees one).
+  std::optional<icmp_origin> icmp{};
 };
 
 struct connection_stats {
@@ -72,6 +103,12 @@ struct connection_stats {
   std::uint32_t challenge_acks_limited = 0;   // challenge ACKs not sent: over the per-second limit
   std::uint32_t invalid_acks_limited = 0;     // answers to unacceptable segments not sent (rate limit)
   std::uint64_t bytes_beyond_window = 0;      // payload bytes cut: past the receive buffer's room
+  // Path MTU (issue 13). 16 bits each (saturating): a connection counts a handful, and four of
+  // them fill what one 64-bit counter would take.
+  std::uint16_t mtu_probes_sent = 0;       // RFC 4821 probes (segments larger than the MSS in use)
+  std::uint16_t mtu_probes_succeeded = 0;  // ... acknowledged: the MSS grew to the probe's size
+  std::uint16_t mtu_probes_failed = 0;     // ... lost: the search's upper bound came down
+  std::uint16_t blackholes_detected = 0;   // full-sized segments timed out repeatedly: MSS lowered
 };
 
 // Congestion state, for inspection (bytes).
@@ -159,6 +196,32 @@ public:
     // (The categories come from statics: std::error_code{} and std::make_error_code() call out.)
     return event{e.what, e.from, e.to, e.errc == 0 ? no_error_ : std::error_code{e.errc, errc_category_}};
   }
+
+  // --- ICMP (the owner matched the message to this connection; RFC 5927 checks here) ----------
+  // An error (destination unreachable other than fragmentation needed, time exceeded, parameter
+  // problem). Counted only if report.quoted is within SND.UNA..SND.NXT (Linux tcp_v4_err; in a
+  // passive SYN_RCVD: the ISS, tcp_req_err). SYN_SENT (and an active SYN_RCVD): the connection
+  // fails at once with report.error. Passive SYN_RCVD: back to LISTEN if report.drops_request.
+  // Synchronized: with config::icmp_hard_errors_abort and a fatal error, fails at once; otherwise
+  // the error is remembered and a later timeout reports it instead of timed_out (cleared by any
+  // acceptable ACK, as Linux clears sk_err_soft).
+  icmp_verdict on_icmp_error(instant now, const icmp_report& report);
+  // Fragmentation needed (RFC 1191): the path now carries at most `mtu` bytes (the owner applied
+  // its floor). Lower than the path MTU in use: the MSS follows (Linux tcp_sync_mss: MTU - 40 -
+  // the options every segment carries) and everything outstanding is sent again at once at the
+  // new size (tcp_simple_retransmit: no backoff, the congestion window keeps its segment count).
+  // `below_floor`: the router asked for less than the floor, so the path may still be too narrow
+  // (remembered as EMSGSIZE for a timeout, as tcp_v4_mtu_reduced does).
+  icmp_verdict on_path_mtu(instant now, seq quoted, std::uint16_t mtu, bool below_floor = false);
+  // The path MTU the connection sends for: learned from ICMP or by probing, else its MSS + 40.
+  std::uint16_t path_mtu() const;
+  // Whether the connection's error came from ICMP (at once, or remembered and reported at a
+  // timeout): the owner attaches who answered.
+  bool error_from_icmp() const { return error_from_icmp_; }
+  // The RFC 4821 search (for inspection): whether black-hole probing is on, and its bounds (MTUs).
+  bool mtu_probing_active() const { return mtup_enabled_; }
+  std::uint16_t mtu_search_low() const { return mtup_low_; }
+  std::uint16_t mtu_search_high() const { return mtup_high_; }
 
   // --- user calls ----------------------------------------------------------------------------
   // Queue data to send; returns how many bytes fit in the send buffer (0 if closed for sending).
@@ -356,11 +419,47 @@ private:
   }
   // Eff.snd.MSS (RFC 9293 §3.7.1): the peer's MSS, capped by ours, minus option space we always
   // use; without SACK blocks (the congestion-control SMSS).
+  // The path MTU (ICMP, RFC 1191) and the RFC 4821 search's lower bound (after a black hole) cap it
+  // too (Linux tcp_mtu_to_mss: MTU - 40, capped by the MSS clamp, minus the options).
   std::uint32_t effective_mss() const {
     std::uint32_t m = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss);
+    if (pmtu_ != 0) m = std::min<std::uint32_t>(m, pmtu_ - ip_tcp_headers);
+    if (mtup_enabled_) m = std::min<std::uint32_t>(m, mtup_low_ - ip_tcp_headers);
     if (opts_.timestamps) m -= std::min(m, timestamp_option_space);
     return std::max(m, min_send_mss);
   }
+  static constexpr std::uint32_t ip_tcp_headers = 40;          // IPv4 + TCP without options
+  // RFC 4821 / Linux: tcp_base_mss (the MSS a black hole falls back to), tcp_probe_threshold (the
+  // search stops when its bounds are closer than this), tcp_retries1 (timeouts before a black hole
+  // is suspected).
+  static constexpr std::uint32_t base_mss = 1024;
+  static constexpr std::uint32_t mtu_probe_threshold = 8;
+  static constexpr unsigned blackhole_after_rtos = 3;
+  // MSS <-> MTU for this connection (options every segment carries included: Linux tcp_mss_to_mtu).
+  std::uint32_t option_space() const { return opts_.timestamps ? timestamp_option_space : 0; }
+  std::uint32_t mtu_to_mss(std::uint32_t mtu) const {
+    return mtu > ip_tcp_headers + option_space() ? mtu - ip_tcp_headers - option_space() : 0;
+  }
+  std::uint32_t mss_to_mtu(std::uint32_t mss) const { return mss + ip_tcp_headers + option_space(); }
+  bool quoted_in_flight(seq quoted) const { return in_range_closed(tcb_.snd_una, quoted, snd_max_); }
+  void fail_icmp(std::errc why) {
+    error_from_icmp_ = true;
+    fail(why);
+  }
+  // A timeout: the remembered ICMP error if there is one (Linux tcp_write_err: sk_err_soft or
+  // ETIMEDOUT).
+  void fail_timed_out() {
+    if (soft_error_ != 0)
+      fail_icmp(static_cast<std::errc>(soft_error_));
+    else
+      fail(std::errc::timed_out);
+  }
+  void retransmit_smaller(instant now);   // Linux tcp_simple_retransmit
+  void mss_changed(std::uint32_t old_mss);
+  void detect_blackhole();                 // on a timeout: RFC 4821 / Linux tcp_mtu_probing
+  inline bool transmit_mtu_probe(instant now, segment& s);
+  void mtu_probe_failed();
+  seq probe_start() const { return probe_end_ - mtu_to_mss(probe_mtu_); }
   static constexpr std::uint32_t timestamp_option_space = 12;  // TSopt (10) + 2 NOPs, as Linux lays it out
   static constexpr std::uint32_t min_send_mss = 48;            // Linux TCP_MIN_SND_MSS
   inline std::uint32_t send_mss() const;   // what fits beside the SACK blocks we would send now
@@ -418,35 +517,50 @@ private:
   std::uint32_t rcv_mss_ = 536;     // largest segment seen: "full-sized" for delayed ACKs
   seq recover_;                     // RFC 6582 "recover": SND.MAX when recovery / the RTO began
   seq high_rxt_;                    // RFC 6675 HighRxt
-  unsigned dupacks_ = 0;
-  unsigned keepalive_out_ = 0;      // unanswered keepalive probes
-  unsigned probes_out_ = 0;         // unanswered zero-window probes
-  unsigned retries_ = 0;            // consecutive RTO expiries without progress
-  unsigned persist_backoffs_ = 0;
-  unsigned challenge_count_ = 0;
+  // (16 bits: the limits they are compared with are clamped to 65,535 by the config's sanitizer,
+  // and the bytes saved pay for the path MTU state below.)
+  std::uint16_t dupacks_ = 0;       // (saturating)
+  std::uint16_t keepalive_out_ = 0; // unanswered keepalive probes
+  std::uint16_t probes_out_ = 0;    // unanswered zero-window probes
+  std::uint16_t retries_ = 0;       // consecutive RTO expiries without progress
+  std::uint16_t persist_backoffs_ = 0;  // (saturating)
+  std::uint16_t challenge_count_ = 0;
   std::uint32_t last_window_advertised_ = 0;  // bytes
   rst_reply pending_rst_;
   bounded_queue<stored_event, event_capacity> events_;
   negotiated_options opts_;         // (7 bytes: after the queue's 50 and before the flags, no padding)
 
+  // Path MTU (issue 13): learned from ICMP fragmentation-needed (0: none, the MSS decides), and the
+  // RFC 4821 search after a black hole (MTUs; a probe is out while probe_mtu_ != 0, ending at
+  // probe_end_ and starting probe_mtu_ - 40 - options bytes before it).
+  std::uint16_t pmtu_ = 0;
+  std::uint16_t mtup_low_ = 0;
+  std::uint16_t mtup_high_ = 0;
+  std::uint16_t probe_mtu_ = 0;
+  seq probe_end_;
+
   state state_ = state::closed;
   std::uint8_t error_ = 0;          // why it failed: a std::errc value, 0 if it did not
-  bool passive_ = false;            // this handshake began in LISTEN
-  bool close_pending_ = false;      // close() in SYN_RCVD: FIN after the handshake
-  bool peer_fin_ = false;           // the peer's FIN was accepted
-  bool in_recovery_ = false;
-  bool rexmit_owed_ = false;        // fast retransmit / NewReno partial ACK: resend at SND.UNA
-  bool cwnd_limited_ = false;       // a send was held by cwnd since the last ACK
-  bool force_send_ = false;         // persist expiry with a small window: sender SWS override
-  bool ack_owed_ = false;           // output obligations
-  bool probe_owed_ = false;
-  bool syn_retransmitted_ = false;
-  bool invalid_ack_sent_ = false;
-  bool send_was_full_ = false;
-  bool readable_queued_ = false;
-  bool rst_pending_ = false;        // pending_rst_ is to go out
-  bool rst_with_ack_ = false;       // with the ACK bit
-  bool orphaned_ = false;           // orphan(): FIN_WAIT_2 may time out
+  std::uint8_t soft_error_ = 0;     // an ICMP error remembered for a timeout (Linux sk_err_soft)
+  // The flags, one bit each (an idle connection is paid for per byte: tests/tcp/footprint_test).
+  bool passive_ : 1 = false;            // this handshake began in LISTEN
+  bool close_pending_ : 1 = false;      // close() in SYN_RCVD: FIN after the handshake
+  bool peer_fin_ : 1 = false;           // the peer's FIN was accepted
+  bool in_recovery_ : 1 = false;
+  bool rexmit_owed_ : 1 = false;        // fast retransmit / NewReno partial ACK: resend at SND.UNA
+  bool cwnd_limited_ : 1 = false;       // a send was held by cwnd since the last ACK
+  bool force_send_ : 1 = false;         // persist expiry with a small window: sender SWS override
+  bool ack_owed_ : 1 = false;           // output obligations
+  bool probe_owed_ : 1 = false;
+  bool syn_retransmitted_ : 1 = false;
+  bool invalid_ack_sent_ : 1 = false;
+  bool send_was_full_ : 1 = false;
+  bool readable_queued_ : 1 = false;
+  bool rst_pending_ : 1 = false;        // pending_rst_ is to go out
+  bool rst_with_ack_ : 1 = false;       // with the ACK bit
+  bool orphaned_ : 1 = false;           // orphan(): FIN_WAIT_2 may time out
+  bool error_from_icmp_ : 1 = false;    // error_ came from ICMP (at once or at a timeout)
+  bool mtup_enabled_ : 1 = false;       // RFC 4821 search on (a black hole was detected)
 };
 
 }  // namespace synack::tcp

@@ -1,0 +1,609 @@
+// ICMP errors and path MTU (issue 13), end to end through two engines on memory links with a
+// "router" in between: the harness moves the frames (1 ms each way, virtual clock) and may drop
+// them, answer them with an ICMP error from the router's address, or forge one.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "synack/engine/engine.hpp"
+#include "synack/link/memory_link.hpp"
+#include "synack/wire/ethernet.hpp"
+#include "synack/wire/icmp.hpp"
+#include "synack/wire/ipv4.hpp"
+
+namespace {
+
+using namespace synack;
+using namespace std::chrono_literals;
+
+constexpr std::uint16_t server_port = 7000;
+const wire::ipv4_addr addr_a = wire::ipv4_addr::from_octets(10, 99, 0, 1);
+const wire::ipv4_addr addr_b = wire::ipv4_addr::from_octets(10, 99, 0, 2);
+const wire::ipv4_addr router = wire::ipv4_addr::from_octets(10, 99, 0, 254);
+const wire::mac_addr mac_a{{0x02, 0, 0, 0, 0, 0x0a}};
+const wire::mac_addr mac_b{{0x02, 0, 0, 0, 0, 0x0b}};
+const wire::mac_addr mac_router{{0x02, 0, 0, 0, 0, 0xfe}};
+
+// The parts of a frame the router looks at.
+struct frame_info {
+  bool tcp = false;
+  std::size_t ip_len = 0;  // IPv4 total length
+  bool syn = false, ack = false, rst = false;
+  std::size_t payload = 0;
+  wire::ipv4_addr src, dst;
+};
+
+frame_info inspect(std::span<const std::byte> f) {
+  frame_info i;
+  if (f.size() < 34 || f[12] != std::byte{0x08} || f[13] != std::byte{0x00}) return i;
+  const std::size_t ihl = (std::to_integer<std::size_t>(f[14]) & 0xf) * 4;
+  i.ip_len = std::to_integer<std::size_t>(f[16]) << 8 | std::to_integer<std::size_t>(f[17]);
+  auto addr = [&](std::size_t at) {
+    return wire::ipv4_addr::from_octets(std::to_integer<std::uint8_t>(f[at]), std::to_integer<std::uint8_t>(f[at + 1]),
+                                        std::to_integer<std::uint8_t>(f[at + 2]), std::to_integer<std::uint8_t>(f[at + 3]));
+  };
+  i.src = addr(26);
+  i.dst = addr(30);
+  if (f[23] != std::byte{6} || f.size() < 14 + ihl + 20) return i;
+  i.tcp = true;
+  const std::size_t t = 14 + ihl;
+  const auto flags = std::to_integer<unsigned>(f[t + 13]);
+  i.syn = flags & 0x02;
+  i.rst = flags & 0x04;
+  i.ack = flags & 0x10;
+  const std::size_t doff = (std::to_integer<std::size_t>(f[t + 12]) >> 4) * 4;
+  i.payload = i.ip_len - ihl - doff;
+  return i;
+}
+
+// The MSS option of a SYN, if any.
+std::optional<std::uint16_t> syn_mss(std::span<const std::byte> f) {
+  const std::size_t t = 14 + (std::to_integer<std::size_t>(f[14]) & 0xf) * 4;
+  const std::size_t doff = (std::to_integer<std::size_t>(f[t + 12]) >> 4) * 4;
+  for (std::size_t o = t + 20; o + 1 < t + doff;) {
+    const auto kind = std::to_integer<unsigned>(f[o]);
+    if (kind == 0) break;
+    if (kind == 1) {
+      ++o;
+      continue;
+    }
+    if (kind == 2) return static_cast<std::uint16_t>(std::to_integer<unsigned>(f[o + 2]) << 8 | std::to_integer<unsigned>(f[o + 3]));
+    o += std::max<std::size_t>(std::to_integer<std::size_t>(f[o + 1]), 2);
+  }
+  return std::nullopt;
+}
+
+// An ICMP error from `from` about `offending` (an Ethernet + IPv4 + TCP frame we sent), quoting
+// its IP header and the first 28 bytes of TCP (sequence number moved by `seq_offset`).
+std::vector<std::byte> icmp_about(std::span<const std::byte> offending, std::uint8_t type, std::uint8_t code,
+                                  std::uint16_t mtu = 0, std::uint32_t seq_offset = 0,
+                                  wire::ipv4_addr from = router, std::optional<std::uint16_t> total_length = {}) {
+  const frame_info i = inspect(offending);
+  const std::size_t ihl = (std::to_integer<std::size_t>(offending[14]) & 0xf) * 4;
+  std::vector<std::byte> tcp(offending.begin() + 14 + static_cast<std::ptrdiff_t>(ihl),
+                             offending.begin() + 14 + static_cast<std::ptrdiff_t>(ihl) +
+                                 static_cast<std::ptrdiff_t>(std::min<std::size_t>(28, i.ip_len - ihl)));
+  std::uint32_t seq = std::to_integer<std::uint32_t>(tcp[4]) << 24 | std::to_integer<std::uint32_t>(tcp[5]) << 16 |
+                      std::to_integer<std::uint32_t>(tcp[6]) << 8 | std::to_integer<std::uint32_t>(tcp[7]);
+  seq += seq_offset;
+  for (int k = 0; k < 4; ++k) tcp[4 + static_cast<std::size_t>(k)] = static_cast<std::byte>(seq >> (24 - 8 * k));
+  wire::icmp_error_repr m;
+  m.type = type;
+  m.code = code;
+  m.next_hop_mtu = mtu;
+  m.quote.src = i.src;
+  m.quote.dst = i.dst;
+  m.quote.protocol = wire::ip_protocol::tcp;
+  m.quote.ttl = 63;
+  m.quote.total_length = total_length.value_or(static_cast<std::uint16_t>(i.ip_len));
+  m.quote.dont_fragment = true;
+  m.quote.transport = tcp;
+  wire::ipv4_repr ip;
+  ip.src = from;
+  ip.dst = i.src;
+  ip.protocol = wire::ip_protocol::icmp;
+  ip.payload_len = static_cast<std::uint16_t>(m.buffer_len());
+  std::vector<std::byte> out(14 + ip.buffer_len());
+  const wire::mac_addr to_mac{{std::to_integer<std::uint8_t>(offending[6]), std::to_integer<std::uint8_t>(offending[7]),
+                               std::to_integer<std::uint8_t>(offending[8]), std::to_integer<std::uint8_t>(offending[9]),
+                               std::to_integer<std::uint8_t>(offending[10]), std::to_integer<std::uint8_t>(offending[11])}};
+  wire::emit_ethernet(out, to_mac, mac_router, wire::ethertype::ipv4);
+  ip.emit(std::span(out).subspan(14));
+  m.emit(std::span(out).subspan(34));
+  return out;
+}
+
+// What the router does with a frame: pass it, drop it, and/or send something back to its sender.
+struct verdict {
+  bool pass = true;
+  std::vector<std::byte> reply;  // delivered to the sender after the link delay
+};
+
+// Two engines, A (client, ports 20000-29999) and B (listening on 7000), and the router between.
+struct path {
+  tcp::instant now{std::chrono::hours{1}};
+  link::memory_link* la = nullptr;
+  link::memory_link* lb = nullptr;
+  std::unique_ptr<engine::engine> a, b;
+  std::function<verdict(std::span<const std::byte>, bool a_to_b)> route = [](auto, bool) { return verdict{}; };
+  std::vector<std::pair<wire::four_tuple, tcp::event>> events_a, events_b;
+  struct in_flight {
+    tcp::instant at;
+    bool to_b;
+    std::vector<std::byte> frame;
+  };
+  std::vector<in_flight> wire_;
+  tcp::duration delay = 1ms;
+  std::size_t largest_a_to_b = 0, largest_b_to_a = 0;  // IP lengths that got through
+  std::optional<tcp::instant> error_at_a;  // when A's first error event was delivered
+
+  explicit path(const std::function<void(engine::options&)>& tweak = {}) {
+    engine::options eo;
+    eo.clock = [this] { return now; };
+    eo.tcp.msl = 1s;
+    if (tweak) tweak(eo);
+    auto link_a = std::make_unique<link::memory_link>();
+    auto link_b = std::make_unique<link::memory_link>();
+    la = link_a.get();
+    lb = link_b.get();
+    engine::options oa = eo, ob = eo;
+    oa.seed = 11;
+    oa.ports = link::port_range{20000, 29999};
+    ob.seed = 12;
+    ob.ports = link::port_range{server_port, server_port};
+    a = std::make_unique<engine::engine>(oa, std::move(link_a), link::link_facts{mac_a, 1500, addr_a, 24, std::nullopt});
+    b = std::make_unique<engine::engine>(ob, std::move(link_b), link::link_facts{mac_b, 1500, addr_b, 24, std::nullopt});
+    a->on_event([this](const wire::four_tuple& t, const tcp::event& e) {
+      events_a.emplace_back(t, e);
+      if (e.what == tcp::event::kind::error && !error_at_a) error_at_a = now;
+    });
+    b->on_event([this](const wire::four_tuple& t, const tcp::event& e) { events_b.emplace_back(t, e); });
+  }
+
+  // Processes both engines, moves what they sent through the router, advances the clock to the
+  // next thing that happens (frame arrival or timer). One round.
+  void step() {
+    a->process(now);
+    b->process(now);
+    auto carry = [&](link::memory_link& l, bool to_b) {
+      l.take_sent([&](std::span<const std::byte> f) {
+        verdict v = route(f, to_b);
+        if (v.pass) wire_.push_back({now + delay, to_b, {f.begin(), f.end()}});
+        if (!v.reply.empty()) wire_.push_back({now + delay, !to_b, std::move(v.reply)});
+      });
+    };
+    carry(*la, true);
+    carry(*lb, false);
+    // Deliver what is due, in order.
+    std::stable_sort(wire_.begin(), wire_.end(), [](const in_flight& x, const in_flight& y) { return x.at < y.at; });
+    std::size_t delivered = 0;
+    while (delivered < wire_.size() && wire_[delivered].at <= now) {
+      auto& f = wire_[delivered++];
+      const frame_info i = inspect(f.frame);
+      if (f.to_b) {
+        if (i.tcp && i.src == addr_a) largest_a_to_b = std::max(largest_a_to_b, i.ip_len);
+        lb->deliver(f.frame);
+      } else {
+        if (i.tcp && i.src == addr_b) largest_b_to_a = std::max(largest_b_to_a, i.ip_len);
+        la->deliver(f.frame);
+      }
+    }
+    wire_.erase(wire_.begin(), wire_.begin() + static_cast<std::ptrdiff_t>(delivered));
+    if (delivered > 0 || la->ready() || lb->ready()) return;
+    std::optional<tcp::instant> next;
+    for (auto d : {a->next_deadline(), b->next_deadline()})
+      if (d && (!next || *d < *next)) next = d;
+    if (!wire_.empty() && (!next || wire_.front().at < *next)) next = wire_.front().at;
+    now = next ? std::max(*next, now + 1us) : now + 1s;
+  }
+
+  // Steps until `done` or `limit` of virtual time; true if done.
+  bool run(const std::function<bool()>& done, tcp::duration limit) {
+    const tcp::instant until = now + limit;
+    while (!done()) {
+      if (now > until) return false;
+      step();
+    }
+    return true;
+  }
+
+  std::optional<tcp::event> error_of(const std::vector<std::pair<wire::four_tuple, tcp::event>>& evs,
+                                     const wire::four_tuple& t) const {
+    for (const auto& [tt, e] : evs)
+      if (tt == t && e.what == tcp::event::kind::error) return e;
+    return std::nullopt;
+  }
+  bool connected(const wire::four_tuple& t) const {
+    for (const auto& [tt, e] : events_a)
+      if (tt == t && e.what == tcp::event::kind::connected) return true;
+    return false;
+  }
+};
+
+bool is_data_from(const frame_info& i, wire::ipv4_addr who) { return i.tcp && i.src == who && i.payload > 0; }
+
+// Linux icmp_err_convert (net/ipv4/icmp.c), codes 0-15 of destination unreachable.
+const int linux_unreach_errno[16] = {ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT, ECONNREFUSED, EMSGSIZE,
+                                     EOPNOTSUPP,  ENETUNREACH,  EHOSTDOWN,   ENONET,       ENETUNREACH,
+                                     EHOSTUNREACH, ENETUNREACH, EHOSTUNREACH, EHOSTUNREACH, EHOSTUNREACH,
+                                     EHOSTUNREACH};
+
+// The kernel-socket outcome of a SYN answered by ICMP (type, code): the error at A.
+std::optional<tcp::event> refuse_syn_with(std::uint8_t type, std::uint8_t code, tcp::duration& took) {
+  path p;
+  p.b->listen(server_port);
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (to_b && i.tcp && i.syn) return verdict{false, icmp_about(f, type, code)};
+    return verdict{};
+  };
+  const tcp::instant start = p.now;
+  const auto t = p.a->connect(addr_b, server_port);
+  p.run([&] { return p.error_of(p.events_a, t).has_value(); }, 5s);
+  took = p.error_at_a.value_or(p.now) - start;
+  return p.error_of(p.events_a, t);
+}
+
+// 1 MB from A to B, echoed back by B; returns whether every byte came back in `limit`.
+struct echo_run {
+  std::vector<std::byte> sent, echoed;
+  std::map<wire::four_tuple, std::vector<std::byte>> pending;  // at B: received, not yet echoed
+  wire::four_tuple t{};
+  std::size_t offset = 0;
+  bool ok = false;
+  tcp::duration took{};
+};
+
+void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit) {
+  r.sent.resize(bytes);
+  for (std::size_t i = 0; i < bytes; ++i) r.sent[i] = static_cast<std::byte>((i * 131 + i / 977) & 0xff);
+  p.b->listen(server_port);
+  std::vector<std::byte> scratch(64 * 1024);
+  auto pump_b = [&](const wire::four_tuple& t) {
+    auto& q = r.pending[t];
+    for (std::size_t n; (n = p.b->receive(t, scratch)) > 0;) q.insert(q.end(), scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n));
+    const std::size_t n = p.b->send(t, q);
+    q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
+  };
+  p.b->on_acceptable([&](std::uint16_t port) {
+    while (auto t = p.b->accept(port)) pump_b(*t);
+  });
+  p.b->on_event([&](const wire::four_tuple& t, const tcp::event& e) {
+    p.events_b.emplace_back(t, e);
+    if (r.pending.count(t)) pump_b(t);
+  });
+  auto pump_a = [&] {
+    while (r.offset < r.sent.size()) {
+      const std::size_t n = p.a->send(r.t, std::span<const std::byte>(r.sent).subspan(r.offset));
+      if (n == 0) break;
+      r.offset += n;
+    }
+    for (std::size_t n; (n = p.a->receive(r.t, scratch)) > 0;)
+      r.echoed.insert(r.echoed.end(), scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n));
+  };
+  // As a kernel client: writes once connect() completed (the handshake's ACK goes alone).
+  p.a->on_event([&](const wire::four_tuple& t, const tcp::event& e) {
+    p.events_a.emplace_back(t, e);
+    if (t == r.t && p.connected(t)) pump_a();
+  });
+  const tcp::instant start = p.now;
+  r.t = p.a->connect(addr_b, server_port);
+  r.ok = p.run([&] { return r.echoed.size() >= r.sent.size() || p.error_of(p.events_a, r.t); }, limit);
+  r.took = p.now - start;
+  r.ok = r.ok && r.echoed == r.sent;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(icmp)
+
+BOOST_AUTO_TEST_CASE(syn_sent_each_unreachable_code_ends_the_handshake_at_once_with_linux_errno) {
+  for (std::uint8_t code = 0; code < 16; ++code) {
+    if (code == wire::icmp_unreach::frag_needed) continue;  // PMTU only
+    tcp::duration took{};
+    const auto e = refuse_syn_with(wire::icmp_type::dest_unreachable, code, took);
+    BOOST_TEST_REQUIRE(e.has_value(), "code " << int{code} << ": no error");
+    BOOST_TEST(e->ec.value() == linux_unreach_errno[code], "code " << int{code} << ": " << e->ec.message());
+    BOOST_TEST((e->ec.category() == std::generic_category()));
+    BOOST_TEST((took < 10ms), "code " << int{code} << ": " << std::chrono::duration_cast<std::chrono::microseconds>(took).count() << " us");  // the ICMP's round trip, not a timeout
+    BOOST_TEST_REQUIRE(e->icmp.has_value());
+    BOOST_TEST((e->icmp->from == router));
+    BOOST_TEST(e->icmp->type == wire::icmp_type::dest_unreachable);
+    BOOST_TEST(e->icmp->code == code);
+  }
+  // The named ones of the issue: REJECT's default, admin-prohibited, host and net prohibited.
+  tcp::duration took{};
+  BOOST_TEST((refuse_syn_with(3, 3, took)->ec == std::errc::connection_refused));
+  BOOST_TEST((refuse_syn_with(3, 13, took)->ec == std::errc::host_unreachable));
+  BOOST_TEST((refuse_syn_with(3, 10, took)->ec == std::errc::host_unreachable));
+  BOOST_TEST((refuse_syn_with(3, 9, took)->ec == std::errc::network_unreachable));
+}
+
+BOOST_AUTO_TEST_CASE(syn_sent_time_exceeded_and_parameter_problem_end_the_handshake) {
+  tcp::duration took{};
+  auto e = refuse_syn_with(wire::icmp_type::time_exceeded, 0, took);
+  BOOST_TEST_REQUIRE(e.has_value());
+  BOOST_TEST((e->ec == std::errc::host_unreachable));
+  BOOST_TEST(e->icmp->type == wire::icmp_type::time_exceeded);
+  e = refuse_syn_with(wire::icmp_type::parameter_problem, 0, took);
+  BOOST_TEST_REQUIRE(e.has_value());
+  BOOST_TEST(e->ec.value() == EPROTO);
+  // Reassembly time exceeded is not about our (unfragmented) segment: Linux drops it.
+  e = refuse_syn_with(wire::icmp_type::time_exceeded, 1, took);
+  BOOST_TEST(!e.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(icmp_quoting_a_sequence_number_not_outstanding_is_ignored_and_counted) {
+  path p;
+  p.b->listen(server_port);
+  bool forged = false;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (to_b && i.tcp && i.syn && !forged) {
+      forged = true;  // a blind attacker's guess: the SYN's ISS + 1000; the SYN itself goes on
+      return verdict{true, icmp_about(f, 3, 3, 0, 1000)};
+    }
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST(p.run([&] { return p.connected(t); }, 5s));
+  BOOST_TEST(!p.error_of(p.events_a, t));
+  BOOST_TEST(p.a->stats().icmp_received == 1u);
+  BOOST_TEST(p.a->stats().icmp_out_of_window == 1u);
+  BOOST_TEST(p.a->stats().icmp_matched == 0u);
+
+  // Established: an error quoting data never sent, and one about a four-tuple we do not have.
+  std::vector<std::byte> data(100, std::byte{1});
+  std::vector<std::byte> last;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && is_data_from(inspect(f), addr_a)) last.assign(f.begin(), f.end());
+    return verdict{};
+  };
+  p.a->send(t, data);
+  p.run([&] { return !last.empty(); }, 1s);
+  p.la->deliver(icmp_about(last, 3, 1, 0, 5000));
+  std::vector<std::byte> elsewhere = last;
+  elsewhere[14 + 20 + 2] = std::byte{0x55};  // to another destination port
+  p.la->deliver(icmp_about(elsewhere, 3, 1));
+  p.a->process(p.now);
+  BOOST_TEST(p.a->stats().icmp_out_of_window == 2u);
+  BOOST_TEST(p.a->stats().icmp_no_connection == 1u);
+  BOOST_TEST((p.a->find(t)->current_state() == tcp::state::established));
+}
+
+BOOST_AUTO_TEST_CASE(established_host_unreachable_does_not_abort_and_a_later_timeout_reports_it) {
+  path p([](engine::options& o) { o.tcp.data_retries = 4; });
+  p.b->listen(server_port);
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  // B's host goes away: the router answers A's data with host unreachable (once).
+  bool answered = false;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (!to_b) return verdict{};
+    if (is_data_from(inspect(f), addr_a) && !answered) {
+      answered = true;
+      return verdict{false, icmp_about(f, 3, 1)};
+    }
+    return verdict{false, {}};
+  };
+  std::vector<std::byte> data(1000, std::byte{7});
+  p.a->send(t, data);
+  const tcp::instant sent = p.now;
+  p.run([&] { return p.now > sent + 100ms; }, 1s);
+  BOOST_TEST(answered);
+  BOOST_TEST(!p.error_of(p.events_a, t));  // Linux: only sk_err_soft
+  BOOST_TEST(p.a->stats().icmp_matched == 1u);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.error_of(p.events_a, t).has_value(); }, 60s));
+  const auto e = p.error_of(p.events_a, t);
+  BOOST_TEST((e->ec == std::errc::host_unreachable));  // not a bare timed_out
+  BOOST_TEST_REQUIRE(e->icmp.has_value());
+  BOOST_TEST((e->icmp->from == router));
+  BOOST_TEST(e->icmp->code == 1);
+  BOOST_TEST((p.now - sent > 3s));  // after the retransmissions, not at once
+}
+
+BOOST_AUTO_TEST_CASE(established_port_unreachable_aborts_at_once_with_icmp_hard_errors_abort) {
+  path p([](engine::options& o) { o.tcp.icmp_hard_errors_abort = true; });
+  p.b->listen(server_port);
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && is_data_from(inspect(f), addr_a)) return verdict{false, icmp_about(f, 3, 3)};
+    return verdict{};
+  };
+  std::vector<std::byte> data(10, std::byte{7});
+  p.a->send(t, data);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.error_of(p.events_a, t).has_value(); }, 100ms));
+  BOOST_TEST((p.error_of(p.events_a, t)->ec == std::errc::connection_refused));
+}
+
+BOOST_AUTO_TEST_CASE(half_open_child_is_dropped_by_host_unreachable_quoting_its_iss_only) {
+  path p;
+  p.b->listen(server_port);
+  int answered = 0;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (!to_b && i.tcp && i.syn && i.ack) {  // B's SYN-ACK
+      ++answered;
+      // First a forged one (ISS + 1: tcp_req_err counts only the ISS), then a port unreachable
+      // (no effect on a request), then host unreachable: the request is dropped.
+      if (answered == 1) return verdict{false, icmp_about(f, 3, 1, 0, 1)};
+      if (answered == 2) return verdict{false, icmp_about(f, 3, 3)};
+      return verdict{false, icmp_about(f, 3, 1)};
+    }
+    return verdict{!(to_b && i.tcp && !i.syn), {}};  // A's later segments do not reach B
+  };
+  p.a->connect(addr_b, server_port);
+  p.run([&] { return answered >= 3 && p.b->connection_count() == 0; }, 10s);
+  BOOST_TEST(answered >= 3);
+  BOOST_TEST(p.b->stats().icmp_out_of_window == 1u);
+  BOOST_TEST(p.b->stats().icmp_ignored == 1u);
+  BOOST_TEST(p.b->stats().icmp_matched == 1u);
+  BOOST_TEST(p.b->listener_statistics(server_port)->half_open_dropped == 1u);
+  BOOST_TEST(p.b->connection_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(icmp_processing_is_rate_limited) {
+  path p;
+  p.b->listen(server_port);
+  std::vector<std::byte> syn;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && inspect(f).syn) syn.assign(f.begin(), f.end());
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  for (int i = 0; i < 80; ++i) p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));  // all out of window
+  p.a->process(p.now);
+  BOOST_TEST(p.a->stats().icmp_received == 80u);
+  BOOST_TEST(p.a->stats().icmp_rate_limited == 30u);  // the burst is 50
+  BOOST_TEST(p.a->stats().icmp_out_of_window == 50u);
+  p.now += 1s;  // the bucket refills
+  p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));
+  p.a->process(p.now);
+  BOOST_TEST(p.a->stats().icmp_out_of_window == 51u);
+}
+
+BOOST_AUTO_TEST_CASE(frag_needed_1400_lowers_the_mss_resends_at_once_and_every_byte_arrives) {
+  path p;
+  int icmps = 0;
+  p.route = [&](std::span<const std::byte> f, bool) {
+    const frame_info i = inspect(f);
+    if (i.ip_len > 1400) {
+      ++icmps;
+      return verdict{false, icmp_about(f, 3, 4, 1400)};
+    }
+    return verdict{};
+  };
+  echo_run r;
+  echo(p, r, 1 << 20, 30s);
+  BOOST_TEST(r.ok, "echoed " << r.echoed.size() << " of " << r.sent.size());
+  BOOST_TEST(icmps > 0);
+  BOOST_TEST(p.largest_a_to_b <= 1400u);
+  BOOST_TEST(p.largest_b_to_a <= 1400u);
+  BOOST_TEST(p.a->stats().pmtu_lowered >= 1u);
+  BOOST_TEST(p.b->stats().pmtu_lowered >= 1u);
+  // Resent at once: no retransmission timeout was needed, at either end.
+  BOOST_TEST(p.a->tcp_statistics().rto_expirations == 0u);
+  BOOST_TEST(p.b->tcp_statistics().rto_expirations == 0u);
+  const tcp::connection* c = p.a->find(r.t);
+  BOOST_TEST_REQUIRE(c);
+  BOOST_TEST(c->path_mtu() == 1400u);
+  BOOST_TEST(*p.a->cached_path_mtu(addr_b) == 1400u);
+  BOOST_TEST_MESSAGE("1 MiB echoed through a 1400-byte hop in "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count() << " ms virtual, "
+                     << icmps << " ICMP errors");
+}
+
+BOOST_AUTO_TEST_CASE(black_hole_is_detected_and_mtu_probing_recovers) {
+  path p;
+  std::size_t dropped = 0;
+  p.route = [&](std::span<const std::byte> f, bool) {
+    if (inspect(f).ip_len > 1400) {
+      ++dropped;
+      return verdict{false, {}};  // ICMP filtered: nothing comes back
+    }
+    return verdict{};
+  };
+  echo_run r;
+  echo(p, r, 1 << 20, 20s);  // detection after 4 timeouts (~3 s), as Linux's
+  BOOST_TEST(r.ok, "echoed " << r.echoed.size() << " of " << r.sent.size());
+  const auto ta = p.a->tcp_statistics(), tb = p.b->tcp_statistics();
+  BOOST_TEST(ta.blackholes_detected >= 1u);
+  BOOST_TEST(tb.blackholes_detected >= 1u);
+  BOOST_TEST(ta.mtu_probes_sent >= 1u);
+  BOOST_TEST_MESSAGE("black hole: 1 MiB echoed in " << std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count()
+                                                    << " ms virtual; A probes " << ta.mtu_probes_sent << " ("
+                                                    << ta.mtu_probes_succeeded << " ok, " << ta.mtu_probes_failed
+                                                    << " lost), " << dropped << " frames dropped");
+  const tcp::connection* c = p.a->find(r.t);
+  BOOST_TEST_REQUIRE(c);
+  BOOST_TEST(c->mtu_probing_active());
+  // The search found a size that fits, above the 1024-byte fallback.
+  BOOST_TEST(c->mtu_search_low() <= 1400u);
+  BOOST_TEST(c->mtu_search_low() > 1024u + 52u);
+}
+
+BOOST_AUTO_TEST_CASE(frag_needed_below_the_floor_is_clamped_to_min_pmtu) {
+  path p;
+  p.b->listen(server_port);
+  bool answered = false;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && is_data_from(inspect(f), addr_a) && !answered) {
+      answered = true;
+      return verdict{false, icmp_about(f, 3, 4, 300)};
+    }
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  std::vector<std::byte> data(4000, std::byte{3});
+  p.a->send(t, data);
+  p.run([&] { return answered && p.a->find(t)->tcb().snd_una == p.a->find(t)->tcb().snd_nxt; }, 5s);
+  BOOST_TEST(p.a->find(t)->path_mtu() == 552u);
+  BOOST_TEST(p.a->stats().pmtu_clamped == 1u);
+  BOOST_TEST(p.a->stats().pmtu_lowered == 1u);
+  BOOST_TEST(*p.a->cached_path_mtu(addr_b) == 552u);
+}
+
+BOOST_AUTO_TEST_CASE(frag_needed_without_an_mtu_takes_the_rfc1191_plateau) {
+  path p;
+  p.b->listen(server_port);
+  bool answered = false;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && is_data_from(inspect(f), addr_a) && !answered) {
+      answered = true;
+      return verdict{false, icmp_about(f, 3, 4, 0)};  // an old router: no next-hop MTU
+    }
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  std::vector<std::byte> data(4000, std::byte{3});
+  p.a->send(t, data);
+  p.run([&] { return answered && p.a->find(t)->path_mtu() != 1500; }, 5s);
+  BOOST_TEST(p.a->find(t)->path_mtu() == 1492u);  // the plateau below the 1500-byte datagram
+}
+
+BOOST_AUTO_TEST_CASE(path_mtu_cache_serves_the_next_connection_until_it_expires) {
+  path p;
+  p.b->listen(server_port);
+  std::vector<std::uint16_t> syn_mss_seen;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (to_b && i.tcp && i.syn) syn_mss_seen.push_back(syn_mss(f).value_or(0));
+    if (i.ip_len > 1400) return verdict{false, icmp_about(f, 3, 4, 1400)};
+    return verdict{};
+  };
+  const auto t1 = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t1); }, 5s));
+  std::vector<std::byte> data(8000, std::byte{3});
+  p.a->send(t1, data);
+  p.run([&] { return p.a->find(t1)->tcb().snd_una == p.a->find(t1)->tcb().snd_nxt && p.a->send(t1, {}) == 0; }, 5s);
+  BOOST_TEST_REQUIRE(p.a->cached_path_mtu(addr_b).has_value());
+  BOOST_TEST(*p.a->cached_path_mtu(addr_b) == 1400u);
+  const auto t2 = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t2); }, 5s));
+  BOOST_TEST(p.a->find(t2)->settings().mss == 1360u);  // from the cache, before any ICMP
+  BOOST_TEST(p.a->find(t2)->path_mtu() == 1400u);
+  // Ten minutes on (Linux ip_rt_mtu_expires): forgotten.
+  p.now += 10min + 1s;
+  BOOST_TEST(!p.a->cached_path_mtu(addr_b).has_value());
+  const auto t3 = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t3); }, 5s));
+  BOOST_TEST(p.a->find(t3)->settings().mss == 1460u);
+  BOOST_TEST_REQUIRE(syn_mss_seen.size() == 3u);
+  BOOST_TEST(syn_mss_seen[0] == 1460u);
+  BOOST_TEST(syn_mss_seen[1] == 1360u);  // Linux advertises the PMTU's MSS too (advmss of the dst)
+  BOOST_TEST(syn_mss_seen[2] == 1460u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
