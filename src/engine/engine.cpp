@@ -209,7 +209,6 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.rx_ring_bytes = opts_.rx_ring_bytes;
   so.rx_frame_size = opts_.rx_frame_size;
   so.tx_timestamps = opts_.tx_timestamps;
-  so.icmp_errors = opts_.icmp_errors;
   so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
   so.icmp_errors = opts_.icmp;
   io_ = std::make_unique<link::packet_socket>(so);

@@ -74,6 +74,7 @@ kernel_probe_result kernel_probe(const kernel_probe_options& o) {
   socklen_t tl = sizeof ti;
   bool have_info = ::getsockopt(s.fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0;
   if (have_info) r.syn_retransmits = ti.tcpi_total_retrans;
+  r.elapsed_us = std::chrono::duration<double, std::micro>(done - start).count();
   if (err != 0) {
     r.error = error_name({err, std::system_category()});
     linger l{1, 0};  // nothing half-open left behind on a timeout

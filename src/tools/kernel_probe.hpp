@@ -24,6 +24,7 @@ struct kernel_probe_result {
   std::string error;         // as error_name(): "connection_refused", "timed_out", ...
   std::string local;         // "IP:PORT" the kernel chose
   double handshake_us = 0;   // connect() called -> poll() says connected (steady clock)
+  double elapsed_us = 0;     // connect() called -> the outcome, success or failure
   std::optional<double> kernel_rtt_us;  // TCP_INFO tcpi_rtt: the kernel's own SYN -> SYN-ACK sample
   std::uint32_t syn_retransmits = 0;    // TCP_INFO tcpi_total_retrans
 };

@@ -52,6 +52,7 @@ struct probe {
   bool ok = false;
   std::string error;
   double handshake_us = 0;
+  double elapsed_us = 0;  // SYN sent -> the outcome (success or failure)
   std::optional<double> wire_us;
   std::optional<std::chrono::nanoseconds> synack_rx;  // the SYN-ACK's ring timestamp (CLOCK_REALTIME)
   bool wire_from_tx_timestamp = false;
@@ -324,6 +325,7 @@ private:
 
   void finish(probe& p, bool ok, const std::string& error) {
     p.done = true;
+    p.elapsed_us = ok ? p.handshake_us : to_us(engine::engine::now() - p.started);
     track(p.tuple, p);
     p.ok = ok;
     p.error = error;
@@ -360,6 +362,7 @@ private:
       nlohmann::json j = {{"type", "probe"},   {"seq", seq},     {"engine", "kernel"},
                           {"local", r.local},  {"remote", remote}, {"ok", r.ok},
                           {"syn_retransmits", r.syn_retransmits}};
+      j["elapsed_us"] = r.elapsed_us;
       j["handshake_us"] = r.ok ? nlohmann::json(r.handshake_us) : nlohmann::json(nullptr);
       j["kernel_rtt_us"] = r.kernel_rtt_us ? nlohmann::json(*r.kernel_rtt_us) : nlohmann::json(nullptr);
       j["error"] = r.ok ? nlohmann::json(nullptr) : nlohmann::json(r.error);
@@ -369,7 +372,7 @@ private:
       std::printf("seq=%u [kernel] %s -> %s: handshake %.1f us%s\n", seq, r.local.c_str(), remote.c_str(),
                   r.handshake_us, r.kernel_rtt_us ? fmt::format(", kernel rtt {:.0f} us", *r.kernel_rtt_us).c_str() : "");
     } else {
-      std::printf("seq=%u [kernel] -> %s: %s\n", seq, remote.c_str(), r.error.c_str());
+      std::printf("seq=%u [kernel] -> %s: %s after %.1f ms\n", seq, remote.c_str(), r.error.c_str(), r.elapsed_us / 1000.0);
     }
     std::fflush(stdout);
   }
@@ -381,6 +384,7 @@ private:
       nlohmann::json j = {{"type", "probe"},      {"seq", p.seq},         {"engine", "synack"},
                           {"local", local},       {"remote", remote},     {"ok", p.ok},
                           {"syn_retransmits", p.syn_retransmits}};
+      j["elapsed_us"] = p.elapsed_us;
       if (p.ok) {
         j["handshake_us"] = p.handshake_us;
         j["wire_us"] = p.wire_us ? nlohmann::json(*p.wire_us) : nlohmann::json(nullptr);
@@ -403,7 +407,8 @@ private:
                     p.handshake_us, extra.c_str());
       } else {
         const std::string why = p.icmp ? p.error + ": " + icmp_text(*p.icmp) : p.error;
-        std::printf("seq=%u%s %s -> %s: %s\n", p.seq, tag, local.c_str(), remote.c_str(), why.c_str());
+        std::printf("seq=%u%s %s -> %s: %s after %.1f ms\n", p.seq, tag, local.c_str(), remote.c_str(), why.c_str(),
+                    p.elapsed_us / 1000.0);
       }
     }
     std::fflush(stdout);

@@ -130,7 +130,7 @@ public:
   tracer(const trace_options& o, const host_port& hp) : o_(o), hp_(hp) {
     port_ = hp.port ? *hp.port : o.port;
     engine::options eo = to_engine_options(o.common);
-    eo.icmp_errors = true;
+    eo.icmp = true;  // the packet filter admits the routers' time-exceeded and unreachables
     eo.tx_timestamps = o.common.busy_poll.empty();
     if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
     eng_.emplace(eo, hp.addr);

@@ -50,9 +50,6 @@ struct options {
   std::size_t rx_frame_size = (1 << 16) + 4096;  // a 65,535-byte IPv4 super-frame + headers
   // Software transmit timestamps on the packet socket (on_tx_timestamp), for wire timing.
   bool tx_timestamps = false;
-  // The packet filter also admits ICMP destination-unreachable and time-exceeded messages to our
-  // address (link::rx_filter_program's icmp_errors): frame observers see them (synack trace).
-  bool icmp_errors = false;
   // Busy polling (--busy-poll[=us]): while run_once() waits, spin on the receive ring (no system
   // call) for up to this long before falling back to a blocking poll. 0: never spin (the default);
   // busy_poll_whole_wait: spin for the whole wait (one core stays busy while waiting).
