@@ -76,8 +76,11 @@ std::string flags_text(std::uint16_t f) {
       {0x800, "R3"}, {0x400, "R2"}, {0x200, "R1"}, {0x100, "AE"}, {0x80, "CWR"}, {0x40, "ECE"},
       {0x20, "URG"}, {0x10, "ACK"}, {0x08, "PSH"}, {0x04, "RST"}, {0x02, "SYN"}, {0x01, "FIN"}};
   std::string s;
-  for (auto [bit, name] : names)
-    if (f & bit) s += (s.empty() ? "" : "|") + std::string(name);
+  for (auto [bit, name] : names) {
+    if (!(f & bit)) continue;
+    if (!s.empty()) s += '|';
+    s += name;
+  }
   return s.empty() ? "none" : s;
 }
 
