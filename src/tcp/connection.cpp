@@ -395,26 +395,26 @@ void connection::retransmit_smaller(instant) {
 }
 
 // RFC 4821 §7.7 / Linux tcp_mtu_probing (net/ipv4/tcp_timer.c), called on a timeout after
-// blackhole_after_rtos earlier ones: the first time the search starts with base_mss as its lower
-// bound (the MSS in use drops to it); each later time the lower bound halves (at least 68 bytes of
-// MTU). Only if a full-sized segment is what keeps timing out: if everything outstanding fits in
-// a base_mss segment, a smaller MSS would not help.
+// blackhole_after_rtos earlier ones: the first time the search is switched on with base_mss as its
+// lower bound (the MSS in use drops to it if it was larger; if it was already smaller, nothing
+// changes yet), unconditionally as in Linux; each later time the lower bound halves, bounded
+// below by tcp_mtu_probe_floor / tcp_min_snd_mss (48 bytes of MSS). So a path narrower than the
+// MSS in use is found whatever that MSS is (a peer MSS of 1000 through a 900-byte hop, a clamped
+// frag-needed that still left the MSS too big).
 void connection::detect_blackhole() {
   if (!cfg_.mtu_probing) return;
-  const std::uint32_t outstanding = static_cast<std::uint32_t>(snd_max_ - tcb_.snd_una);
   const std::uint32_t old_mss = effective_mss();
   if (!mtup_enabled_) {
-    if (outstanding <= base_mss || old_mss <= base_mss) return;
     mtup_enabled_ = true;
     mtup_high_ = path_mtu();
     mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(base_mss));
   } else {
-    if (outstanding <= mtu_to_mss(mtup_low_)) return;
     std::uint32_t mss = std::min(mtu_to_mss(mtup_low_) / 2, base_mss);
-    mss = std::max(mss, 68 - ip_tcp_headers - option_space());  // Linux: 68 - tcp_header_len
+    mss = std::max(mss, min_send_mss);  // Linux tcp_mtu_probe_floor, tcp_min_snd_mss
     mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(mss));
   }
-  if (mtup_high_ < mtup_low_) mtup_high_ = mtup_low_;
+  // search_high stays at or below the path MTU even when search_low is above it (as in Linux):
+  // no probes until the halving brings search_low under it.
   if (stats_.blackholes_detected < 0xffff) ++stats_.blackholes_detected;
   mss_changed(old_mss);
 }

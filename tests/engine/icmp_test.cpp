@@ -262,7 +262,7 @@ struct echo_run {
   tcp::duration took{};
 };
 
-void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit) {
+void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit, std::optional<tcp::config> cfg = {}) {
   r.sent.resize(bytes);
   for (std::size_t i = 0; i < bytes; ++i) r.sent[i] = static_cast<std::byte>((i * 131 + i / 977) & 0xff);
   p.b->listen(server_port);
@@ -295,7 +295,7 @@ void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit) {
     if (t == r.t && p.connected(t)) pump_a();
   });
   const tcp::instant start = p.now;
-  r.t = p.a->connect(addr_b, server_port);
+  r.t = cfg ? p.a->connect(addr_b, server_port, *cfg) : p.a->connect(addr_b, server_port);
   r.ok = p.run([&] { return r.echoed.size() >= r.sent.size() || p.error_of(p.events_a, r.t); }, limit);
   r.took = p.now - start;
   r.ok = r.ok && r.echoed == r.sent;
@@ -604,6 +604,43 @@ BOOST_AUTO_TEST_CASE(path_mtu_cache_serves_the_next_connection_until_it_expires)
   BOOST_TEST(syn_mss_seen[0] == 1460u);
   BOOST_TEST(syn_mss_seen[1] == 1360u);  // Linux advertises the PMTU's MSS too (advmss of the dst)
   BOOST_TEST(syn_mss_seen[2] == 1460u);
+}
+
+// Regression (review finding 1): a path narrower than min_pmtu with an honest router: the
+// frag-needed 400 is clamped to 552, which leaves an MSS too big; black-hole detection must still
+// engage although the MSS is already below base_mss.
+BOOST_AUTO_TEST_CASE(path_below_the_floor_recovers_by_black_hole_detection) {
+  path p;
+  p.route = [&](std::span<const std::byte> f, bool) {
+    const frame_info i = inspect(f);
+    if (i.ip_len > 400) return verdict{false, icmp_about(f, 3, 4, 400)};
+    return verdict{};
+  };
+  echo_run r;
+  echo(p, r, 100000, 300s);
+  const auto ta = p.a->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " echoed " << r.echoed.size() << " bh " << ta.blackholes_detected << " took "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count());
+  BOOST_TEST(r.ok);
+  BOOST_TEST(ta.blackholes_detected >= 1u);
+}
+
+// Regression (review finding 1): peer MSS 1000 and an ICMP-filtered 900-byte hop: the MSS is
+// already below base_mss when the black hole is detected; the search's lower bound must halve.
+BOOST_AUTO_TEST_CASE(small_mss_black_hole_is_detected) {
+  path p;
+  p.route = [&](std::span<const std::byte> f, bool) {
+    if (inspect(f).ip_len > 900) return verdict{false, {}};
+    return verdict{};
+  };
+  tcp::config c = p.a->tcp_config();
+  c.mss = 1000;
+  echo_run r;
+  echo(p, r, 100000, 300s, c);
+  const auto ta = p.a->tcp_statistics(), tb = p.b->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " echoed " << r.echoed.size() << " bh a " << ta.blackholes_detected << " b "
+                     << tb.blackholes_detected << " took " << std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count());
+  BOOST_TEST(r.ok);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
