@@ -989,10 +989,6 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     ++stats_.icmp_no_connection;
     return;
   }
-  if (!icmp_allowed(t)) {
-    ++stats_.icmp_rate_limited;
-    return;
-  }
   const icmp_meaning meaning = classify(m);
   if (meaning.action == icmp_meaning::what::ignore) {
     ++stats_.icmp_ignored;
@@ -1005,6 +1001,18 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     return;
   }
   entry& e = *it->second;
+  // The RFC 5927 check (O(1)) before the rate limit: messages we would not act on (an off-path
+  // forger's guesses, a TIME_WAIT tuple's) are counted but spend no token, so they cannot starve
+  // the genuine errors of every connection.
+  switch (e.conn.icmp_check(tcp::seq{q.seq})) {
+    case tcp::icmp_verdict::out_of_window: ++stats_.icmp_out_of_window; return;
+    case tcp::icmp_verdict::ignored: ++stats_.icmp_ignored; return;
+    case tcp::icmp_verdict::taken: break;
+  }
+  if (!icmp_allowed(t)) {
+    ++stats_.icmp_rate_limited;
+    return;
+  }
   const tcp::icmp_origin origin{ip.src, m.type, m.code};
   tcp::icmp_verdict v;
   if (meaning.action == icmp_meaning::what::frag_needed) {
@@ -1015,6 +1023,8 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     const bool below_floor = mtu < opts_.min_pmtu;
     if (below_floor) mtu = std::min(opts_.min_pmtu, e.conn.path_mtu());
     v = e.conn.on_path_mtu(t, tcp::seq{q.seq}, mtu, below_floor);
+    // Only here, past icmp_check (a live connection's quoted sequence number was outstanding), does
+    // the MTU go into the per-destination cache: a forged or TIME_WAIT one never does.
     if (v != tcp::icmp_verdict::out_of_window) {
       learn_path_mtu(q.dst, mtu, t);
       if (below_floor) {

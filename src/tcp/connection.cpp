@@ -301,25 +301,32 @@ void connection::set_congestion_control(congestion_algorithm a) {
 
 // Linux tcp_v4_err (net/ipv4/tcp_ipv4.c), without IP_RECVERR, and tcp_req_err for a passive
 // SYN_RCVD (a request socket there).
-icmp_verdict connection::on_icmp_error(instant, const icmp_report& r) {
+icmp_verdict connection::icmp_check(seq quoted) const {
   switch (state_) {
     case state::closed:
     case state::listen:
     case state::time_wait:  // Linux: a TIME_WAIT socket ignores ICMP
       return icmp_verdict::ignored;
     case state::syn_received:
-      if (!passive_) break;  // a simultaneous open: as SYN_SENT
-      // tcp_req_err: only the ISS of our SYN-ACK counts, and only some errors drop the request
-      // (silently: there is no socket to report to, and POSIX wants no errors from accept()).
-      if (r.quoted != tcb_.iss) return icmp_verdict::out_of_window;
-      if (!r.drops_request) return icmp_verdict::ignored;
-      return_to_listen();
-      return icmp_verdict::taken;
+      // tcp_req_err: only the ISS of our SYN-ACK counts. A simultaneous open: as SYN_SENT.
+      if (passive_) return quoted == tcb_.iss ? icmp_verdict::taken : icmp_verdict::out_of_window;
+      break;
     default:
       break;
   }
   // RFC 5927 §4.1: the quoted sequence number must be one we have outstanding (SYN_SENT: the ISS).
-  if (!quoted_in_flight(r.quoted)) return icmp_verdict::out_of_window;
+  return quoted_in_flight(quoted) ? icmp_verdict::taken : icmp_verdict::out_of_window;
+}
+
+icmp_verdict connection::on_icmp_error(instant, const icmp_report& r) {
+  if (const icmp_verdict v = icmp_check(r.quoted); v != icmp_verdict::taken) return v;
+  if (state_ == state::syn_received && passive_) {
+    // tcp_req_err: only some errors drop the request (silently: there is no socket to report to,
+    // and POSIX wants no errors from accept()).
+    if (!r.drops_request) return icmp_verdict::ignored;
+    return_to_listen();
+    return icmp_verdict::taken;
+  }
   if (state_ == state::syn_sent || state_ == state::syn_received) {
     fail_icmp(r.error);  // the handshake ends at once (tcp_done_with_error), whatever the code
     return icmp_verdict::taken;
@@ -342,18 +349,7 @@ std::uint16_t connection::path_mtu() const {
 // Linux tcp_v4_mtu_reduced: the route's MTU is lowered (the engine's cache), then the socket's MSS
 // (tcp_sync_mss) and, if it shrank, what is in flight goes again (tcp_simple_retransmit).
 icmp_verdict connection::on_path_mtu(instant now, seq quoted, std::uint16_t mtu, bool below_floor) {
-  switch (state_) {
-    case state::closed:
-    case state::listen:
-    case state::time_wait:
-      return icmp_verdict::ignored;
-    case state::syn_received:
-      if (passive_ && quoted != tcb_.iss) return icmp_verdict::out_of_window;
-      break;
-    default:
-      if (!quoted_in_flight(quoted)) return icmp_verdict::out_of_window;
-      break;
-  }
+  if (const icmp_verdict v = icmp_check(quoted); v != icmp_verdict::taken) return v;
   // The router wanted less than the floor we obey: the path may still be too narrow. Remembered
   // for a timeout, as tcp_v4_mtu_reduced does (sk_err_soft = EMSGSIZE).
   if (below_floor) soft_error_ = static_cast<std::uint8_t>(std::errc::message_size);

@@ -461,15 +461,37 @@ BOOST_AUTO_TEST_CASE(icmp_processing_is_rate_limited) {
   };
   const auto t = p.a->connect(addr_b, server_port);
   BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
-  for (int i = 0; i < 80; ++i) p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));  // all out of window
+  // Host unreachable quoting SND.UNA (the SYN's ISS + 1): acted on (a soft error), so it spends a token.
+  for (int i = 0; i < 80; ++i) p.la->deliver(icmp_about(syn, 3, 1, 0, 1));
   p.a->process(p.now);
   BOOST_TEST(p.a->stats().icmp_received == 80u);
   BOOST_TEST(p.a->stats().icmp_rate_limited == 30u);  // the burst is 50
-  BOOST_TEST(p.a->stats().icmp_out_of_window == 50u);
+  BOOST_TEST(p.a->stats().icmp_matched == 50u);
   p.now += 1s;  // the bucket refills
-  p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));
+  p.la->deliver(icmp_about(syn, 3, 1, 0, 1));
   p.a->process(p.now);
-  BOOST_TEST(p.a->stats().icmp_out_of_window == 51u);
+  BOOST_TEST(p.a->stats().icmp_matched == 51u);
+}
+
+// Regression (review finding 2): an off-path forger's out-of-window errors are counted but spend
+// no token, so a flood of them does not starve the genuine error behind it.
+BOOST_AUTO_TEST_CASE(out_of_window_icmp_does_not_spend_the_rate_limit) {
+  path p;
+  p.b->listen(server_port);
+  std::vector<std::byte> syn;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && inspect(f).syn) syn.assign(f.begin(), f.end());
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  for (int i = 0; i < 1000; ++i) p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));  // all out of window
+  p.la->deliver(icmp_about(syn, 3, 1, 0, 1));  // the genuine one
+  p.a->process(p.now);
+  BOOST_TEST(p.a->stats().icmp_received == 1001u);
+  BOOST_TEST(p.a->stats().icmp_out_of_window == 1000u);
+  BOOST_TEST(p.a->stats().icmp_rate_limited == 0u);
+  BOOST_TEST(p.a->stats().icmp_matched == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(frag_needed_1400_lowers_the_mss_resends_at_once_and_every_byte_arrives) {
@@ -641,6 +663,31 @@ BOOST_AUTO_TEST_CASE(small_mss_black_hole_is_detected) {
   BOOST_TEST_MESSAGE("ok=" << r.ok << " echoed " << r.echoed.size() << " bh a " << ta.blackholes_detected << " b "
                      << tb.blackholes_detected << " took " << std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count());
   BOOST_TEST(r.ok);
+}
+
+// Regression (review finding 3): a frag-needed for a TIME_WAIT tuple, quoting any sequence number,
+// is ignored before any PMTU work: the per-destination cache is not poisoned.
+BOOST_AUTO_TEST_CASE(time_wait_frag_needed_does_not_touch_the_pmtu_cache) {
+  path p;
+  p.b->listen(server_port);
+  std::vector<std::byte> syn;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && inspect(f).syn) syn.assign(f.begin(), f.end());
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  p.a->close(t);
+  p.b->close(wire::four_tuple{addr_b, server_port, addr_a, t.local_port});
+  p.run([&] { auto* c = p.a->find(t); return c && c->current_state() == tcp::state::time_wait; }, 5s);
+  BOOST_TEST_REQUIRE((p.a->find(t)->current_state() == tcp::state::time_wait));
+  const auto ignored = p.a->stats().icmp_ignored;
+  p.la->deliver(icmp_about(syn, 3, 4, 600, 0x12345678));  // way out of window
+  p.la->deliver(icmp_about(syn, 3, 4, 600, 1));
+  p.a->process(p.now);
+  BOOST_TEST(!p.a->cached_path_mtu(addr_b).has_value());
+  BOOST_TEST(p.a->stats().icmp_ignored == ignored + 2);
+  BOOST_TEST(p.a->stats().pmtu_lowered == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
