@@ -226,4 +226,17 @@ BOOST_FIXTURE_TEST_CASE(established_mtu_probing_off_keeps_the_mss, script) {
   BOOST_TEST(!s.conn().mtu_probing_active());
 }
 
+// Regression (review finding 8): in a simultaneous-open SYN_RCVD only the ISS is outstanding: a
+// frag-needed quoting anything else is a blind guess.
+BOOST_FIXTURE_TEST_CASE(simultaneous_open_syn_received_frag_needed_checks_the_quoted_sequence_number, syn_sent_fixture) {
+  send(at(10ms), seg().seq(irs).syn().mss(1400));
+  expect_state_change(state::syn_sent, state::syn_received);
+  expect(at(10ms), seg().seq(iss).ack(irs + 1).syn().win(4096).mss(1460));
+  BOOST_TEST((conn().on_path_mtu(at(11ms), seq{iss + 5000}, 1000) == icmp_verdict::out_of_window));
+  BOOST_TEST(conn().path_mtu() == 1500u);
+  BOOST_TEST((conn().icmp_check(seq{iss}) == icmp_verdict::taken));
+  BOOST_TEST((conn().on_path_mtu(at(11ms), seq{iss}, 1000) == icmp_verdict::taken));
+  BOOST_TEST(conn().path_mtu() == 1000u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
