@@ -379,9 +379,13 @@ void connection::mss_changed(std::uint32_t old_mss) {
 // (go-back-N from SND.UNA, skipping what the peer SACKed); segments that were already small
 // enough and arrive anyway are duplicates the peer drops.
 void connection::retransmit_smaller(instant) {
+  // A probe still out was bigger than the MSS now in force: it failed (and is resent as data).
+  if (probe_mtu_ != 0) mtu_probe_failed();
   if (tcb_.snd_una == snd_max_) return;
   // As after a timeout but keeping cwnd (Linux enters CA_Loss: no fast retransmit until what
-  // was outstanding is acknowledged).
+  // was outstanding is acknowledged). Leaving a NewReno recovery, its inflation goes (cwnd at
+  // most ssthresh), or the resend would go out as a burst.
+  if (in_recovery_) cc_.set_cwnd(std::min(cc_.cwnd(), cc_.ssthresh()));
   in_recovery_ = rexmit_owed_ = false;
   dupacks_ = 0;
   recover_ = snd_max_;
@@ -402,7 +406,10 @@ void connection::detect_blackhole() {
   const std::uint32_t old_mss = effective_mss();
   if (!mtup_enabled_) {
     mtup_enabled_ = true;
-    mtup_high_ = path_mtu();
+    // Linux tcp_mtup_init: the upper bound is the MSS clamp (the peer's MSS, capped by ours) plus
+    // the headers, and never above the path MTU ICMP announced.
+    const std::uint32_t clamp = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss) + ip_tcp_headers;
+    mtup_high_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(path_mtu(), clamp));
     mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(base_mss));
   } else {
     std::uint32_t mss = std::min(mtu_to_mss(mtup_low_) / 2, base_mss);
@@ -417,7 +424,7 @@ void connection::detect_blackhole() {
 
 // A probe was lost (Linux tcp_mtup_probe_failed): the search's upper bound comes down below it.
 void connection::mtu_probe_failed() {
-  mtup_high_ = static_cast<std::uint16_t>(probe_mtu_ - 1);
+  mtup_high_ = std::min(mtup_high_, static_cast<std::uint16_t>(probe_mtu_ - 1));
   probe_mtu_ = 0;
   if (stats_.mtu_probes_failed < 0xffff) ++stats_.mtu_probes_failed;
 }

@@ -690,4 +690,51 @@ BOOST_AUTO_TEST_CASE(time_wait_frag_needed_does_not_touch_the_pmtu_cache) {
   BOOST_TEST(p.a->stats().pmtu_lowered == 0u);
 }
 
+// Regression (review finding 4): the RFC 4821 search's upper bound is the peer's MSS + 40, not
+// our own MSS: A advertises 1200 through an ICMP-filtered 1200-byte hop; B never probes above it.
+BOOST_AUTO_TEST_CASE(mtu_probes_stay_within_the_peer_mss) {
+  path p;
+  std::size_t biggest = 0;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (!to_b && i.tcp && i.src == addr_b) biggest = std::max(biggest, i.payload);
+    if (i.ip_len > 1200) return verdict{false, {}};
+    return verdict{};
+  };
+  tcp::config c = p.a->tcp_config();
+  c.mss = 1200;
+  echo_run r;
+  echo(p, r, 1 << 20, 60s, c);
+  const auto tb = p.b->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " biggest B payload " << biggest << " probes " << tb.mtu_probes_sent << " ok "
+                     << tb.mtu_probes_succeeded << " failed " << tb.mtu_probes_failed << " bh " << tb.blackholes_detected);
+  BOOST_TEST(r.ok);
+  BOOST_TEST(biggest <= 1200u);
+}
+
+// Regression (review finding 7): a probe lost together with earlier data (fast recovery resends
+// its bytes at the small MSS) must not count as a success: search_low never passes the 1400 hop.
+BOOST_AUTO_TEST_CASE(probe_in_flight_when_recovery_starts_is_not_a_success) {
+  path p;
+  std::size_t n = 0;
+  std::size_t max_low = 0;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (i.ip_len > 1400) return verdict{false, {}};
+    if (to_b && is_data_from(i, addr_a) && p.a->tcp_statistics().blackholes_detected > 0 && (++n % 400) == 0)
+      return verdict{false, {}};
+    return verdict{};
+  };
+  echo_run r;
+  p.a->on_frame([&](engine::direction, tcp::instant, std::span<const std::byte>) {
+    p.a->for_each_connection([&](const tcp::connection& c) { max_low = std::max<std::size_t>(max_low, c.mtu_search_low()); });
+  });
+  echo(p, r, 4 << 20, 120s);
+  const auto ta = p.a->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " max search_low " << max_low << " probes " << ta.mtu_probes_sent << " ok "
+                     << ta.mtu_probes_succeeded << " failed " << ta.mtu_probes_failed << " bh " << ta.blackholes_detected);
+  BOOST_TEST(r.ok);
+  BOOST_TEST(max_low <= 1400u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
