@@ -212,6 +212,7 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
   so.icmp_errors = opts_.icmp;
   io_ = std::make_unique<link::packet_socket>(so);
+  sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
   icmp_stamp_ = clock_now();
 }
@@ -240,6 +241,7 @@ engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const li
   ports_ = opts_.ports ? *opts_.ports : link::port_range{61000, 65535};
   port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed), {}, false);
   io_ = std::move(io);
+  sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
   icmp_stamp_ = clock_now();
 }
@@ -958,6 +960,13 @@ icmp_meaning classify(const wire::icmp_error_repr& m) {
 }
 
 }  // namespace
+
+// A bucket that holds no token, or a rate finer than the nanosecond clock (no token ever earned),
+// would drop every ICMP error: the burst is at least 1, and a rate above 1e9/s is unlimited.
+void engine::sanitize_icmp_limits(options& o) {
+  if (o.icmp_burst == 0) o.icmp_burst = 1;
+  if (o.icmp_rate > 1'000'000'000u) o.icmp_rate = 0;
+}
 
 // A token bucket (Linux's icmp_global_allow, for what it sends): icmp_rate tokens a second, at
 // most icmp_burst kept.

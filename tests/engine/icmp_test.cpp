@@ -737,4 +737,29 @@ BOOST_AUTO_TEST_CASE(probe_in_flight_when_recovery_starts_is_not_a_success) {
   BOOST_TEST(max_low <= 1400u);
 }
 
+// Regression (review finding 11): a burst of 0 or a rate beyond the nanosecond clock must not
+// silently drop every ICMP error.
+BOOST_AUTO_TEST_CASE(degenerate_icmp_rate_limits_still_let_errors_through) {
+  for (int which = 0; which < 2; ++which) {
+    path p([&](engine::options& o) {
+      if (which == 0) o.icmp_burst = 0;
+      else o.icmp_rate = 2'000'000'000u;
+    });
+    p.b->listen(server_port);
+    std::vector<std::byte> syn;
+    p.route = [&](std::span<const std::byte> f, bool to_b) {
+      if (to_b && inspect(f).syn) syn.assign(f.begin(), f.end());
+      return verdict{};
+    };
+    const auto t = p.a->connect(addr_b, server_port);
+    BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+    p.now += 1s;
+    const unsigned n = which == 0 ? 1 : 60;  // beyond the initial burst of 50: unlimited
+    for (unsigned k = 0; k < n; ++k) p.la->deliver(icmp_about(syn, 3, 1, 0, 1));
+    p.a->process(p.now);
+    BOOST_TEST(p.a->stats().icmp_matched == n, "case " << which);
+    BOOST_TEST(p.a->stats().icmp_rate_limited == 0u, "case " << which);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
