@@ -349,9 +349,15 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const 
   if (!lport) throw std::runtime_error("no free local port in " + std::to_string(ports_.lo) + "-" +
                                        std::to_string(ports_.hi) + " (widen --ports)");
   wire::four_tuple tuple{local_, *lport, dst, port};
-  const wire::ipv4_addr hop = next_hop_for(dst);  // (first: it reads the route's metrics)
-  auto e = std::make_unique<entry>(config_for(*granted, dst, t), isns_, tuple, buffer_reserved_);
-  e->next_hop = hop;
+  std::unique_ptr<entry> e;
+  try {
+    const wire::ipv4_addr hop = next_hop_for(dst);  // (first: it reads the route's metrics)
+    e = std::make_unique<entry>(config_for(*granted, dst, t), isns_, tuple, buffer_reserved_);
+    e->next_hop = hop;
+  } catch (...) {
+    port_alloc_.release(*lport);  // no route (or no memory): the port is not leaked
+    throw;
+  }
   entry& ref = *e;
   conns_.emplace(tuple, std::move(e));
   resolve(ref.next_hop, t);

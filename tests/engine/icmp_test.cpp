@@ -762,4 +762,15 @@ BOOST_AUTO_TEST_CASE(degenerate_icmp_rate_limits_still_let_errors_through) {
   }
 }
 
+// Regression (review finding 9, the port leak): a connect() whose route lookup throws gives its
+// local port back.
+BOOST_AUTO_TEST_CASE(connect_without_a_route_does_not_leak_the_local_port) {
+  path p([](engine::options& o) { o.ports = link::port_range{61000, 61001}; });
+  p.b->listen(server_port);
+  const auto off_link = wire::ipv4_addr::from_octets(192, 0, 2, 1);
+  for (int i = 0; i < 5; ++i) BOOST_CHECK_THROW(p.a->connect(off_link, server_port), link::setup_error);
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST(p.run([&] { return p.connected(t); }, 5s));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
