@@ -539,8 +539,10 @@ void socket_state::on_event(const tcp::event& ev) {
       if (conn_alive_ && tuple_ && stack_)
         if (tcp::connection* c = stack_->engine().find(*tuple_); c && c->current_state() == tcp::state::closed)
           rescue_received(*c);
-      if (ev.what == kind::error)
+      if (ev.what == kind::error) {
         error_ = error::from_core(ev.ec);
+        error_icmp_ = ev.icmp;
+      }
       else if (phase_ == phase::connecting)
         error_ = net::error::operation_aborted;
       connection_ended();

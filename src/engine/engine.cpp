@@ -212,6 +212,7 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
   so.icmp_errors = opts_.icmp;
   io_ = std::make_unique<link::packet_socket>(so);
+  sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
   icmp_stamp_ = clock_now();
 }
@@ -240,6 +241,7 @@ engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const li
   ports_ = opts_.ports ? *opts_.ports : link::port_range{61000, 65535};
   port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed), {}, false);
   io_ = std::move(io);
+  sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
   icmp_stamp_ = clock_now();
 }
@@ -347,9 +349,15 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const 
   if (!lport) throw std::runtime_error("no free local port in " + std::to_string(ports_.lo) + "-" +
                                        std::to_string(ports_.hi) + " (widen --ports)");
   wire::four_tuple tuple{local_, *lport, dst, port};
-  const wire::ipv4_addr hop = next_hop_for(dst);  // (first: it reads the route's metrics)
-  auto e = std::make_unique<entry>(config_for(*granted, dst, t), isns_, tuple, buffer_reserved_);
-  e->next_hop = hop;
+  std::unique_ptr<entry> e;
+  try {
+    const wire::ipv4_addr hop = next_hop_for(dst);  // (first: it reads the route's metrics)
+    e = std::make_unique<entry>(config_for(*granted, dst, t), isns_, tuple, buffer_reserved_);
+    e->next_hop = hop;
+  } catch (...) {
+    port_alloc_.release(*lport);  // no route (or no memory): the port is not leaked
+    throw;
+  }
   entry& ref = *e;
   conns_.emplace(tuple, std::move(e));
   resolve(ref.next_hop, t);
@@ -959,6 +967,13 @@ icmp_meaning classify(const wire::icmp_error_repr& m) {
 
 }  // namespace
 
+// A bucket that holds no token, or a rate finer than the nanosecond clock (no token ever earned),
+// would drop every ICMP error: the burst is at least 1, and a rate above 1e9/s is unlimited.
+void engine::sanitize_icmp_limits(options& o) {
+  if (o.icmp_burst == 0) o.icmp_burst = 1;
+  if (o.icmp_rate > 1'000'000'000u) o.icmp_rate = 0;
+}
+
 // A token bucket (Linux's icmp_global_allow, for what it sends): icmp_rate tokens a second, at
 // most icmp_burst kept.
 bool engine::icmp_allowed(tcp::instant t) {
@@ -989,10 +1004,6 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     ++stats_.icmp_no_connection;
     return;
   }
-  if (!icmp_allowed(t)) {
-    ++stats_.icmp_rate_limited;
-    return;
-  }
   const icmp_meaning meaning = classify(m);
   if (meaning.action == icmp_meaning::what::ignore) {
     ++stats_.icmp_ignored;
@@ -1005,6 +1016,18 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     return;
   }
   entry& e = *it->second;
+  // The RFC 5927 check (O(1)) before the rate limit: messages we would not act on (an off-path
+  // forger's guesses, a TIME_WAIT tuple's) are counted but spend no token, so they cannot starve
+  // the genuine errors of every connection.
+  switch (e.conn.icmp_check(tcp::seq{q.seq})) {
+    case tcp::icmp_verdict::out_of_window: ++stats_.icmp_out_of_window; return;
+    case tcp::icmp_verdict::ignored: ++stats_.icmp_ignored; return;
+    case tcp::icmp_verdict::taken: break;
+  }
+  if (!icmp_allowed(t)) {
+    ++stats_.icmp_rate_limited;
+    return;
+  }
   const tcp::icmp_origin origin{ip.src, m.type, m.code};
   tcp::icmp_verdict v;
   if (meaning.action == icmp_meaning::what::frag_needed) {
@@ -1015,6 +1038,8 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     const bool below_floor = mtu < opts_.min_pmtu;
     if (below_floor) mtu = std::min(opts_.min_pmtu, e.conn.path_mtu());
     v = e.conn.on_path_mtu(t, tcp::seq{q.seq}, mtu, below_floor);
+    // Only here, past icmp_check (a live connection's quoted sequence number was outstanding), does
+    // the MTU go into the per-destination cache: a forged or TIME_WAIT one never does.
     if (v != tcp::icmp_verdict::out_of_window) {
       learn_path_mtu(q.dst, mtu, t);
       if (below_floor) {

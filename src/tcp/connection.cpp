@@ -301,25 +301,32 @@ void connection::set_congestion_control(congestion_algorithm a) {
 
 // Linux tcp_v4_err (net/ipv4/tcp_ipv4.c), without IP_RECVERR, and tcp_req_err for a passive
 // SYN_RCVD (a request socket there).
-icmp_verdict connection::on_icmp_error(instant, const icmp_report& r) {
+icmp_verdict connection::icmp_check(seq quoted) const {
   switch (state_) {
     case state::closed:
     case state::listen:
     case state::time_wait:  // Linux: a TIME_WAIT socket ignores ICMP
       return icmp_verdict::ignored;
     case state::syn_received:
-      if (!passive_) break;  // a simultaneous open: as SYN_SENT
-      // tcp_req_err: only the ISS of our SYN-ACK counts, and only some errors drop the request
-      // (silently: there is no socket to report to, and POSIX wants no errors from accept()).
-      if (r.quoted != tcb_.iss) return icmp_verdict::out_of_window;
-      if (!r.drops_request) return icmp_verdict::ignored;
-      return_to_listen();
-      return icmp_verdict::taken;
+      // tcp_req_err: only the ISS of our SYN-ACK counts. A simultaneous open: as SYN_SENT.
+      if (passive_) return quoted == tcb_.iss ? icmp_verdict::taken : icmp_verdict::out_of_window;
+      break;
     default:
       break;
   }
   // RFC 5927 §4.1: the quoted sequence number must be one we have outstanding (SYN_SENT: the ISS).
-  if (!quoted_in_flight(r.quoted)) return icmp_verdict::out_of_window;
+  return quoted_in_flight(quoted) ? icmp_verdict::taken : icmp_verdict::out_of_window;
+}
+
+icmp_verdict connection::on_icmp_error(instant, const icmp_report& r) {
+  if (const icmp_verdict v = icmp_check(r.quoted); v != icmp_verdict::taken) return v;
+  if (state_ == state::syn_received && passive_) {
+    // tcp_req_err: only some errors drop the request (silently: there is no socket to report to,
+    // and POSIX wants no errors from accept()).
+    if (!r.drops_request) return icmp_verdict::ignored;
+    return_to_listen();
+    return icmp_verdict::taken;
+  }
   if (state_ == state::syn_sent || state_ == state::syn_received) {
     fail_icmp(r.error);  // the handshake ends at once (tcp_done_with_error), whatever the code
     return icmp_verdict::taken;
@@ -342,18 +349,7 @@ std::uint16_t connection::path_mtu() const {
 // Linux tcp_v4_mtu_reduced: the route's MTU is lowered (the engine's cache), then the socket's MSS
 // (tcp_sync_mss) and, if it shrank, what is in flight goes again (tcp_simple_retransmit).
 icmp_verdict connection::on_path_mtu(instant now, seq quoted, std::uint16_t mtu, bool below_floor) {
-  switch (state_) {
-    case state::closed:
-    case state::listen:
-    case state::time_wait:
-      return icmp_verdict::ignored;
-    case state::syn_received:
-      if (passive_ && quoted != tcb_.iss) return icmp_verdict::out_of_window;
-      break;
-    default:
-      if (!quoted_in_flight(quoted)) return icmp_verdict::out_of_window;
-      break;
-  }
+  if (const icmp_verdict v = icmp_check(quoted); v != icmp_verdict::taken) return v;
   // The router wanted less than the floor we obey: the path may still be too narrow. Remembered
   // for a timeout, as tcp_v4_mtu_reduced does (sk_err_soft = EMSGSIZE).
   if (below_floor) soft_error_ = static_cast<std::uint8_t>(std::errc::message_size);
@@ -383,9 +379,13 @@ void connection::mss_changed(std::uint32_t old_mss) {
 // (go-back-N from SND.UNA, skipping what the peer SACKed); segments that were already small
 // enough and arrive anyway are duplicates the peer drops.
 void connection::retransmit_smaller(instant) {
+  // A probe still out was bigger than the MSS now in force: it failed (and is resent as data).
+  if (probe_mtu_ != 0) mtu_probe_failed();
   if (tcb_.snd_una == snd_max_) return;
   // As after a timeout but keeping cwnd (Linux enters CA_Loss: no fast retransmit until what
-  // was outstanding is acknowledged).
+  // was outstanding is acknowledged). Leaving a NewReno recovery, its inflation goes (cwnd at
+  // most ssthresh), or the resend would go out as a burst.
+  if (in_recovery_) cc_.set_cwnd(std::min(cc_.cwnd(), cc_.ssthresh()));
   in_recovery_ = rexmit_owed_ = false;
   dupacks_ = 0;
   recover_ = snd_max_;
@@ -395,33 +395,36 @@ void connection::retransmit_smaller(instant) {
 }
 
 // RFC 4821 §7.7 / Linux tcp_mtu_probing (net/ipv4/tcp_timer.c), called on a timeout after
-// blackhole_after_rtos earlier ones: the first time the search starts with base_mss as its lower
-// bound (the MSS in use drops to it); each later time the lower bound halves (at least 68 bytes of
-// MTU). Only if a full-sized segment is what keeps timing out: if everything outstanding fits in
-// a base_mss segment, a smaller MSS would not help.
+// blackhole_after_rtos earlier ones: the first time the search is switched on with base_mss as its
+// lower bound (the MSS in use drops to it if it was larger; if it was already smaller, nothing
+// changes yet), unconditionally as in Linux; each later time the lower bound halves, bounded
+// below by tcp_mtu_probe_floor / tcp_min_snd_mss (48 bytes of MSS). So a path narrower than the
+// MSS in use is found whatever that MSS is (a peer MSS of 1000 through a 900-byte hop, a clamped
+// frag-needed that still left the MSS too big).
 void connection::detect_blackhole() {
   if (!cfg_.mtu_probing) return;
-  const std::uint32_t outstanding = static_cast<std::uint32_t>(snd_max_ - tcb_.snd_una);
   const std::uint32_t old_mss = effective_mss();
   if (!mtup_enabled_) {
-    if (outstanding <= base_mss || old_mss <= base_mss) return;
     mtup_enabled_ = true;
-    mtup_high_ = path_mtu();
+    // Linux tcp_mtup_init: the upper bound is the MSS clamp (the peer's MSS, capped by ours) plus
+    // the headers, and never above the path MTU ICMP announced.
+    const std::uint32_t clamp = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss) + ip_tcp_headers;
+    mtup_high_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(path_mtu(), clamp));
     mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(base_mss));
   } else {
-    if (outstanding <= mtu_to_mss(mtup_low_)) return;
     std::uint32_t mss = std::min(mtu_to_mss(mtup_low_) / 2, base_mss);
-    mss = std::max(mss, 68 - ip_tcp_headers - option_space());  // Linux: 68 - tcp_header_len
+    mss = std::max(mss, min_send_mss);  // Linux tcp_mtu_probe_floor, tcp_min_snd_mss
     mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(mss));
   }
-  if (mtup_high_ < mtup_low_) mtup_high_ = mtup_low_;
+  // search_high stays at or below the path MTU even when search_low is above it (as in Linux):
+  // no probes until the halving brings search_low under it.
   if (stats_.blackholes_detected < 0xffff) ++stats_.blackholes_detected;
   mss_changed(old_mss);
 }
 
 // A probe was lost (Linux tcp_mtup_probe_failed): the search's upper bound comes down below it.
 void connection::mtu_probe_failed() {
-  mtup_high_ = static_cast<std::uint16_t>(probe_mtu_ - 1);
+  mtup_high_ = std::min(mtup_high_, static_cast<std::uint16_t>(probe_mtu_ - 1));
   probe_mtu_ = 0;
   if (stats_.mtu_probes_failed < 0xffff) ++stats_.mtu_probes_failed;
 }

@@ -443,6 +443,10 @@ inline void connection::detect_loss(instant now, const segment&, std::uint32_t, 
 // Fast retransmit and the start of fast recovery (RFC 6675 §5 steps 4.1-4.3 with SACK, RFC 6582
 // §3.2 step 2 without).
 void connection::enter_recovery(instant) {
+  // A probe still in flight behind the lost data will have its bytes resent at the small MSS, so
+  // its ACK would prove nothing (RFC 4821 §7.6.1): inconclusive, as after a timeout of earlier
+  // data (not counted as failed: there is no re-probe timer to undo a wrongly lowered bound).
+  probe_mtu_ = 0;
   in_recovery_ = true;
   ++stats_.fast_retransmits;
   recover_ = snd_max_;  // RecoveryPoint = HighData

@@ -274,7 +274,9 @@ private:
       // An ICMP error says who answered: "connect to H:P failed: Connection refused (ICMP port
       // unreachable from 10.88.2.2)".
       std::string what = "connect to " + u.host + ":" + std::to_string(u.port);
-      if (auto icmp = st.engine().last_icmp_error(hp.addr))
+      // The connection's own error event says whether ICMP ended it (not the engine's last ICMP
+      // from that host, which may be stale: a plain RST or timeout shows no origin).
+      if (auto icmp = socket_->error_icmp())
         co_return fail(what, cec, " (" + icmp_text(*icmp) + ")");
       co_return fail(what, cec);
     }

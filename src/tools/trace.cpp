@@ -294,7 +294,13 @@ private:
     const ns at = rx != nullptr && rx->kernel_timestamp.count() > 0 ? rx->kernel_timestamp : pcap_writer::realtime_now();
     if (pf.kind == wire::frame_kind::icmp && pf.icmp && pf.ipv4) {
       const wire::icmp_quote& q = pf.icmp->quote;
-      const bool ours = (q.seq == p->seq && q.dst_port == port_) || (q.identification == p->ip_id && q.dst == hp_.addr);
+      // The quote names our probe: its destination, and our source port with the sequence number
+      // or the IP ID (either may be rewritten on the way, and the diff reports it); a rewritten
+      // source port only when both of those match (48 bits an off-path guess will not hit).
+      const bool to_target = q.dst == hp_.addr && q.dst_port == port_;
+      const bool same_seq = q.seq == p->seq, same_id = q.identification == p->ip_id;
+      const bool our_port = local_port_ && q.src_port == *local_port_;
+      const bool ours = to_target && ((our_port && (same_seq || same_id)) || (same_seq && same_id));
       if (!ours) return;
       if (pf.icmp->type == wire::icmp_type::time_exceeded)
         p->reply = reply_kind::time_exceeded;

@@ -262,7 +262,7 @@ struct echo_run {
   tcp::duration took{};
 };
 
-void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit) {
+void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit, std::optional<tcp::config> cfg = {}) {
   r.sent.resize(bytes);
   for (std::size_t i = 0; i < bytes; ++i) r.sent[i] = static_cast<std::byte>((i * 131 + i / 977) & 0xff);
   p.b->listen(server_port);
@@ -295,7 +295,7 @@ void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit) {
     if (t == r.t && p.connected(t)) pump_a();
   });
   const tcp::instant start = p.now;
-  r.t = p.a->connect(addr_b, server_port);
+  r.t = cfg ? p.a->connect(addr_b, server_port, *cfg) : p.a->connect(addr_b, server_port);
   r.ok = p.run([&] { return r.echoed.size() >= r.sent.size() || p.error_of(p.events_a, r.t); }, limit);
   r.took = p.now - start;
   r.ok = r.ok && r.echoed == r.sent;
@@ -461,15 +461,37 @@ BOOST_AUTO_TEST_CASE(icmp_processing_is_rate_limited) {
   };
   const auto t = p.a->connect(addr_b, server_port);
   BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
-  for (int i = 0; i < 80; ++i) p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));  // all out of window
+  // Host unreachable quoting SND.UNA (the SYN's ISS + 1): acted on (a soft error), so it spends a token.
+  for (int i = 0; i < 80; ++i) p.la->deliver(icmp_about(syn, 3, 1, 0, 1));
   p.a->process(p.now);
   BOOST_TEST(p.a->stats().icmp_received == 80u);
   BOOST_TEST(p.a->stats().icmp_rate_limited == 30u);  // the burst is 50
-  BOOST_TEST(p.a->stats().icmp_out_of_window == 50u);
+  BOOST_TEST(p.a->stats().icmp_matched == 50u);
   p.now += 1s;  // the bucket refills
-  p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));
+  p.la->deliver(icmp_about(syn, 3, 1, 0, 1));
   p.a->process(p.now);
-  BOOST_TEST(p.a->stats().icmp_out_of_window == 51u);
+  BOOST_TEST(p.a->stats().icmp_matched == 51u);
+}
+
+// Regression (review finding 2): an off-path forger's out-of-window errors are counted but spend
+// no token, so a flood of them does not starve the genuine error behind it.
+BOOST_AUTO_TEST_CASE(out_of_window_icmp_does_not_spend_the_rate_limit) {
+  path p;
+  p.b->listen(server_port);
+  std::vector<std::byte> syn;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && inspect(f).syn) syn.assign(f.begin(), f.end());
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  for (int i = 0; i < 1000; ++i) p.la->deliver(icmp_about(syn, 3, 1, 0, 7777));  // all out of window
+  p.la->deliver(icmp_about(syn, 3, 1, 0, 1));  // the genuine one
+  p.a->process(p.now);
+  BOOST_TEST(p.a->stats().icmp_received == 1001u);
+  BOOST_TEST(p.a->stats().icmp_out_of_window == 1000u);
+  BOOST_TEST(p.a->stats().icmp_rate_limited == 0u);
+  BOOST_TEST(p.a->stats().icmp_matched == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(frag_needed_1400_lowers_the_mss_resends_at_once_and_every_byte_arrives) {
@@ -604,6 +626,151 @@ BOOST_AUTO_TEST_CASE(path_mtu_cache_serves_the_next_connection_until_it_expires)
   BOOST_TEST(syn_mss_seen[0] == 1460u);
   BOOST_TEST(syn_mss_seen[1] == 1360u);  // Linux advertises the PMTU's MSS too (advmss of the dst)
   BOOST_TEST(syn_mss_seen[2] == 1460u);
+}
+
+// Regression (review finding 1): a path narrower than min_pmtu with an honest router: the
+// frag-needed 400 is clamped to 552, which leaves an MSS too big; black-hole detection must still
+// engage although the MSS is already below base_mss.
+BOOST_AUTO_TEST_CASE(path_below_the_floor_recovers_by_black_hole_detection) {
+  path p;
+  p.route = [&](std::span<const std::byte> f, bool) {
+    const frame_info i = inspect(f);
+    if (i.ip_len > 400) return verdict{false, icmp_about(f, 3, 4, 400)};
+    return verdict{};
+  };
+  echo_run r;
+  echo(p, r, 100000, 300s);
+  const auto ta = p.a->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " echoed " << r.echoed.size() << " bh " << ta.blackholes_detected << " took "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count());
+  BOOST_TEST(r.ok);
+  BOOST_TEST(ta.blackholes_detected >= 1u);
+}
+
+// Regression (review finding 1): peer MSS 1000 and an ICMP-filtered 900-byte hop: the MSS is
+// already below base_mss when the black hole is detected; the search's lower bound must halve.
+BOOST_AUTO_TEST_CASE(small_mss_black_hole_is_detected) {
+  path p;
+  p.route = [&](std::span<const std::byte> f, bool) {
+    if (inspect(f).ip_len > 900) return verdict{false, {}};
+    return verdict{};
+  };
+  tcp::config c = p.a->tcp_config();
+  c.mss = 1000;
+  echo_run r;
+  echo(p, r, 100000, 300s, c);
+  const auto ta = p.a->tcp_statistics(), tb = p.b->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " echoed " << r.echoed.size() << " bh a " << ta.blackholes_detected << " b "
+                     << tb.blackholes_detected << " took " << std::chrono::duration_cast<std::chrono::milliseconds>(r.took).count());
+  BOOST_TEST(r.ok);
+}
+
+// Regression (review finding 3): a frag-needed for a TIME_WAIT tuple, quoting any sequence number,
+// is ignored before any PMTU work: the per-destination cache is not poisoned.
+BOOST_AUTO_TEST_CASE(time_wait_frag_needed_does_not_touch_the_pmtu_cache) {
+  path p;
+  p.b->listen(server_port);
+  std::vector<std::byte> syn;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    if (to_b && inspect(f).syn) syn.assign(f.begin(), f.end());
+    return verdict{};
+  };
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+  p.a->close(t);
+  p.b->close(wire::four_tuple{addr_b, server_port, addr_a, t.local_port});
+  p.run([&] { auto* c = p.a->find(t); return c && c->current_state() == tcp::state::time_wait; }, 5s);
+  BOOST_TEST_REQUIRE((p.a->find(t)->current_state() == tcp::state::time_wait));
+  const auto ignored = p.a->stats().icmp_ignored;
+  p.la->deliver(icmp_about(syn, 3, 4, 600, 0x12345678));  // way out of window
+  p.la->deliver(icmp_about(syn, 3, 4, 600, 1));
+  p.a->process(p.now);
+  BOOST_TEST(!p.a->cached_path_mtu(addr_b).has_value());
+  BOOST_TEST(p.a->stats().icmp_ignored == ignored + 2);
+  BOOST_TEST(p.a->stats().pmtu_lowered == 0u);
+}
+
+// Regression (review finding 4): the RFC 4821 search's upper bound is the peer's MSS + 40, not
+// our own MSS: A advertises 1200 through an ICMP-filtered 1200-byte hop; B never probes above it.
+BOOST_AUTO_TEST_CASE(mtu_probes_stay_within_the_peer_mss) {
+  path p;
+  std::size_t biggest = 0;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (!to_b && i.tcp && i.src == addr_b) biggest = std::max(biggest, i.payload);
+    if (i.ip_len > 1200) return verdict{false, {}};
+    return verdict{};
+  };
+  tcp::config c = p.a->tcp_config();
+  c.mss = 1200;
+  echo_run r;
+  echo(p, r, 1 << 20, 60s, c);
+  const auto tb = p.b->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " biggest B payload " << biggest << " probes " << tb.mtu_probes_sent << " ok "
+                     << tb.mtu_probes_succeeded << " failed " << tb.mtu_probes_failed << " bh " << tb.blackholes_detected);
+  BOOST_TEST(r.ok);
+  BOOST_TEST(biggest <= 1200u);
+}
+
+// Regression (review finding 7): a probe lost together with earlier data (fast recovery resends
+// its bytes at the small MSS) must not count as a success: search_low never passes the 1400 hop.
+BOOST_AUTO_TEST_CASE(probe_in_flight_when_recovery_starts_is_not_a_success) {
+  path p;
+  std::size_t n = 0;
+  std::size_t max_low = 0;
+  p.route = [&](std::span<const std::byte> f, bool to_b) {
+    const frame_info i = inspect(f);
+    if (i.ip_len > 1400) return verdict{false, {}};
+    if (to_b && is_data_from(i, addr_a) && p.a->tcp_statistics().blackholes_detected > 0 && (++n % 400) == 0)
+      return verdict{false, {}};
+    return verdict{};
+  };
+  echo_run r;
+  p.a->on_frame([&](engine::direction, tcp::instant, std::span<const std::byte>) {
+    p.a->for_each_connection([&](const tcp::connection& c) { max_low = std::max<std::size_t>(max_low, c.mtu_search_low()); });
+  });
+  echo(p, r, 4 << 20, 120s);
+  const auto ta = p.a->tcp_statistics();
+  BOOST_TEST_MESSAGE("ok=" << r.ok << " max search_low " << max_low << " probes " << ta.mtu_probes_sent << " ok "
+                     << ta.mtu_probes_succeeded << " failed " << ta.mtu_probes_failed << " bh " << ta.blackholes_detected);
+  BOOST_TEST(r.ok);
+  BOOST_TEST(max_low <= 1400u);
+}
+
+// Regression (review finding 11): a burst of 0 or a rate beyond the nanosecond clock must not
+// silently drop every ICMP error.
+BOOST_AUTO_TEST_CASE(degenerate_icmp_rate_limits_still_let_errors_through) {
+  for (int which = 0; which < 2; ++which) {
+    path p([&](engine::options& o) {
+      if (which == 0) o.icmp_burst = 0;
+      else o.icmp_rate = 2'000'000'000u;
+    });
+    p.b->listen(server_port);
+    std::vector<std::byte> syn;
+    p.route = [&](std::span<const std::byte> f, bool to_b) {
+      if (to_b && inspect(f).syn) syn.assign(f.begin(), f.end());
+      return verdict{};
+    };
+    const auto t = p.a->connect(addr_b, server_port);
+    BOOST_TEST_REQUIRE(p.run([&] { return p.connected(t); }, 5s));
+    p.now += 1s;
+    const unsigned n = which == 0 ? 1 : 60;  // beyond the initial burst of 50: unlimited
+    for (unsigned k = 0; k < n; ++k) p.la->deliver(icmp_about(syn, 3, 1, 0, 1));
+    p.a->process(p.now);
+    BOOST_TEST(p.a->stats().icmp_matched == n, "case " << which);
+    BOOST_TEST(p.a->stats().icmp_rate_limited == 0u, "case " << which);
+  }
+}
+
+// Regression (review finding 9, the port leak): a connect() whose route lookup throws gives its
+// local port back.
+BOOST_AUTO_TEST_CASE(connect_without_a_route_does_not_leak_the_local_port) {
+  path p([](engine::options& o) { o.ports = link::port_range{61000, 61001}; });
+  p.b->listen(server_port);
+  const auto off_link = wire::ipv4_addr::from_octets(192, 0, 2, 1);
+  for (int i = 0; i < 5; ++i) BOOST_CHECK_THROW(p.a->connect(off_link, server_port), link::setup_error);
+  const auto t = p.a->connect(addr_b, server_port);
+  BOOST_TEST(p.run([&] { return p.connected(t); }, 5s));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -121,6 +121,11 @@ public:
   // Errors: bad_descriptor, not_connected.
   endpoint_type remote_endpoint() const { return value_or_throw(&detail::socket_state::remote_endpoint); }
   endpoint_type remote_endpoint(boost::system::error_code& ec) const { return state_->remote_endpoint(ec); }
+  // The ICMP error (who answered, type, code) the connection failed with, if it failed with one
+  // (a refused connect: "ICMP port unreachable from 10.88.2.2"); empty for an RST or a timeout.
+  std::optional<tcp::icmp_origin> error_icmp() const {
+    return state_ ? state_->error_icmp() : std::optional<tcp::icmp_origin>{};
+  }
   // Bytes that can be read without waiting.
   std::size_t available() const { return value_or_throw(&detail::socket_state::available); }
   std::size_t available(boost::system::error_code& ec) const { return state_->available(ec); }

@@ -82,7 +82,8 @@ struct options {
   bool icmp = true;
   // At most this many ICMP errors processed per second, in bursts of up to icmp_burst (a token
   // bucket per engine; Linux's numbers for the ICMP it sends, icmp_msgs_per_sec and
-  // icmp_msgs_burst). Beyond it they are dropped and counted. 0 = unlimited.
+  // icmp_msgs_burst). Beyond it they are dropped and counted. 0 = unlimited (as is a rate above
+  // 1e9); a burst of 0 is taken as 1.
   unsigned icmp_rate = 1000;
   unsigned icmp_burst = 50;
   // Fragmentation needed below this MTU is taken as this MTU (Linux min_pmtu, 552 = 512 + 40):
@@ -364,6 +365,7 @@ private:
   void handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
   void handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr& icmp, tcp::instant now);
   bool icmp_allowed(tcp::instant now);
+  static void sanitize_icmp_limits(options& o);
   void learn_path_mtu(wire::ipv4_addr dst, std::uint16_t mtu, tcp::instant now);
   // The settings for a new connection to `dst`: its MSS capped by the route (RTAX_MTU/ADVMSS) and
   // the path MTU cache.

@@ -206,6 +206,12 @@ public:
   // the error is remembered and a later timeout reports it instead of timed_out (cleared by any
   // acceptable ACK, as Linux clears sk_err_soft).
   icmp_verdict on_icmp_error(instant now, const icmp_report& report);
+  // The RFC 5927 check both of them start with, O(1) and without side effects (the owner asks
+  // before it spends anything on the message, its rate limit included): `ignored` in a state that
+  // ignores ICMP (CLOSED, LISTEN, TIME_WAIT, as Linux drops TIME_WAIT's before any PMTU work),
+  // `out_of_window` unless `quoted` is within SND.UNA..SND.NXT (a passive SYN_RCVD: the ISS; SYN_SENT
+  // and a simultaneous-open SYN_RCVD: the ISS too, as that is all that is outstanding), else `taken`.
+  icmp_verdict icmp_check(seq quoted) const;
   // Fragmentation needed (RFC 1191): the path now carries at most `mtu` bytes (the owner applied
   // its floor). Lower than the path MTU in use: the MSS follows (Linux tcp_sync_mss: MTU - 40 -
   // the options every segment carries) and everything outstanding is sent again at once at the

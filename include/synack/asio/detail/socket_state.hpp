@@ -63,6 +63,8 @@ public:
   void service();        // complete whatever pending operations can complete now
   void stack_stopped();  // the stack stopped: pending operations end, later ones fail
   void forget_stack();   // the stack is being destroyed
+  // Who answered with the ICMP error the connection failed with, if it did (tcp::event::icmp).
+  const std::optional<tcp::icmp_origin>& error_icmp() const { return error_icmp_; }
   bool service_queued = false;
   bool accept_pending = false;  // an accept into this socket was started (checked at destruction)
 
@@ -89,6 +91,7 @@ private:
   bool shut_recv_ = false;
   error_code error_;          // the connection's failure, not yet reported to the user
   bool error_reported_ = false;
+  std::optional<tcp::icmp_origin> error_icmp_;
   std::vector<std::byte> rescued_;  // data received before the engine dropped the connection
   std::size_t rescued_off_ = 0;
   socket_options options_;
