@@ -262,16 +262,7 @@ engine::~engine() = default;
 wire::ipv4_addr engine::next_hop_for(wire::ipv4_addr dst) {
   if (auto it = next_hops_.find(dst.value); it != next_hops_.end()) return it->second;
   wire::ipv4_addr hop = dst;
-  const bool local_link = on_link(iface_, dst);
-  std::optional<link::route_info> route;
-  if (netlink_ && local_link) {
-    // Only for its metrics (an MTU or advmss set on the route): the next hop is the destination.
-    try {
-      route = netlink_->route_to(dst);
-    } catch (const link::setup_error&) {
-    }
-  }
-  if (!local_link) {
+  if (!on_link(iface_, dst)) {
     if (!netlink_) {
       // A link we were handed: its gateway, if it has one.
       if (!gateway_)
@@ -279,27 +270,52 @@ wire::ipv4_addr engine::next_hop_for(wire::ipv4_addr dst) {
                                                                 " (off-link and the link has no gateway)");
       hop = *gateway_;
     } else {
-      route = netlink_->route_to(dst);
+      const auto route = netlink_->route_to(dst);
       if (!route)
         throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() + " (check `ip route`)");
       if (route->gateway) hop = *route->gateway;  // off-link: the gateway's MAC, never the target's
     }
   }
-  if (route && (route->mtu || route->advmss)) {
-    // The route's MTU (`ip route ... mtu N`, or a path MTU the kernel learned) and advmss cap
-    // the MSS of connections to it, as Linux's dst metrics do (tcp_connect_init).
-    std::uint32_t mss = 0xffff;
-    if (route->mtu && *route->mtu > 40) mss = std::min<std::uint32_t>(mss, *route->mtu - 40);
-    if (route->advmss && *route->advmss > 0) mss = std::min<std::uint32_t>(mss, *route->advmss);
-    route_mss_[dst.value] = static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
-  }
   next_hops_.emplace(dst.value, hop);
   return hop;
 }
 
+// The route's MTU (`ip route ... mtu N`, or a path MTU the kernel learned) and advmss cap the MSS
+// of connections to it, as Linux's dst metrics do (tcp_connect_init).
+void engine::read_route_metrics(wire::ipv4_addr dst, tcp::instant t) {
+  if (!netlink_) return;
+  if (auto r = route_mss_.find(dst.value); r != route_mss_.end() && r->second.expires > t) return;
+  std::uint32_t mss = 0;  // 0: the route sets neither
+  try {
+    if (const auto route = netlink_->route_to(dst); route && (route->mtu || route->advmss)) {
+      mss = 0xffff;
+      if (route->mtu && *route->mtu > 40) mss = std::min<std::uint32_t>(mss, *route->mtu - 40);
+      if (route->advmss && *route->advmss > 0) mss = std::min<std::uint32_t>(mss, *route->advmss);
+      mss = std::max<std::uint32_t>(mss, 64);
+    }
+  } catch (const link::setup_error&) {
+    // no route: next_hop_for says so to the caller
+  }
+  sweep_path_caches(t);
+  route_mss_[dst.value] = {static_cast<std::uint16_t>(mss), t + std::chrono::minutes(1)};
+}
+
+// At the bound, expired entries go; if that is not a quarter, arbitrary ones follow until a quarter
+// is free (so a full cache costs one pass per max_cached_paths / 4 insertions, not per insertion).
+void engine::sweep_path_caches(tcp::instant t) {
+  auto sweep = [t](auto& cache) {
+    if (cache.size() < max_cached_paths) return;
+    std::erase_if(cache, [t](const auto& kv) { return kv.second.expires <= t; });
+    while (cache.size() > max_cached_paths * 3 / 4) cache.erase(cache.begin());
+  };
+  sweep(route_mss_);
+  sweep(pmtu_cache_);
+}
+
 tcp::config engine::config_for(const tcp::config& base, wire::ipv4_addr dst, tcp::instant t) {
   tcp::config c = base;
-  if (auto r = route_mss_.find(dst.value); r != route_mss_.end()) c.mss = std::min(c.mss, r->second);
+  if (auto r = route_mss_.find(dst.value); r != route_mss_.end() && r->second.mss != 0 && r->second.expires > t)
+    c.mss = std::min(c.mss, r->second.mss);
   if (auto p = pmtu_cache_.find(dst.value); p != pmtu_cache_.end()) {
     if (p->second.expires <= t)
       pmtu_cache_.erase(p);
@@ -307,12 +323,6 @@ tcp::config engine::config_for(const tcp::config& base, wire::ipv4_addr dst, tcp
       c.mss = std::min(c.mss, tcp::mss_for_mtu(p->second.mtu));
   }
   return c;
-}
-
-std::optional<tcp::icmp_origin> engine::last_icmp_error(wire::ipv4_addr dst) const {
-  auto o = last_icmp_.find(dst.value);
-  if (o == last_icmp_.end()) return std::nullopt;
-  return o->second;
 }
 
 std::optional<std::uint16_t> engine::cached_path_mtu(wire::ipv4_addr dst) const {
@@ -325,6 +335,7 @@ std::optional<std::uint16_t> engine::cached_path_mtu(wire::ipv4_addr dst) const 
 // same MTU again refreshes the expiry once less than half of it is left.
 void engine::learn_path_mtu(wire::ipv4_addr dst, std::uint16_t mtu, tcp::instant t) {
   if (mtu >= iface_.mtu) return;
+  sweep_path_caches(t);
   auto [p, fresh] = pmtu_cache_.try_emplace(dst.value, pmtu_entry{mtu, t + opts_.pmtu_expires});
   if (fresh) return;
   pmtu_entry& e = p->second;
@@ -351,7 +362,8 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const 
   wire::four_tuple tuple{local_, *lport, dst, port};
   std::unique_ptr<entry> e;
   try {
-    const wire::ipv4_addr hop = next_hop_for(dst);  // (first: it reads the route's metrics)
+    const wire::ipv4_addr hop = next_hop_for(dst);
+    read_route_metrics(dst, t);
     e = std::make_unique<entry>(config_for(*granted, dst, t), isns_, tuple, buffer_reserved_);
     e->next_hop = hop;
   } catch (...) {
@@ -1052,7 +1064,6 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     v = e.conn.on_icmp_error(t, meaning.report);
     if (v == tcp::icmp_verdict::taken) {
       icmp_origins_[tuple] = origin;
-      last_icmp_[q.dst.value] = origin;
     }
   }
   switch (v) {

@@ -335,9 +335,6 @@ public:
   // The path MTU learned from ICMP for `dst` (kept options::pmtu_expires), if any: new connections
   // to it start with the MSS it allows.
   std::optional<std::uint16_t> cached_path_mtu(wire::ipv4_addr dst) const;
-  // Who sent the last ICMP error a connection to `dst` took (for front ends whose errors carry
-  // no event, such as the Asio sockets' error codes).
-  std::optional<tcp::icmp_origin> last_icmp_error(wire::ipv4_addr dst) const;
   wire::ipv4_addr local_address() const { return local_; }
   // The frame I/O the engine talks to (for a harness that owns the link's other side).
   link::frame_io& link_io() { return *io_; }
@@ -426,8 +423,18 @@ private:
   std::vector<wheel_hook*> due_;          // scratch for fire_timers
   std::unordered_map<std::uint32_t, neighbour> neighbours_;   // by next-hop address
   std::unordered_map<std::uint32_t, wire::ipv4_addr> next_hops_;  // destination -> next hop
-  // The route's MSS cap per destination (from netlink's RTAX_MTU / RTAX_ADVMSS, when set).
-  std::unordered_map<std::uint32_t, std::uint16_t> route_mss_;
+  // The route's MSS cap per destination (netlink's RTAX_MTU / RTAX_ADVMSS, when set), read by
+  // connect() only (never per received SYN) and re-read after a minute: the kernel's own path MTU
+  // exceptions and `ip route change ... mtu` come and go.
+  struct route_mss_entry {
+    std::uint16_t mss;  // 0: the route sets neither
+    tcp::instant expires;
+  };
+  std::unordered_map<std::uint32_t, route_mss_entry> route_mss_;
+  void read_route_metrics(wire::ipv4_addr dst, tcp::instant now);
+  // Keeps route_mss_ and pmtu_cache_ bounded: past max_cached_paths entries, expired ones go.
+  static constexpr std::size_t max_cached_paths = 4096;
+  void sweep_path_caches(tcp::instant now);
   // Path MTUs learned from ICMP per destination, until `expires` (Linux's route exceptions).
   struct pmtu_entry {
     std::uint16_t mtu;
@@ -436,7 +443,6 @@ private:
   std::unordered_map<std::uint32_t, pmtu_entry> pmtu_cache_;
   // Who sent the ICMP error a connection took (attached to its `error` event); few entries.
   std::unordered_map<wire::four_tuple, tcp::icmp_origin, wire::four_tuple_hash> icmp_origins_;
-  std::unordered_map<std::uint32_t, tcp::icmp_origin> last_icmp_;  // by destination
   // The ICMP token bucket (options::icmp_rate).
   std::uint64_t icmp_tokens_ = 0;
   tcp::instant icmp_stamp_{};
