@@ -884,9 +884,12 @@ netns_cli_impair() {
 }
 
 # netns_lab_namespaces NAME: the namespaces of lab NAME (NAME-c, -m, -s, -f, -r<i>), one a line.
+# Reads ip's own directory rather than `ip netns list`, whose output once lacked a namespace that
+# existed (a CI run: r1 listed by one call and missing from the next while another test's namespaces
+# were being deleted).
 netns_lab_namespaces() {
   local name=$1 ns
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+  for ns in $(ls /var/run/netns 2>/dev/null); do
     if [[ "$ns" == "$name"-* && "${ns#"$name"-}" =~ ^([cmsf]|r[0-9]+)$ ]]; then echo "$ns"; fi
   done
 }
