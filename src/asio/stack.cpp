@@ -46,8 +46,9 @@ namespace detail {
 
 namespace {
 wire::ipv4_addr to_wire(const net::ip::address_v4& a) { return wire::ipv4_addr{a.to_uint()}; }
-net::ip::tcp::endpoint to_endpoint(wire::ipv4_addr a, std::uint16_t port) {
-  return {net::ip::address_v4(a.value), port};
+net::ip::tcp::endpoint to_endpoint(const wire::ip_addr& a, std::uint16_t port) {
+  if (a.is_v4()) return {net::ip::address_v4(a.v4().value), port};
+  return {net::ip::address_v6(a.v6().octets), port};
 }
 }  // namespace
 

@@ -709,8 +709,8 @@ void engine::emit_segment(const wire::four_tuple& t, const wire::mac_addr& dst_m
                           tcp::state st, tcp::instant now_) {
   wire::tcp_repr tcp = to_repr(t, seg);
   wire::ipv4_repr ip;
-  ip.src = t.local_addr;
-  ip.dst = t.remote_addr;
+  ip.src = t.local_addr.v4();
+  ip.dst = t.remote_addr.v4();
   ip.protocol = wire::ip_protocol::tcp;
   ip.identification = ip_id_++;
   ip.payload_len = static_cast<std::uint16_t>(tcp.buffer_len());
@@ -1341,7 +1341,7 @@ void engine::listener_cookie_ack(listener& l, const wire::four_tuple& tuple, con
 engine::entry* engine::make_child(listener& l, const wire::four_tuple& tuple, tcp::instant t) {
   wire::ipv4_addr hop;
   try {
-    hop = next_hop_for(tuple.remote_addr);
+    hop = next_hop_for(tuple.remote_addr.v4());
   } catch (const std::exception&) {
     return nullptr;  // no route back
   }
@@ -1363,7 +1363,7 @@ engine::entry* engine::make_child(listener& l, const wire::four_tuple& tuple, tc
     ++l.stats.syn_dropped;
     return nullptr;
   }
-  auto e = std::make_unique<entry>(config_for(*granted, tuple.remote_addr, t), isns_, tuple, buffer_reserved_);
+  auto e = std::make_unique<entry>(config_for(*granted, tuple.remote_addr.v4(), t), isns_, tuple, buffer_reserved_);
   e->next_hop = hop;
   e->started = true;
   e->child = entry::child_state::half_open;

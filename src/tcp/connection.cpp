@@ -65,7 +65,7 @@ void connection::listen() {
   set_state(state::listen);
 }
 
-void connection::set_remote(wire::ipv4_addr addr, std::uint16_t port) {
+void connection::set_remote(wire::ip_addr addr, std::uint16_t port) {
   tuple_.remote_addr = addr;
   tuple_.remote_port = port;
 }

@@ -79,7 +79,20 @@ std::uint32_t isn_generator::m(instant now) {
 }
 
 std::uint32_t isn_generator::f(const wire::four_tuple& t) const {
-  // SipHash-2-4 of the 12-byte message local address, local port, remote address, remote port
+  if (t.local_addr.is_v6() || t.remote_addr.is_v6()) {
+    // IPv6 (the rare path): SipHash-2-4 of the 36-byte message local address, local port,
+    // remote address, remote port, each big-endian (RFC 6528 over the IPv6 tuple).
+    std::array<std::byte, 36> msg{};
+    std::memcpy(msg.data(), t.local_addr.raw.octets.data(), 16);
+    msg[16] = std::byte(t.local_port >> 8);
+    msg[17] = std::byte(t.local_port & 0xff);
+    std::memcpy(msg.data() + 18, t.remote_addr.raw.octets.data(), 16);
+    msg[34] = std::byte(t.remote_port >> 8);
+    msg[35] = std::byte(t.remote_port & 0xff);
+    sip_state s{keyed_[0], keyed_[1], keyed_[2], keyed_[3]};
+    return static_cast<std::uint32_t>(siphash_from(s, msg));
+  }
+  // IPv4: SipHash-2-4 of the 12-byte message local address, local port, remote address, remote port
   // (RFC 6528 order, each big-endian), as siphash_2_4() computes it, with the two message words
   // assembled from the fields directly: m0 holds bytes 0-7 and the last word bytes 8-11 plus the
   // length, each read little-endian. (The tests compare this with siphash_2_4 of the bytes.)
@@ -89,7 +102,7 @@ std::uint32_t isn_generator::f(const wire::four_tuple& t) const {
   const auto swap32 = [](std::uint32_t v) {
     return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
   };
-  const std::uint32_t la = swap32(t.local_addr.value), ra = swap32(t.remote_addr.value);
+  const std::uint32_t la = swap32(t.local_addr.v4().value), ra = swap32(t.remote_addr.v4().value);
   const std::uint64_t m0 =
       std::uint64_t{la} | std::uint64_t{swap16(t.local_port)} << 32 | std::uint64_t{ra & 0xffff} << 48;
   const std::uint64_t m1 = std::uint64_t{(ra >> 16) | swap16(t.remote_port) << 16} | std::uint64_t{12} << 56;

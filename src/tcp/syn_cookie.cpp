@@ -1,6 +1,7 @@
 #include "synack/tcp/syn_cookie.hpp"
 
 #include <array>
+#include <cstring>
 
 #include "synack/wire/bytes.hpp"
 
@@ -24,13 +25,23 @@ std::uint8_t syn_cookie::mss_index(std::uint16_t peer_mss) {
 // SipHash-2-4 over (local addr, local port, remote addr, remote port, count, which): `which`
 // separates Linux's two hashes (cookie_hash(..., 0, 0) and cookie_hash(..., count, 1)).
 std::uint32_t syn_cookie::hash(const wire::four_tuple& t, std::uint32_t count, std::uint8_t which) const {
-  std::array<std::byte, 17> msg{};
-  wire::store_u32(msg, 0, t.local_addr.value);
-  wire::store_u16(msg, 4, t.local_port);
-  wire::store_u32(msg, 6, t.remote_addr.value);
-  wire::store_u16(msg, 10, t.remote_port);
-  wire::store_u32(msg, 12, count);
-  msg[16] = std::byte{which};
+  if (t.local_addr.is_v4() && t.remote_addr.is_v4()) {
+    std::array<std::byte, 17> msg{};
+    wire::store_u32(msg, 0, t.local_addr.v4().value);
+    wire::store_u16(msg, 4, t.local_port);
+    wire::store_u32(msg, 6, t.remote_addr.v4().value);
+    wire::store_u16(msg, 10, t.remote_port);
+    wire::store_u32(msg, 12, count);
+    msg[16] = std::byte{which};
+    return static_cast<std::uint32_t>(siphash_2_4(secret_, msg));
+  }
+  std::array<std::byte, 41> msg{};  // IPv6: the full addresses (Linux cookie_hash over saddr/daddr)
+  std::memcpy(msg.data(), t.local_addr.raw.octets.data(), 16);
+  wire::store_u16(msg, 16, t.local_port);
+  std::memcpy(msg.data() + 18, t.remote_addr.raw.octets.data(), 16);
+  wire::store_u16(msg, 34, t.remote_port);
+  wire::store_u32(msg, 36, count);
+  msg[40] = std::byte{which};
   return static_cast<std::uint32_t>(siphash_2_4(secret_, msg));
 }
 

@@ -2,6 +2,9 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+
+#include <arpa/inet.h>
 
 namespace synack::wire {
 
@@ -55,6 +58,34 @@ std::optional<ipv4_addr> ipv4_addr::parse(std::string_view text) {
   }
   if (p != end) return std::nullopt;
   return ipv4_addr{v};
+}
+
+std::string ipv6_addr::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, octets.data(), buf, sizeof buf);  // RFC 5952 form in glibc
+  return buf;
+}
+
+std::optional<ipv6_addr> ipv6_addr::parse(std::string_view text) {
+  if (text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  char buf[INET6_ADDRSTRLEN];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  ipv6_addr a;
+  if (inet_pton(AF_INET6, buf, a.octets.data()) != 1) return std::nullopt;
+  return a;
+}
+
+std::string ip_addr::to_string() const { return is_v4() ? v4().to_string() : raw.to_string(); }
+
+std::string ip_addr::to_string(std::uint16_t port) const {
+  return is_v4() ? v4().to_string() + ":" + std::to_string(port) : "[" + raw.to_string() + "]:" + std::to_string(port);
+}
+
+std::optional<ip_addr> ip_addr::parse(std::string_view text) {
+  if (auto a = ipv4_addr::parse(text)) return ip_addr{*a};
+  if (auto a = ipv6_addr::parse(text)) return ip_addr{*a};
+  return std::nullopt;
 }
 
 }  // namespace synack::wire

@@ -33,7 +33,8 @@ namespace synack::tcp::test {
 BOOST_AUTO_TEST_SUITE(footprint)
 
 // The whole object. Raise it only with a reason written here (and the 1 KiB target in mind).
-inline constexpr std::size_t connection_size_bound = 840;
+// 840 -> 864 (issue 14): the 4-tuple holds two 16-byte addresses (IPv4 stored v4-mapped), +24.
+inline constexpr std::size_t connection_size_bound = 864;
 
 BOOST_AUTO_TEST_CASE(connection_object_stays_small) {
   BOOST_TEST_MESSAGE("sizeof(tcp::connection) = " << sizeof(connection) << " (bound " << connection_size_bound

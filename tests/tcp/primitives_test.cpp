@@ -99,10 +99,10 @@ BOOST_AUTO_TEST_CASE(isn_hash_depends_on_key_and_every_tuple_field) {
   t.remote_port = 81;
   BOOST_TEST(g.f(t) != g.f(tuple_a));
   t = tuple_a;
-  t.remote_addr.value += 1;
+  t.remote_addr = synack::wire::ipv4_addr{t.remote_addr.v4().value + 1};
   BOOST_TEST(g.f(t) != g.f(tuple_a));
   t = tuple_a;
-  t.local_addr.value += 1;
+  t.local_addr = synack::wire::ipv4_addr{t.local_addr.v4().value + 1};
   BOOST_TEST(g.f(t) != g.f(tuple_a));
 }
 

@@ -29,7 +29,7 @@ namespace synack::tcp {
 
 // Who answered with an ICMP error (RFC 792): the router or host that sent it, and what it said.
 struct icmp_origin {
-  wire::ipv4_addr from;
+  wire::ip_addr from;
   std::uint8_t type = 0;  // 3 destination unreachable, 11 time exceeded, 12 parameter problem
   std::uint8_t code = 0;
   friend bool operator==(const icmp_origin&, const icmp_origin&) = default;
@@ -157,7 +157,7 @@ public:
   // Passive open: CLOSED -> LISTEN. A SYN then moves it to SYN_RCVD; the owner must call
   // set_remote() with the SYN's source first (segments carry no addresses).
   void listen();
-  void set_remote(wire::ipv4_addr addr, std::uint16_t port);
+  void set_remote(wire::ip_addr addr, std::uint16_t port);
   // SYN cookie (syn_cookie.hpp): in LISTEN, rebuild the handshake a stateless SYN-ACK began.
   // `syn` is the peer's SYN as the cookie remembers it (SEQ = IRS, the MSS class, the options
   // read back from TSecr; its window is the ACK's), `iss` the cookie; then `ack` arrives as it

@@ -35,18 +35,95 @@ struct ipv4_addr {
   friend constexpr auto operator<=>(const ipv4_addr&, const ipv4_addr&) = default;
 };
 
-// A TCP connection's identity, from synack's point of view.
+// An IPv6 address, in wire order (RFC 4291).
+struct ipv6_addr {
+  std::array<std::uint8_t, 16> octets{};
+
+  constexpr bool is_unspecified() const { return octets == std::array<std::uint8_t, 16>{}; }
+  constexpr bool is_multicast() const { return octets[0] == 0xff; }
+  constexpr bool is_link_local() const { return octets[0] == 0xfe && (octets[1] & 0xc0) == 0x80; }
+  constexpr bool is_loopback() const {
+    for (std::size_t i = 0; i < 15; ++i)
+      if (octets[i] != 0) return false;
+    return octets[15] == 1;
+  }
+  // ::ffff:a.b.c.d (RFC 4291 §2.5.5.2): an IPv4 address in IPv6 clothing, never on the wire.
+  constexpr bool is_v4_mapped() const {
+    for (std::size_t i = 0; i < 10; ++i)
+      if (octets[i] != 0) return false;
+    return octets[10] == 0xff && octets[11] == 0xff;
+  }
+  // ff02::1:ffXX:XXXX, where neighbour solicitations for this address go (RFC 4291 §2.7.1).
+  constexpr ipv6_addr solicited_node() const {
+    return {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff, octets[13], octets[14], octets[15]}};
+  }
+  // 33:33 followed by the low 32 bits: the Ethernet address of a multicast group (RFC 2464 §7).
+  constexpr mac_addr multicast_mac() const {
+    return {{0x33, 0x33, octets[12], octets[13], octets[14], octets[15]}};
+  }
+  std::string to_string() const;  // RFC 5952 text ("fd00::2")
+  static std::optional<ipv6_addr> parse(std::string_view text);
+  friend constexpr auto operator<=>(const ipv6_addr&, const ipv6_addr&) = default;
+};
+
+enum class ip_family : std::uint8_t { v4, v6 };
+
+// Either family, held as 16 bytes: an IPv4 address is stored v4-mapped (::ffff:a.b.c.d), as a Linux
+// AF_INET6 socket treats such an address as IPv4. So one type keys every table, compares and
+// hashes without branching, and `ip_addr{}` is IPv4's 0.0.0.0 as before.
+struct ip_addr {
+  ipv6_addr raw{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0}};
+
+  constexpr ip_addr() = default;
+  constexpr ip_addr(ipv4_addr a)  // NOLINT: implicit, every IPv4 address is an address
+      : raw{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, static_cast<std::uint8_t>(a.value >> 24),
+             static_cast<std::uint8_t>(a.value >> 16), static_cast<std::uint8_t>(a.value >> 8),
+             static_cast<std::uint8_t>(a.value)}} {}
+  constexpr ip_addr(ipv6_addr a) : raw(a) {}  // NOLINT: implicit; a v4-mapped address is IPv4
+
+  constexpr bool is_v4() const { return raw.is_v4_mapped(); }
+  constexpr bool is_v6() const { return !is_v4(); }
+  constexpr ip_family family() const { return is_v4() ? ip_family::v4 : ip_family::v6; }
+  // The IPv4 address (only meaningful when is_v4()).
+  constexpr ipv4_addr v4() const {
+    return {std::uint32_t{raw.octets[12]} << 24 | std::uint32_t{raw.octets[13]} << 16 |
+            std::uint32_t{raw.octets[14]} << 8 | raw.octets[15]};
+  }
+  constexpr const ipv6_addr& v6() const { return raw; }
+  constexpr bool is_unspecified() const { return is_v4() ? v4().is_unspecified() : raw.is_unspecified(); }
+  std::string to_string() const;  // dotted quad or RFC 5952
+  // "1.2.3.4:80" or "[fd00::2]:80".
+  std::string to_string(std::uint16_t port) const;
+  // An IPv4 or IPv6 literal (no brackets, no zone).
+  static std::optional<ip_addr> parse(std::string_view text);
+  friend constexpr auto operator<=>(const ip_addr&, const ip_addr&) = default;
+};
+
+struct ip_addr_hash {
+  std::size_t operator()(const ip_addr& a) const noexcept {
+    std::uint64_t lo = 0, hi = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      hi = hi << 8 | a.raw.octets[i];
+      lo = lo << 8 | a.raw.octets[8 + i];
+    }
+    std::uint64_t h = (hi * 0x9e3779b97f4a7c15ULL) ^ lo;
+    h ^= h >> 29;
+    return static_cast<std::size_t>(h * 0xbf58476d1ce4e5b9ULL);
+  }
+};
+
+// A TCP connection's identity, from synack's point of view. Both addresses are of one family.
 struct four_tuple {
-  ipv4_addr local_addr;
+  ip_addr local_addr;
   std::uint16_t local_port = 0;
-  ipv4_addr remote_addr;
+  ip_addr remote_addr;
   std::uint16_t remote_port = 0;
   friend constexpr auto operator<=>(const four_tuple&, const four_tuple&) = default;
 };
 
 struct four_tuple_hash {
   std::size_t operator()(const four_tuple& t) const noexcept {
-    std::uint64_t h = (std::uint64_t{t.local_addr.value} << 32) ^ t.remote_addr.value;
+    std::uint64_t h = ip_addr_hash{}(t.local_addr) * 31 ^ ip_addr_hash{}(t.remote_addr);
     h ^= (std::uint64_t{t.local_port} << 16 | t.remote_port) * 0x9e3779b97f4a7c15ULL;
     h ^= h >> 29;
     return static_cast<std::size_t>(h * 0xbf58476d1ce4e5b9ULL);
