@@ -37,6 +37,19 @@ std::string_view to_string(parse_error e) {
     case parse_error::icmp_quote_truncated: return "icmp_quote_truncated";
     case parse_error::icmp_quote_bad_header: return "icmp_quote_bad_header";
     case parse_error::icmp_quote_not_tcp: return "icmp_quote_not_tcp";
+    case parse_error::truncated_ipv6: return "truncated_ipv6";
+    case parse_error::payload_length_beyond_frame: return "payload_length_beyond_frame";
+    case parse_error::ipv6_bad_address: return "ipv6_bad_address";
+    case parse_error::ipv6_ext_header_past_payload: return "ipv6_ext_header_past_payload";
+    case parse_error::ipv6_too_many_ext_headers: return "ipv6_too_many_ext_headers";
+    case parse_error::ipv6_hop_by_hop_not_first: return "ipv6_hop_by_hop_not_first";
+    case parse_error::truncated_ndp: return "truncated_ndp";
+    case parse_error::ndp_bad_hop_limit: return "ndp_bad_hop_limit";
+    case parse_error::ndp_bad_code: return "ndp_bad_code";
+    case parse_error::ndp_multicast_target: return "ndp_multicast_target";
+    case parse_error::ndp_bad_option_length: return "ndp_bad_option_length";
+    case parse_error::ndp_bad_source: return "ndp_bad_source";
+    case parse_error::ndp_solicited_multicast: return "ndp_solicited_multicast";
   }
   return "unknown";
 }

@@ -14,6 +14,7 @@ namespace synack::wire {
 namespace ethertype {
 inline constexpr std::uint16_t ipv4 = 0x0800;
 inline constexpr std::uint16_t arp = 0x0806;
+inline constexpr std::uint16_t ipv6 = 0x86dd;  // RFC 2464 §3
 inline constexpr std::uint16_t vlan = 0x8100;  // IEEE 802.1Q
 inline constexpr std::uint16_t qinq = 0x88a8;  // IEEE 802.1ad
 }  // namespace ethertype

@@ -10,10 +10,12 @@
 
 namespace synack::wire {
 
+// IANA "Assigned Internet Protocol Numbers": the IPv4 protocol field and the IPv6 next header.
 namespace ip_protocol {
 inline constexpr std::uint8_t icmp = 1;
 inline constexpr std::uint8_t tcp = 6;
 inline constexpr std::uint8_t udp = 17;
+inline constexpr std::uint8_t icmpv6 = 58;  // RFC 4443
 }  // namespace ip_protocol
 
 inline constexpr std::size_t ipv4_min_header_len = 20;

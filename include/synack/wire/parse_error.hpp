@@ -19,20 +19,20 @@ enum class parse_error : std::uint8_t {
   // Ethernet (IEEE 802.3)
   truncated_ethernet,
   vlan_tagged,            // ignored: 802.1Q / 802.1ad tags are not supported
-  unsupported_ethertype,  // ignored: neither IPv4 nor ARP
+  unsupported_ethertype,  // ignored: neither IPv4, IPv6 nor ARP
   // ARP (RFC 826)
   truncated_arp,
   unsupported_arp,     // ignored: not Ethernet/IPv4 ARP
   unsupported_arp_op,  // ignored: neither request nor reply
   // IPv4 (RFC 791)
   truncated_ipv4,
-  bad_ip_version,
+  bad_ip_version,  // IPv4 or IPv6: the version nibble disagrees with the EtherType
   ihl_too_small,
   total_length_too_small,
   total_length_beyond_frame,
   bad_ip_checksum,
-  ip_fragment,  // ignored: synack does not reassemble
-  not_tcp,      // ignored: another IP protocol (neither TCP nor ICMP)
+  ip_fragment,  // ignored: synack does not reassemble (IPv4 fragments and IPv6 fragment headers)
+  not_tcp,      // ignored: another IP protocol (neither TCP nor ICMP/ICMPv6), IPv6 ESP/AH/no next header
   // TCP (RFC 9293)
   truncated_tcp,
   data_offset_too_small,
@@ -48,12 +48,32 @@ enum class parse_error : std::uint8_t {
   truncated_icmp,
   bad_icmp_checksum,
   unsupported_icmp,      // ignored: not destination unreachable, time exceeded or parameter problem
-  icmp_quote_truncated,  // the quotation lacks an IPv4 header and 8 bytes of its payload
+  icmp_quote_truncated,  // the quotation lacks an IP header (and extension headers) and 8 bytes of TCP
   icmp_quote_bad_header,
   icmp_quote_not_tcp,    // ignored: about another protocol
+  // The reasons below were added with IPv6 (issue 14); appended so the existing values, and the
+  // counters indexed by them, keep their numbers. ICMPv6 reuses the ICMP reasons above
+  // (truncated_icmp, bad_icmp_checksum, unsupported_icmp, icmp_quote_*): the frame's family is in
+  // parsed_frame::ip, and one counter per meaning is what an operator reads.
+  // IPv6 (RFC 8200)
+  truncated_ipv6,                // shorter than the 40-byte header
+  payload_length_beyond_frame,   // the payload length claims more than the frame holds
+  ipv6_bad_address,              // a v4-mapped source or destination, or a multicast source
+  ipv6_ext_header_past_payload,  // an extension header runs past the payload
+  ipv6_too_many_ext_headers,     // more than ipv6_max_ext_headers before the upper layer
+  ipv6_hop_by_hop_not_first,     // RFC 8200 §4.1: hop-by-hop options only right after the header
+  // Neighbour discovery (RFC 4861 §7.1.1, §7.1.2): solicitations and advertisements that fail
+  // the validity checks; the RFC says "silently discard", we count them.
+  truncated_ndp,             // ICMP length under 24
+  ndp_bad_hop_limit,         // not 255: it crossed a router (or was forged off-link)
+  ndp_bad_code,              // not 0
+  ndp_multicast_target,
+  ndp_bad_option_length,     // an option of length 0 or running past the message
+  ndp_bad_source,            // a solicitation from :: not to a solicited-node group, or with a source lladdr
+  ndp_solicited_multicast,   // an advertisement to a multicast group with the solicited flag set
 };
 
-inline constexpr std::size_t parse_error_count = static_cast<std::size_t>(parse_error::icmp_quote_not_tcp) + 1;
+inline constexpr std::size_t parse_error_count = static_cast<std::size_t>(parse_error::ndp_solicited_multicast) + 1;
 
 // A short stable name, e.g. "bad_tcp_checksum", for logs and counters.
 std::string_view to_string(parse_error e);
