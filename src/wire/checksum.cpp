@@ -65,4 +65,25 @@ std::uint16_t tcp_checksum(ipv4_addr src, ipv4_addr dst, bytes segment) {
       .finish();
 }
 
+std::uint16_t ipv6_pseudo_checksum(const ipv6_addr& src, const ipv6_addr& dst, std::uint8_t next_header,
+                                   bytes data) {
+  return checksum_accumulator{}
+      .add(std::as_bytes(std::span{src.octets}))
+      .add(std::as_bytes(std::span{dst.octets}))
+      .add_u32(static_cast<std::uint32_t>(data.size()))
+      .add_u32(next_header)  // three zero bytes, then the next header
+      .add(data)
+      .finish();
+}
+
+std::uint16_t tcp_checksum_v6(const ipv6_addr& src, const ipv6_addr& dst, bytes segment) {
+  constexpr std::uint8_t protocol_tcp = 6;
+  return ipv6_pseudo_checksum(src, dst, protocol_tcp, segment);
+}
+
+std::uint16_t icmpv6_checksum(const ipv6_addr& src, const ipv6_addr& dst, bytes message) {
+  constexpr std::uint8_t protocol_icmpv6 = 58;
+  return ipv6_pseudo_checksum(src, dst, protocol_icmpv6, message);
+}
+
 }  // namespace synack::wire

@@ -27,9 +27,10 @@ parse_result<tcp_view> tcp_view::parse(bytes segment) {
   return tcp_view{segment};
 }
 
-bool tcp_view::checksum_ok(ipv4_addr src, ipv4_addr dst) const { return tcp_checksum(src, dst, segment_) == 0; }
+bool tcp_view::checksum_ok(const ip_addr& src, const ip_addr& dst) const { return tcp_checksum(src, dst, segment_) == 0; }
 
-parse_result<tcp_repr> tcp_repr::parse(const tcp_view& view, ipv4_addr src, ipv4_addr dst, bool verify_checksum) {
+parse_result<tcp_repr> tcp_repr::parse(const tcp_view& view, const ip_addr& src, const ip_addr& dst,
+                                       bool verify_checksum) {
   if (verify_checksum && !view.checksum_ok(src, dst)) return parse_error::bad_tcp_checksum;
   const tcp_flags flags = view.flags();
   // RFC 9293 leaves these combinations meaningless; Linux drops SYN+FIN and SYN+RST as well.
@@ -50,7 +51,7 @@ parse_result<tcp_repr> tcp_repr::parse(const tcp_view& view, ipv4_addr src, ipv4
   return r;
 }
 
-std::size_t tcp_repr::emit(mutable_bytes out, ipv4_addr src, ipv4_addr dst) const {
+std::size_t tcp_repr::emit(mutable_bytes out, const ip_addr& src, const ip_addr& dst) const {
   using field = tcp_view::field;
   const std::size_t hlen = header_len();
 

@@ -39,4 +39,24 @@ inline std::uint16_t ipv4_header_checksum(bytes header) { return internet_checks
 // segment as given. Same convention: zeroed field -> value to store; received segment -> 0 if right.
 std::uint16_t tcp_checksum(ipv4_addr src, ipv4_addr dst, bytes segment);
 
+// RFC 8200 §8.1: over the IPv6 pseudo-header (src, dst, 32-bit upper-layer length, three zero
+// bytes, next header) and `data` as given. The addresses are the packet's own: no routing header
+// is ever emitted, and a received one's final destination is the dst we were handed.
+std::uint16_t ipv6_pseudo_checksum(const ipv6_addr& src, const ipv6_addr& dst, std::uint8_t next_header, bytes data);
+
+// TCP over IPv6: the pseudo-header above with next header 6.
+std::uint16_t tcp_checksum_v6(const ipv6_addr& src, const ipv6_addr& dst, bytes segment);
+
+// Either family: the IPv4 pseudo-header when both addresses are IPv4 (v4-mapped in the ip_addr),
+// else the IPv6 one. Inline so an IPv4 caller pays two compares for the choice; a caller holding
+// ipv4_addr values binds to the overload above directly.
+inline std::uint16_t tcp_checksum(const ip_addr& src, const ip_addr& dst, bytes segment) {
+  return src.is_v4() && dst.is_v4() ? tcp_checksum(src.v4(), dst.v4(), segment)
+                                    : tcp_checksum_v6(src.v6(), dst.v6(), segment);
+}
+
+// RFC 4443 §2.3: ICMPv6 is checksummed over the IPv6 pseudo-header with next header 58 (unlike
+// ICMP for IPv4, which covers the message alone).
+std::uint16_t icmpv6_checksum(const ipv6_addr& src, const ipv6_addr& dst, bytes message);
+
 }  // namespace synack::wire

@@ -41,7 +41,7 @@ struct tcp_flags {
 };
 
 // A non-owning view of one TCP segment: header, options and payload, exactly the bytes the IPv4
-// total length gives. parse() checks the data offset, so no accessor reads out of bounds.
+// total length (or the IPv6 payload length, less any extension headers) gives. parse() checks the data offset, so no accessor reads out of bounds.
 class tcp_view {
 public:
   // Fails with truncated_tcp, data_offset_too_small or data_offset_beyond_segment.
@@ -61,8 +61,9 @@ public:
   bytes payload() const { return segment_.subspan(header_len()); }
   bytes raw() const { return segment_; }
 
-  // The checksum over the IPv4 pseudo-header and the whole segment is right.
-  bool checksum_ok(ipv4_addr src, ipv4_addr dst) const;
+  // The checksum over the pseudo-header (IPv4 when both addresses are, else IPv6) and the whole
+  // segment is right.
+  bool checksum_ok(const ip_addr& src, const ip_addr& dst) const;
 
   // Field offsets (RFC 9293 §3.1, Figure 1).
   struct field {
@@ -124,7 +125,9 @@ struct tcp_repr {
 
   // Checks, in order: checksum (if verify_checksum: bad_tcp_checksum), SYN+FIN (syn_and_fin),
   // SYN+RST (syn_and_rst), then the options (see parse_tcp_options).
-  static parse_result<tcp_repr> parse(const tcp_view& view, ipv4_addr src, ipv4_addr dst, bool verify_checksum);
+  // src and dst: the IP packet's, for the pseudo-header (see tcp_checksum for the family).
+  static parse_result<tcp_repr> parse(const tcp_view& view, const ip_addr& src, const ip_addr& dst,
+                                      bool verify_checksum);
 
   // `flags` with ack and urg taken from `ack` and `urgent`: the byte that goes on the wire.
   tcp_flags wire_flags() const {
@@ -136,8 +139,9 @@ struct tcp_repr {
   std::size_t header_len() const { return tcp_min_header_len + tcp_options_len(options); }
   std::size_t buffer_len() const { return header_len() + payload.size(); }
   // Writes header, options and payload at the start of `out` (at least buffer_len() bytes) and
-  // fills in the checksum over the IPv4 pseudo-header for src -> dst. Returns buffer_len().
-  std::size_t emit(mutable_bytes out, ipv4_addr src, ipv4_addr dst) const;
+  // fills in the checksum over the pseudo-header for src -> dst (IPv4 when both addresses are,
+  // else IPv6). Returns buffer_len().
+  std::size_t emit(mutable_bytes out, const ip_addr& src, const ip_addr& dst) const;
 
   // Field-by-field, flags as wire_flags(); payloads compare by content.
   friend bool operator==(const tcp_repr& a, const tcp_repr& b);
