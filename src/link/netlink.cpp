@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
+#include <linux/if_addr.h>
 #include <linux/if_arp.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -41,6 +42,31 @@ std::optional<wire::ipv4_addr> ipv4_of(const nlattr* attr) {
   std::uint32_t network_order;
   std::memcpy(&network_order, mnl_attr_get_payload(attr), 4);
   return wire::ipv4_addr{ntohl(network_order)};
+}
+
+std::optional<wire::ipv6_addr> ipv6_of(const nlattr* attr) {
+  if (attr == nullptr || mnl_attr_get_payload_len(attr) != 16) return std::nullopt;
+  wire::ipv6_addr a;
+  std::memcpy(a.octets.data(), mnl_attr_get_payload(attr), 16);
+  return a;
+}
+
+// An address attribute of either family (4 or 16 bytes).
+std::optional<wire::ip_addr> ip_of(const nlattr* attr, unsigned char family) {
+  if (family == AF_INET6) {
+    if (auto a = ipv6_of(attr)) return wire::ip_addr(*a);
+    return std::nullopt;
+  }
+  if (auto a = ipv4_of(attr)) return wire::ip_addr(*a);
+  return std::nullopt;
+}
+
+// Appends `addr` in network order as attribute `type` (4 or 16 bytes by family).
+void put_ip(nlmsghdr* nlh, std::uint16_t type, const wire::ip_addr& addr) {
+  if (addr.is_v4())
+    mnl_attr_put_u32(nlh, type, htonl(addr.v4().value));
+  else
+    mnl_attr_put(nlh, type, 16, addr.v6().octets.data());
 }
 
 std::optional<wire::mac_addr> mac_of(const nlattr* attr) {
@@ -147,20 +173,40 @@ std::optional<interface_info> netlink::get_link(int index, std::string_view name
   if (err != 0) throw_system(err, "netlink RTM_GETLINK failed");
   if (!info) return std::nullopt;
 
-  auto* ifa = put_request<ifaddrmsg>(buffer_, RTM_GETADDR, get_all);
-  ifa->ifa_family = AF_INET;
-  ifa->ifa_index = static_cast<unsigned>(info->index);  // a hint; older kernels dump every interface
-  err = transact(header_of(buffer_), [&](const nlmsghdr& nlh) {
-    if (nlh.nlmsg_type != RTM_NEWADDR) return;
-    const auto* msg = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(&nlh));
-    if (msg->ifa_family != AF_INET || static_cast<int>(msg->ifa_index) != info->index) return;
-    attr_table<IFA_MAX> attrs(nlh, sizeof(ifaddrmsg));
-    // IFA_LOCAL is our address; IFA_ADDRESS is the peer's on point-to-point links.
-    auto addr = ipv4_of(attrs[IFA_LOCAL]);
-    if (!addr) addr = ipv4_of(attrs[IFA_ADDRESS]);
-    if (addr) info->addresses.push_back({*addr, msg->ifa_prefixlen});
-  });
-  if (err != 0) throw_system(err, "netlink RTM_GETADDR failed");
+  // Addresses of both families, one dump each (a dump is per family or of all; asking per family
+  // keeps the reply small on hosts with many interfaces).
+  for (unsigned char family : {static_cast<unsigned char>(AF_INET), static_cast<unsigned char>(AF_INET6)}) {
+    auto* ifa = put_request<ifaddrmsg>(buffer_, RTM_GETADDR, get_all);
+    ifa->ifa_family = family;
+    ifa->ifa_index = static_cast<unsigned>(info->index);  // a hint; older kernels dump every interface
+    err = transact(header_of(buffer_), [&](const nlmsghdr& nlh) {
+      if (nlh.nlmsg_type != RTM_NEWADDR) return;
+      const auto* msg = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(&nlh));
+      if (msg->ifa_family != family || static_cast<int>(msg->ifa_index) != info->index) return;
+      attr_table<IFA_MAX> attrs(nlh, sizeof(ifaddrmsg));
+      if (family == AF_INET) {
+        // IFA_LOCAL is our address; IFA_ADDRESS is the peer's on point-to-point links.
+        auto addr = ipv4_of(attrs[IFA_LOCAL]);
+        if (!addr) addr = ipv4_of(attrs[IFA_ADDRESS]);
+        if (addr) info->addresses.push_back({*addr, msg->ifa_prefixlen});
+        return;
+      }
+      // IFA_FLAGS (32 bits, Linux 3.14+) supersedes the 8-bit ifa_flags, which cannot hold the
+      // newer flags; the three that matter here fit in both.
+      std::uint32_t flags = msg->ifa_flags;
+      if (attrs[IFA_FLAGS] && mnl_attr_get_payload_len(attrs[IFA_FLAGS]) == 4) flags = mnl_attr_get_u32(attrs[IFA_FLAGS]);
+      // Tentative: DAD still running (or the link is down, so it never ran), the kernel drops
+      // packets to it and will not send from it. Deprecated: not to be used for new connections.
+      // DAD-failed: another host owns it.
+      if ((flags & (IFA_F_TENTATIVE | IFA_F_DEPRECATED | IFA_F_DADFAILED)) != 0) return;
+      // For IPv6 IFA_ADDRESS is our address; IFA_LOCAL appears only with a peer (point-to-point).
+      auto addr = ipv6_of(attrs[IFA_LOCAL]);
+      if (!addr) addr = ipv6_of(attrs[IFA_ADDRESS]);
+      if (!addr) return;
+      info->addresses6.push_back({*addr, msg->ifa_prefixlen, msg->ifa_scope == RT_SCOPE_LINK || addr->is_link_local()});
+    });
+    if (err != 0) throw_system(err, "netlink RTM_GETADDR failed");
+  }
   return info;
 }
 
@@ -186,11 +232,13 @@ interface_info netlink::interface_by_index(int index) {
                     "unknown interface index " + std::to_string(index) + " (list them with `ip link`)");
 }
 
-std::optional<route_info> netlink::route_to(wire::ipv4_addr dst) {
+std::optional<route_info> netlink::route_to(wire::ip_addr dst, int oif) {
+  const unsigned char family = dst.is_v4() ? AF_INET : AF_INET6;
   auto* rtm = put_request<rtmsg>(buffer_, RTM_GETROUTE, get_one);
-  rtm->rtm_family = AF_INET;
-  rtm->rtm_dst_len = 32;
-  mnl_attr_put_u32(header_of(buffer_), RTA_DST, htonl(dst.value));
+  rtm->rtm_family = family;
+  rtm->rtm_dst_len = dst.is_v4() ? 32 : 128;
+  put_ip(header_of(buffer_), RTA_DST, dst);
+  if (oif > 0) mnl_attr_put_u32(header_of(buffer_), RTA_OIF, static_cast<std::uint32_t>(oif));
 
   std::optional<route_info> route;
   unsigned char type = RTN_UNSPEC;
@@ -200,8 +248,12 @@ std::optional<route_info> netlink::route_to(wire::ipv4_addr dst) {
     attr_table<RTA_MAX> attrs(nlh, sizeof(rtmsg));
     route_info r;
     if (attrs[RTA_OIF]) r.ifindex = static_cast<int>(mnl_attr_get_u32(attrs[RTA_OIF]));
-    r.gateway = ipv4_of(attrs[RTA_GATEWAY]);
-    r.prefsrc = ipv4_of(attrs[RTA_PREFSRC]);
+    r.next_hop = ip_of(attrs[RTA_GATEWAY], family);
+    r.source = ip_of(attrs[RTA_PREFSRC], family);
+    if (family == AF_INET) {
+      if (r.next_hop) r.gateway = r.next_hop->v4();
+      if (r.source) r.prefsrc = r.source->v4();
+    }
     if (const nlattr* metrics = attrs[RTA_METRICS]) {
       struct nested {
         route_info* r;
@@ -218,9 +270,11 @@ std::optional<route_info> netlink::route_to(wire::ipv4_addr dst) {
     route = r;
   });
   // The kernel answers "no route" with an error rather than a route: ENETUNREACH for no match or an
-  // unreachable route, EHOSTUNREACH, EINVAL for blackhole, EACCES for prohibit.
+  // unreachable route, EHOSTUNREACH, EINVAL for blackhole, EACCES for prohibit (IPv6 the same; it
+  // may also return the route itself with its type, checked below).
   if (err == ENETUNREACH || err == EHOSTUNREACH || err == EINVAL || err == EACCES) return std::nullopt;
   if (err != 0) throw_system(err, "netlink RTM_GETROUTE failed");
+  // IPv6 reports a route to one of our addresses as type local with `lo` as the output interface.
   if (type == RTN_LOCAL)
     throw setup_error(setup_errc::own_address,
                       dst.to_string() + " is an address of this host, which a packet socket cannot reach "
@@ -230,32 +284,45 @@ std::optional<route_info> netlink::route_to(wire::ipv4_addr dst) {
   return route;
 }
 
-std::optional<wire::mac_addr> netlink::neighbour(int ifindex, wire::ipv4_addr addr) {
+std::optional<wire::mac_addr> netlink::neighbour(int ifindex, wire::ip_addr addr) {
+  const unsigned char family = addr.is_v4() ? AF_INET : AF_INET6;
   constexpr std::uint16_t usable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
   std::optional<wire::mac_addr> mac;
   auto on_message = [&](const nlmsghdr& nlh) {
     if (nlh.nlmsg_type != RTM_NEWNEIGH) return;
     const auto* msg = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(&nlh));
-    if (msg->ndm_family != AF_INET || msg->ndm_ifindex != ifindex || (msg->ndm_state & usable) == 0) return;
+    if (msg->ndm_family != family || msg->ndm_ifindex != ifindex || (msg->ndm_state & usable) == 0) return;
     attr_table<NDA_MAX> attrs(nlh, sizeof(ndmsg));
-    if (ipv4_of(attrs[NDA_DST]) != addr) return;
+    if (ip_of(attrs[NDA_DST], family) != addr) return;
     if (auto m = mac_of(attrs[NDA_LLADDR]); m && !m->is_zero()) mac = m;
   };
 
   // A single-entry get (Linux >= 4.20); older kernels reject it, then dump the table.
   auto* ndm = put_request<ndmsg>(buffer_, RTM_GETNEIGH, get_one);
-  ndm->ndm_family = AF_INET;
+  ndm->ndm_family = family;
   ndm->ndm_ifindex = ifindex;
-  mnl_attr_put_u32(header_of(buffer_), NDA_DST, htonl(addr.value));
+  put_ip(header_of(buffer_), NDA_DST, addr);
   int err = transact(header_of(buffer_), on_message);
   if (err == EINVAL || err == EOPNOTSUPP) {
     ndm = put_request<ndmsg>(buffer_, RTM_GETNEIGH, get_all);
-    ndm->ndm_family = AF_INET;
+    ndm->ndm_family = family;
     err = transact(header_of(buffer_), on_message);
   }
   if (err == ENOENT || err == ENODEV) return std::nullopt;
   if (err != 0) throw_system(err, "netlink RTM_GETNEIGH failed");
   return mac;
+}
+
+std::optional<wire::ipv6_addr> ipv6_source(const interface_info& out, const std::optional<route_info>& route,
+                                           wire::ipv6_addr dst) {
+  if (route && route->ifindex == out.index && route->source && route->source->is_v6()) return route->source->v6();
+  for (const auto& p : out.addresses6)
+    if (!p.link_local) return p.addr;
+  // Only a link-local destination may be answered to a link-local source (RFC 4291 §2.5.6).
+  if (dst.is_link_local())
+    for (const auto& p : out.addresses6)
+      if (p.link_local) return p.addr;
+  return std::nullopt;
 }
 
 }  // namespace synack::link

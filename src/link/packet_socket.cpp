@@ -84,7 +84,7 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
     ignore_outgoing_ = ::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
 
     if (opts.filter == rx_filter_mode::synack_tcp) {
-      auto program = rx_filter_program(opts.local_addr, opts.ports, opts.icmp_errors);
+      auto program = rx_filter_program(opts.local_addr, opts.ports, opts.icmp_errors, opts.local_addr6);
       sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
       if (::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0)
         throw_system(errno, "cannot attach the packet filter");
@@ -160,6 +160,21 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
       mreq.mr_type = PACKET_MR_PROMISC;
       if (::setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0)
         throw_system(errno, "cannot put '" + name + "' in promiscuous mode");
+    }
+    if (opts.local_addr6 && opts.filter == rx_filter_mode::synack_tcp) {
+      // Neighbour solicitations for our address go to its solicited-node group, whose Ethernet
+      // address the NIC filters out unless someone joined it. The kernel has joined it whenever
+      // the address is configured on this interface (it owns the address and answers for it), so
+      // this is normally a no-op; it matters when synack uses an address the kernel does not hold.
+      // The membership ends when the socket closes.
+      packet_mreq mreq{};
+      mreq.mr_ifindex = opts.ifindex;
+      mreq.mr_type = PACKET_MR_MULTICAST;
+      mreq.mr_alen = 6;
+      auto mac = opts.local_addr6->solicited_node().multicast_mac();
+      std::memcpy(mreq.mr_address, mac.octets.data(), 6);
+      if (::setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0)
+        throw_system(errno, "cannot join the multicast group " + mac.to_string() + " on '" + name + "'");
     }
     if (opts.tx_timestamps) {
       int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |

@@ -120,6 +120,9 @@ std::string first_line(const std::string& text) {
 
 std::vector<std::string> iptables_prefix() { return {"-w", "10"}; }
 
+// The command for a family's table: iptables for IPv4, ip6tables for IPv6.
+std::string iptables_for(wire::ip_family family) { return family == wire::ip_family::v6 ? "ip6tables" : "iptables"; }
+
 }  // namespace
 
 unsigned long long process_start_time(int pid) {
@@ -173,7 +176,7 @@ std::vector<std::string> rst_guard::delete_args(std::string_view rule) {
   return args;
 }
 
-std::vector<rule_record> rst_guard::parse_rules(std::string_view text) {
+std::vector<rule_record> rst_guard::parse_rules(std::string_view text, wire::ip_family family) {
   std::vector<rule_record> records;
   std::istringstream in{std::string(text)};
   for (std::string line; std::getline(in, line);) {
@@ -191,6 +194,7 @@ std::vector<rule_record> rst_guard::parse_rules(std::string_view text) {
       r.start = start;
       r.alive = start != 0 && process_start_time(pid) == start;
       r.rule = line.substr(line.find("-A"));
+      r.family = family;
       records.push_back(std::move(r));
       break;
     }
@@ -199,37 +203,41 @@ std::vector<rule_record> rst_guard::parse_rules(std::string_view text) {
 }
 
 std::vector<rule_record> rst_guard::list_rules() {
-  auto result = run(need_program("iptables-save"), {"-t", "filter"});
-  if (result.status != 0)
-    throw setup_error(result.err.find("ermission denied") != std::string::npos ? setup_errc::permission
-                                                                                 : setup_errc::iptables_failed,
-                      "iptables-save failed: " + first_line(result.err) + " (run as root)");
-  return parse_rules(result.out);
+  std::vector<rule_record> records;
+  for (auto family : {wire::ip_family::v4, wire::ip_family::v6}) {
+    std::string save = iptables_for(family) + "-save";
+    std::string path = find_program(save);
+    // Without ip6tables there can be no IPv6 rule of ours (we never install one without it).
+    if (path.empty() && family == wire::ip_family::v6) continue;
+    if (path.empty()) path = need_program(save);  // throws the one-line fix
+    auto result = run(path, {"-t", "filter"});
+    if (result.status != 0)
+      throw setup_error(result.err.find("ermission denied") != std::string::npos ? setup_errc::permission
+                                                                                   : setup_errc::iptables_failed,
+                        save + " failed: " + first_line(result.err) + " (run as root)");
+    auto more = parse_rules(result.out, family);
+    records.insert(records.end(), more.begin(), more.end());
+  }
+  return records;
 }
 
 std::size_t rst_guard::clean_stale_rules() {
-  std::string iptables = need_program("iptables");
   std::size_t removed = 0;
   for (const auto& record : list_rules()) {
     if (record.alive) continue;
     auto args = iptables_prefix();
     auto del = delete_args(record.rule);
     args.insert(args.end(), del.begin(), del.end());
-    if (run(iptables, args).status == 0) ++removed;
+    if (run(need_program(iptables_for(record.family)), args).status == 0) ++removed;
   }
   return removed;
 }
 
-rst_guard::rst_guard(wire::ipv4_addr local, port_range ports) {
-  std::string iptables = need_program("iptables");
-  try {
-    clean_stale_rules();  // best effort: a failure here must not stop this run
-  } catch (const setup_error&) {
-  }
-  owner_pid_ = static_cast<int>(::getpid());
+std::vector<std::string> rst_guard::install(wire::ip_family family, const std::string& source, port_range ports) {
+  const std::string command = iptables_for(family);
   std::string sport = std::to_string(ports.lo);
   if (ports.hi != ports.lo) sport += ":" + std::to_string(ports.hi);
-  std::vector<std::string> spec = {"-p",          "tcp", "-s",  local.to_string() + "/32",
+  std::vector<std::string> spec = {"-p",          "tcp", "-s",  source,
                                    "--sport",     sport, "--tcp-flags", "RST",
                                    "RST",         "-m",  "comment",     "--comment",
                                    comment_for(owner_pid_, process_start_time(owner_pid_)),
@@ -237,49 +245,91 @@ rst_guard::rst_guard(wire::ipv4_addr local, port_range ports) {
   auto args = iptables_prefix();
   args.insert(args.end(), {"-I", "OUTPUT"});
   args.insert(args.end(), spec.begin(), spec.end());
-  auto result = run(iptables, args);
+  auto result = run(need_program(command), args);
   if (result.status != 0) {
     if (result.err.find("ermission denied") != std::string::npos)
       throw setup_error(setup_errc::permission, permission_message);
-    throw setup_error(setup_errc::iptables_failed, "iptables could not add the RST rule: " + first_line(result.err) +
-                                                       " (check `iptables -L OUTPUT`, or pass --no-rst-guard)");
+    throw setup_error(setup_errc::iptables_failed, command + " could not add the RST rule: " + first_line(result.err) +
+                                                       " (check `" + command + " -L OUTPUT`, or pass --no-rst-guard)");
   }
-  spec_ = std::move(spec);
+  return spec;
+}
+
+rst_guard::rst_guard(wire::ipv4_addr local, port_range ports, std::optional<wire::ipv6_addr> local6) {
+  // Both programs are looked for first, so a missing ip6tables fails before anything is added.
+  need_program("iptables");
+  if (local6) need_program("ip6tables");
+  try {
+    clean_stale_rules();  // best effort: a failure here must not stop this run
+  } catch (const setup_error&) {
+  }
+  owner_pid_ = static_cast<int>(::getpid());
+  spec_ = install(wire::ip_family::v4, local.to_string() + "/32", ports);
+  if (!local6) return;
+  try {
+    spec6_ = install(wire::ip_family::v6, local6->to_string() + "/128", ports);
+  } catch (...) {
+    release();  // the IPv4 rule must not outlive a guard that was never built
+    throw;
+  }
+}
+
+rst_guard::rst_guard(wire::ip_addr local, port_range ports) {
+  const auto family = local.family();
+  need_program(iptables_for(family));
+  try {
+    clean_stale_rules();
+  } catch (const setup_error&) {
+  }
+  owner_pid_ = static_cast<int>(::getpid());
+  if (family == wire::ip_family::v4)
+    spec_ = install(family, local.v4().to_string() + "/32", ports);
+  else
+    spec6_ = install(family, local.v6().to_string() + "/128", ports);
 }
 
 rst_guard::~rst_guard() { release(); }
 
 rst_guard::rst_guard(rst_guard&& other) noexcept
-    : spec_(std::move(other.spec_)), owner_pid_(std::exchange(other.owner_pid_, 0)) {
+    : spec_(std::move(other.spec_)), spec6_(std::move(other.spec6_)), owner_pid_(std::exchange(other.owner_pid_, 0)) {
   other.spec_.clear();
+  other.spec6_.clear();
 }
 
 rst_guard& rst_guard::operator=(rst_guard&& other) noexcept {
   if (this != &other) {
     release();
     spec_ = std::move(other.spec_);
+    spec6_ = std::move(other.spec6_);
     other.spec_.clear();
+    other.spec6_.clear();
     owner_pid_ = std::exchange(other.owner_pid_, 0);
   }
   return *this;
 }
 
 void rst_guard::release() noexcept {
-  if (spec_.empty()) return;
   auto spec = std::move(spec_);
+  auto spec6 = std::move(spec6_);
   spec_.clear();
+  spec6_.clear();
   if (owner_pid_ != static_cast<int>(::getpid())) return;  // a forked child unwinding
-  try {
-    auto args = iptables_prefix();
-    args.insert(args.end(), {"-D", "OUTPUT"});
-    args.insert(args.end(), spec.begin(), spec.end());
-    auto result = run(need_program("iptables"), args);
-    if (result.status == 0) return;
-    std::fprintf(stderr, "synack: could not remove the RST rule (%s); remove it with `synack rules clean`\n",
-                 first_line(result.err).c_str());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "synack: could not remove the RST rule (%s); remove it with `synack rules clean`\n",
-                 e.what());
+  for (auto family : {wire::ip_family::v4, wire::ip_family::v6}) {
+    const auto& match = family == wire::ip_family::v4 ? spec : spec6;
+    if (match.empty()) continue;
+    const std::string command = iptables_for(family);
+    try {
+      auto args = iptables_prefix();
+      args.insert(args.end(), {"-D", "OUTPUT"});
+      args.insert(args.end(), match.begin(), match.end());
+      auto result = run(need_program(command), args);
+      if (result.status == 0) continue;
+      std::fprintf(stderr, "synack: %s could not remove the RST rule (%s); remove it with `synack rules clean`\n",
+                   command.c_str(), first_line(result.err).c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "synack: %s could not remove the RST rule (%s); remove it with `synack rules clean`\n",
+                   command.c_str(), e.what());
+    }
   }
 }
 

@@ -63,6 +63,41 @@ inline std::vector<std::byte> make_syn(wire::mac_addr src_mac, wire::mac_addr ds
   return f;
 }
 
+// Ethernet + IPv6 (40) + TCP (20 + MSS option) SYN with its checksum computed.
+inline std::vector<std::byte> make_syn6(wire::mac_addr src_mac, wire::mac_addr dst_mac, const wire::ipv6_addr& src,
+                                        const wire::ipv6_addr& dst, std::uint16_t sport, std::uint16_t dport,
+                                        std::uint32_t seq) {
+  std::vector<std::byte> f(14 + 40 + 24);
+  wire::mutable_bytes b(f);
+  for (int i = 0; i < 6; ++i) {
+    b[i] = std::byte{dst_mac.octets[i]};
+    b[6 + i] = std::byte{src_mac.octets[i]};
+  }
+  wire::store_u16(b, 12, 0x86dd);
+  auto ip = b.subspan(14, 40);
+  wire::store_u8(ip, 0, 0x60);
+  wire::store_u16(ip, 4, 24);  // payload length
+  wire::store_u8(ip, 6, 6);    // next header: TCP
+  wire::store_u8(ip, 7, 64);
+  for (int i = 0; i < 16; ++i) {
+    ip[8 + i] = std::byte{src.octets[i]};
+    ip[24 + i] = std::byte{dst.octets[i]};
+  }
+  auto tcp = b.subspan(54, 24);
+  wire::store_u16(tcp, 0, sport);
+  wire::store_u16(tcp, 2, dport);
+  wire::store_u32(tcp, 4, seq);
+  wire::store_u8(tcp, 12, 6 << 4);
+  wire::store_u8(tcp, 13, tcp_syn);
+  wire::store_u16(tcp, 14, 64240);
+  wire::store_u32(tcp, 20, 0x020405a0);  // MSS 1440
+  std::uint32_t pseudo = 6 + 24;         // RFC 8200 §8.1: addresses, length, next header
+  for (int i = 0; i < 16; i += 2)
+    pseudo += (std::uint32_t{src.octets[i]} << 8 | src.octets[i + 1]) + (std::uint32_t{dst.octets[i]} << 8 | dst.octets[i + 1]);
+  wire::store_u16(tcp, 16, inet_checksum(tcp, pseudo));
+  return f;
+}
+
 inline std::optional<tcp_summary> parse_tcp(std::span<const std::byte> f) {
   if (f.size() < 14 + 20 || wire::load_u16(f, 12) != 0x0800 || wire::load_u8(f, 23) != 6) return std::nullopt;
   std::size_t ihl = (wire::load_u8(f, 14) & 0xf) * 4u;

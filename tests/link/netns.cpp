@@ -117,6 +117,11 @@ veth_pair::veth_pair() {
   }
 }
 
+void veth_pair::add_ipv6() const {
+  must_run({"ip", "-n", a, "-6", "addr", "add", addr6_a.to_string() + "/64", "dev", if_a, "nodad"});
+  must_run({"ip", "-n", b, "-6", "addr", "add", addr6_b.to_string() + "/64", "dev", if_b, "nodad"});
+}
+
 veth_pair::~veth_pair() {
   run_command({"ip", "netns", "del", a});  // deleting a namespace also destroys its veth end
   run_command({"ip", "netns", "del", b});

@@ -54,6 +54,9 @@ struct veth_pair {
   static constexpr wire::ipv4_addr addr_b = wire::ipv4_addr::from_octets(10, 200, 0, 2);
   static constexpr wire::mac_addr mac_a{{0x02, 0, 0, 0, 0, 0x01}};
   static constexpr wire::mac_addr mac_b{{0x02, 0, 0, 0, 0, 0x02}};
+  // IPv6 addresses, added only by tests that call add_ipv6() (with nodad: usable at once).
+  static constexpr wire::ipv6_addr addr6_a{{0xfd, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}};  // fd00:200::1
+  static constexpr wire::ipv6_addr addr6_b{{0xfd, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02}};  // fd00:200::2
   static constexpr const char* if_a = "snk0";
   static constexpr const char* if_b = "snk1";
 
@@ -61,6 +64,9 @@ struct veth_pair {
   ~veth_pair();
   veth_pair(const veth_pair&) = delete;
   veth_pair& operator=(const veth_pair&) = delete;
+
+  // Adds addr6_a/64 and addr6_b/64 (nodad) to the two ends.
+  void add_ipv6() const;
 
   std::string a, b;  // namespace names
 };

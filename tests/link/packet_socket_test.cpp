@@ -328,4 +328,27 @@ BOOST_AUTO_TEST_CASE(unknown_or_down_interface_is_a_setup_error) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(an_ipv6_address_joins_its_solicited_node_group_while_the_socket_lives) {
+  veth_pair net;
+  // An address the kernel does not hold, so the kernel has not joined its group itself.
+  const auto addr = *synack::wire::ipv6_addr::parse("fd00:200::77");
+  const std::string group = "33:33:ff:00:00:77";
+  auto joined = [&] {
+    return test::run_command({"ip", "-n", net.a, "maddr", "show", "dev", veth_pair::if_a}).out.find(group) !=
+           std::string::npos;
+  };
+  BOOST_TEST(!joined());
+  {
+    enter_netns in(net.a);
+    packet_socket::options o;
+    o.ifindex = netlink().interface_by_name(veth_pair::if_a).index;
+    o.local_addr = veth_pair::addr_a;
+    o.local_addr6 = addr;
+    o.ports = our_ports;
+    packet_socket sock(o);
+    BOOST_TEST(joined());
+  }
+  BOOST_TEST(!joined());  // the membership ends with the socket
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 
 using namespace synack::link;
 using synack::wire::ipv4_addr;
+using synack::wire::ipv6_addr;
 
 namespace {
 
@@ -261,6 +262,194 @@ BOOST_AUTO_TEST_CASE(icmp_errors_about_other_traffic_are_dropped) {
   BOOST_TEST(!accepted(f, ports, true));
   BOOST_TEST(!accepted(make_icmp({.cut = 7}), ports, true));  // cut inside the source port
   BOOST_TEST(accepted(make_icmp({.cut = 6}), ports, true));   // the port is there
+}
+
+// --- IPv6 ------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr ipv6_addr local6{{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0x01}};  // fd00::a:1
+constexpr ipv6_addr other6{{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0x09}};  // fd00::a:9
+constexpr ipv6_addr peer6{{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02}};      // fd00::2
+
+void put6(std::vector<std::uint8_t>& f, std::size_t at, const ipv6_addr& a) {
+  for (std::size_t i = 0; i < 16; ++i) f[at + i] = a.octets[i];
+}
+
+// Ethernet + the fixed IPv6 header to `dst` with next header `next`, then `ext` bytes of one
+// extension header (whose own next header is TCP) and 20 bytes of TCP/UDP header.
+struct ip6_frame {
+  ipv6_addr dst = local6;
+  std::uint8_t next = 6;
+  std::uint16_t dport = 61000;
+  std::size_t ext = 0;
+};
+std::vector<std::uint8_t> make6(const ip6_frame& p) {
+  std::vector<std::uint8_t> f(14 + 40 + p.ext + 20, 0);
+  put16(f, 12, 0x86dd);
+  f[14] = 0x60;
+  put16(f, 18, static_cast<std::uint32_t>(p.ext + 20));
+  f[20] = p.next;
+  f[21] = 64;
+  put6(f, 22, peer6);
+  put6(f, 38, p.dst);
+  if (p.ext > 0) {
+    f[54] = 6;                                          // the extension header's next header
+    f[55] = static_cast<std::uint8_t>(p.ext / 8 - 1);  // its length in 8 bytes, minus one
+  }
+  put16(f, 54 + p.ext, 80);
+  put16(f, 54 + p.ext + 2, p.dport);
+  return f;
+}
+
+// An ICMPv6 message of `type` to `dst`: for an error, quoting a TCP segment from `quoted_src`
+// (next header `quoted_next`) from port `sport`; for NS/NA (135/136), a target address instead.
+struct icmp6_frame {
+  std::uint8_t type = 2;  // packet too big
+  ipv6_addr dst = local6;
+  ipv6_addr quoted_src = local6;
+  std::uint8_t quoted_next = 6;
+  std::uint16_t sport = 61000;
+  std::size_t cut = 0;
+};
+std::vector<std::uint8_t> make_icmp6(const icmp6_frame& p) {
+  const bool nd = p.type == 135 || p.type == 136;
+  std::vector<std::uint8_t> f(14 + 40 + 8 + (nd ? 16 : 40 + 8), 0);
+  put16(f, 12, 0x86dd);
+  f[14] = 0x60;
+  put16(f, 18, static_cast<std::uint32_t>(f.size() - 54));
+  f[20] = 58;
+  f[21] = nd ? 255 : 64;
+  put6(f, 22, peer6);
+  put6(f, 38, p.dst);
+  f[54] = p.type;
+  if (nd) {
+    put6(f, 62, local6);  // the target
+  } else {
+    const std::size_t q = 62;
+    f[q] = 0x60;
+    f[q + 6] = p.quoted_next;
+    put6(f, q + 8, p.quoted_src);
+    put6(f, q + 24, peer6);
+    put16(f, q + 40, p.sport);
+    put16(f, q + 42, 80);
+  }
+  f.resize(f.size() - p.cut);
+  return f;
+}
+
+bool accepted6(const std::vector<std::uint8_t>& frame, bool icmp_errors = false) {
+  auto prog = rx_filter_program(local, ports, icmp_errors, local6);
+  check_structure(prog);
+  return run(prog, frame) != 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(without_an_ipv6_address_the_program_is_the_ipv4_one_and_drops_ipv6) {
+  for (bool icmp : {false, true}) {
+    auto plain = rx_filter_program(local, ports, icmp);
+    auto same = rx_filter_program(local, ports, icmp, std::nullopt);
+    BOOST_REQUIRE(plain.size() == same.size());
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+      BOOST_TEST(plain[i].code == same[i].code);
+      BOOST_TEST(plain[i].jt == same[i].jt);
+      BOOST_TEST(plain[i].jf == same[i].jf);
+      BOOST_TEST(plain[i].k == same[i].k);
+    }
+    BOOST_TEST(run(plain, make6({})) == 0u);
+    BOOST_TEST(run(plain, make_icmp6({.type = 135, .dst = local6.solicited_node()})) == 0u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ipv4_verdicts_do_not_change_with_an_ipv6_address) {
+  const std::vector<std::vector<std::uint8_t>> frames = {
+      make({}), make({.dport = 60999}), make({.dport = 61999}), make({.dst = other}), make({.proto = 17}),
+      make({.ihl = 6}), make({.frag = 0x2000}), make_arp(local), make_arp(other), make_icmp({}),
+      make_icmp({.sport = 22}), make_icmp({.cut = 7}), make_icmp({.type = 8})};
+  for (bool icmp : {false, true}) {
+    auto v4 = rx_filter_program(local, ports, icmp);
+    auto both = rx_filter_program(local, ports, icmp, local6);
+    check_structure(both);
+    for (std::size_t i = 0; i < frames.size(); ++i) BOOST_TEST(run(v4, frames[i]) == run(both, frames[i]), "frame " << i);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_tcp_to_us_within_the_range_is_accepted) {
+  for (bool icmp : {false, true}) {
+    BOOST_TEST(accepted6(make6({.dport = 61000}), icmp));
+    BOOST_TEST(accepted6(make6({.dport = 61999}), icmp));
+    BOOST_TEST(run(rx_filter_program(local, ports, icmp, local6), make6({})) >= 65535u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_tcp_to_another_address_or_port_and_udp_are_dropped) {
+  BOOST_TEST(!accepted6(make6({.dst = other6})));
+  BOOST_TEST(!accepted6(make6({.dst = local6.solicited_node()})));
+  BOOST_TEST(!accepted6(make6({.dport = 60999})));
+  BOOST_TEST(!accepted6(make6({.dport = 62000})));
+  BOOST_TEST(!accepted6(make6({.dport = 22})));
+  BOOST_TEST(!accepted6(make6({.next = 17})));  // UDP to our port
+  auto cut = make6({});
+  cut.resize(14 + 40 + 3);  // ends inside the destination port
+  BOOST_TEST(!accepted6(cut));
+  auto ipv4_ethertype = make6({});
+  put16(ipv4_ethertype, 12, 0x0800);
+  BOOST_TEST(!accepted6(ipv4_ethertype));
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_fragments_are_dropped_other_extension_headers_to_us_are_passed) {
+  BOOST_TEST(!accepted6(make6({.next = 44, .ext = 8})));  // fragment header
+  BOOST_TEST(!accepted6(make6({.next = 44, .dport = 61000, .ext = 8})));
+  // Hop-by-hop, routing and destination options to us: passed whole, the engine walks the chain.
+  for (std::uint8_t next : {std::uint8_t{0}, std::uint8_t{43}, std::uint8_t{60}}) {
+    BOOST_TEST(accepted6(make6({.next = next, .ext = 8})));
+    BOOST_TEST(!accepted6(make6({.dst = other6, .next = next, .ext = 8})));
+  }
+  BOOST_TEST(!accepted6(make6({.next = 50, .ext = 8})));  // ESP: not ours
+}
+
+BOOST_AUTO_TEST_CASE(neighbour_discovery_for_us_is_always_accepted) {
+  for (bool icmp : {false, true}) {
+    BOOST_TEST(accepted6(make_icmp6({.type = 135, .dst = local6.solicited_node()}), icmp));  // resolution, DAD
+    BOOST_TEST(accepted6(make_icmp6({.type = 135, .dst = local6}), icmp));  // unicast reachability probe
+    BOOST_TEST(accepted6(make_icmp6({.type = 136, .dst = local6}), icmp));  // solicited advertisement
+    BOOST_TEST(!accepted6(make_icmp6({.type = 135, .dst = other6.solicited_node()}), icmp));
+    BOOST_TEST(!accepted6(make_icmp6({.type = 135, .dst = other6}), icmp));
+    BOOST_TEST(!accepted6(make_icmp6({.type = 136, .dst = other6}), icmp));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(icmpv6_echo_and_other_types_are_dropped) {
+  for (bool icmp : {false, true}) {
+    BOOST_TEST(!accepted6(make_icmp6({.type = 128}), icmp));  // echo request: the kernel answers
+    BOOST_TEST(!accepted6(make_icmp6({.type = 129}), icmp));  // echo reply
+    BOOST_TEST(!accepted6(make_icmp6({.type = 134}), icmp));  // router advertisement
+    BOOST_TEST(!accepted6(make_icmp6({.type = 137}), icmp));  // redirect
+    BOOST_TEST(!accepted6(make_icmp6({.type = 0}), icmp));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(icmpv6_errors_quoting_our_tcp_ports_are_accepted_when_asked_for) {
+  for (std::uint8_t type : {std::uint8_t{1}, std::uint8_t{2}, std::uint8_t{3}, std::uint8_t{4}}) {
+    BOOST_TEST(!accepted6(make_icmp6({.type = type})));
+    BOOST_TEST(accepted6(make_icmp6({.type = type}), true));
+    BOOST_TEST(accepted6(make_icmp6({.type = type, .sport = 61999}), true));
+  }
+  BOOST_TEST(accepted6(make_icmp6({.cut = 6}), true));  // the quote ends right after the port
+}
+
+BOOST_AUTO_TEST_CASE(icmpv6_errors_about_other_traffic_are_dropped) {
+  BOOST_TEST(!accepted6(make_icmp6({.sport = 60999}), true));  // packet too big for another port
+  BOOST_TEST(!accepted6(make_icmp6({.sport = 62000}), true));
+  BOOST_TEST(!accepted6(make_icmp6({.sport = 22}), true));
+  BOOST_TEST(!accepted6(make_icmp6({.dst = other6}), true));
+  BOOST_TEST(!accepted6(make_icmp6({.dst = local6.solicited_node()}), true));
+  BOOST_TEST(!accepted6(make_icmp6({.quoted_src = other6}), true));
+  BOOST_TEST(!accepted6(make_icmp6({.quoted_next = 17}), true));  // UDP
+  BOOST_TEST(!accepted6(make_icmp6({.quoted_next = 0}), true));   // extension headers in the quote
+  BOOST_TEST(!accepted6(make_icmp6({.cut = 7}), true));           // cut inside the source port
+  BOOST_TEST(!accepted6(make_icmp6({.cut = 48}), true));          // nothing quoted at all
 }
 
 BOOST_AUTO_TEST_SUITE_END()

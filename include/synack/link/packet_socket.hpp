@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <vector>
@@ -40,6 +41,10 @@ class packet_socket final : public frame_io {
   struct options {
     int ifindex = 0;
     wire::ipv4_addr local_addr;  // the filter keeps TCP to this address and ARP for it
+    // Our IPv6 address, if any: the filter also keeps IPv6 TCP to it, neighbour discovery for it
+    // and (icmp_errors) ICMPv6 errors about our segments, and the socket joins the Ethernet group
+    // of its solicited-node address (33:33:ff:XX:XX:XX) so solicitations for it are delivered.
+    std::optional<wire::ipv6_addr> local_addr6;
     port_range ports{61000, 65535};
     // Each ring slot holds one received frame after a 66-byte ring header, so 64 KiB slots keep
     // IPv4 packets up to 65456 bytes whole (GRO/TSO super-frames stay below that: measured 65226
@@ -55,7 +60,8 @@ class packet_socket final : public frame_io {
     bool copy_oversized = true;
     std::size_t send_buffer_bytes = 4 << 20;  // SO_SNDBUF(FORCE); 0 keeps the kernel default
     bool qdisc_bypass = false;  // PACKET_QDISC_BYPASS (trap 8: also skips tc on this interface)
-    // Also receive ICMP destination-unreachable/time-exceeded sent to local_addr (rx_filter.hpp).
+    // Also receive ICMP destination-unreachable/time-exceeded sent to local_addr, and ICMPv6 errors
+    // (1-4) sent to local_addr6, about our segments (rx_filter.hpp).
     bool icmp_errors = false;
     rx_filter_mode filter = rx_filter_mode::synack_tcp;  // all_frames ignores local_addr and ports
     // PACKET_ADD_MEMBERSHIP PACKET_MR_PROMISC: also frames for other MAC addresses (dropped by the
