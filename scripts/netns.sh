@@ -6,6 +6,7 @@
 #
 #   <prefix>-c  (synack's side)              <prefix>-s  (the peer: the Linux kernel's TCP)
 #   veth-c 10.111.0.1/24  <---- veth ---->   veth-s 10.111.0.2/24
+#          fd00:111::1/64                           fd00:111::2/64
 #
 # The veth pair is created directly inside the two namespaces (`ip link add ... netns`), so it
 # never appears in the host's namespace, and the fixed interface names cannot collide with
@@ -13,8 +14,19 @@
 # GRO/GSO/TSO are turned off on both ends with ethtool (when present; set NETNS_OFFLOADS=keep to
 # leave them on) so that captures show one TCP segment per frame, as on a real wire. Transmit
 # checksum offload is left on: frames the kernel sends across the veth then carry partial
-# checksums, which synack must cope with (field notes, trap 3). IPv6 is disabled in both
-# namespaces to keep captures free of router/neighbour solicitations.
+# checksums, which synack must cope with (field notes, trap 3).
+#
+# IPv6 (issue 14): every topology is dual-stack. Each address has a ULA twin that mirrors it:
+# 10.111.H.N <-> fd00:111:H::N/64 (the pair is "hop 0": fd00:111::1, fd00:111::2, nobody owns
+# fd00:111::3), 10.112.0.N <-> fd00:112::N (the third namespace). Addresses are added `nodad` and
+# DAD is off in every namespace (accept_dad=0, link-locals included), so they are usable at once;
+# router solicitations and RA processing are off and addresses survive a link going down
+# (keep_addr_on_down=1), so captures stay quiet and a link flap keeps the lab intact. Default IPv6
+# routes exist wherever IPv4 has one. The impairment box's interfaces have IPv6 disabled (it is an
+# L2 bridge with no address). Variables: NETNS_IP6_C NETNS_IP6_S NETNS_IP6_NOBODY NETNS_IP6_F
+# NETNS_PLEN6, and in the routed lab NETNS_RTR_IP6[i] NETNS_RTR_IP6_S[i] NETNS_HOP_NET6[h].
+# NETNS_IPV6 is 1 when the topology has IPv6, 0 when the kernel has none (ipv6.disable=1; the
+# IPv6 variables are then empty) or a routed hop's MTU is below IPv6's minimum of 1280.
 #
 # Use as a library:
 #   source scripts/netns.sh
@@ -48,8 +60,10 @@
 #   netns_setup_routed --routers 3 --mtu 3=1400 [--http PORT] [--impair HOP -- IMPAIR_ARGS...]
 #   netns_fw r2 -A FORWARD -p tcp -j REJECT --reject-with icmp-host-unreachable  # iptables in r2 only
 #   ip netns exec "$NETNS_C" ping -t 1 -c 1 "$NETNS_IP_S"   # time exceeded from ${NETNS_RTR_IP[1]}
+#   ip netns exec "$NETNS_C" ping -6 -c 1 "$NETNS_IP6_S"    # the same lab over IPv6 (fd00:111:<hop>::N)
 #   (sets NETNS_C NETNS_S NETNS_IP_C NETNS_IP_S NETNS_R[i] NETNS_R<i> NETNS_RTR_IP[i]
-#    NETNS_RTR_IP_S[i] NETNS_HOP_NET[h] NETNS_HOP_MTU[h] NETNS_ROUTERS NETNS_HOPS, NETNS_M with a box)
+#    NETNS_RTR_IP_S[i] NETNS_HOP_NET[h] NETNS_HOP_MTU[h] NETNS_ROUTERS NETNS_HOPS, NETNS_M with a box,
+#    and the IPv6 twins NETNS_IP6_C NETNS_IP6_S NETNS_RTR_IP6[i] NETNS_RTR_IP6_S[i] NETNS_HOP_NET6[h])
 #
 # Use as a command:
 #   scripts/netns.sh up NAME [--http PORT]   # creates NAME-c / NAME-s (stays until `down`)
@@ -77,6 +91,13 @@ NETNS_IP_S=10.111.0.2
 # shellcheck disable=SC2034  # used by the tests
 NETNS_IP_NOBODY=10.111.0.3
 NETNS_PLEN=24
+# The IPv6 twins (see the header); emptied by netns_ipv6_check when the kernel has no IPv6.
+NETNS_IPV6=${NETNS_IPV6:-1}
+NETNS_IP6_C=fd00:111::1
+NETNS_IP6_S=fd00:111::2
+# shellcheck disable=SC2034  # used by the tests
+NETNS_IP6_NOBODY=fd00:111::3
+NETNS_PLEN6=64
 NETNS_IF_C=veth-c
 NETNS_IF_S=veth-s
 NETNS_IF_MC=imp-c   # the box's interface towards <prefix>-c (IFACE_A: a2b goes c -> s)
@@ -128,6 +149,53 @@ netns_require_tools() {
     echo "SKIP: missing tools: ${missing[*]} (run scripts/setup-deps.sh)" >&2
     exit 77
   fi
+}
+
+# netns_ipv6_check: NETNS_IPV6=0 and the IPv6 variables emptied when the kernel has no IPv6
+# (booted with ipv6.disable=1): the topologies are then IPv4-only, as before issue 14.
+netns_ipv6_check() {
+  if [ ! -d /proc/sys/net/ipv6 ]; then
+    [ "$NETNS_IPV6" = 0 ] || netns_log "the kernel has no IPv6 (/proc/sys/net/ipv6 missing): IPv4 only"
+    NETNS_IPV6=0
+  fi
+  if [ "$NETNS_IPV6" != 1 ]; then
+    NETNS_IPV6=0; NETNS_IP6_C=; NETNS_IP6_S=; NETNS_IP6_NOBODY=; NETNS_IP6_F=
+  fi
+}
+
+# netns_ipv6_ns NS [off]: IPv6 in a fresh namespace, before its interfaces exist (the `default`
+# settings are what new interfaces get): on, without DAD, router solicitations or RA processing,
+# addresses kept while a link is down; with `off` (or without kernel IPv6) disabled instead.
+netns_ipv6_ns() {
+  local ns=$1 mode=${2:-on} v
+  if [ "$mode" = off ] || [ "$NETNS_IPV6" != 1 ]; then
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+    return 0
+  fi
+  for v in all default; do
+    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$v.disable_ipv6=0" "net.ipv6.conf.$v.accept_dad=0" \
+      "net.ipv6.conf.$v.dad_transmits=0" "net.ipv6.conf.$v.router_solicitations=0" \
+      "net.ipv6.conf.$v.accept_ra=0" "net.ipv6.conf.$v.keep_addr_on_down=1" >/dev/null \
+      || netns_die "cannot configure IPv6 in $ns (sysctl net.ipv6.conf.$v.*)"
+  done
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.lo.disable_ipv6=0 >/dev/null 2>&1 || true
+}
+
+# netns_ipv6_addr NS IFACE ADDR/PLEN: an IPv6 address without DAD (no-op without IPv6).
+netns_ipv6_addr() {
+  [ "$NETNS_IPV6" = 1 ] || return 0
+  ip -n "$1" -6 addr add "$3" dev "$2" nodad || netns_die "cannot add $3 to $2 in $1"
+}
+
+# netns_ipv6_icmp_unlimited NS: every ICMPv6 error NS sends goes out (net.ipv6.icmp.ratelimit=0:
+# no per-destination limit; an empty net.ipv6.icmp.ratemask: no type charged to the global
+# icmp_msgs_per_sec bucket either), as net.ipv4.icmp_ratelimit/icmp_ratemask=0 do for IPv4.
+netns_ipv6_icmp_unlimited() {
+  [ "$NETNS_IPV6" = 1 ] || return 0
+  ip netns exec "$1" sysctl -qw net.ipv6.icmp.ratelimit=0 >/dev/null \
+    || netns_die "cannot set net.ipv6.icmp.ratelimit in $1"
+  ip netns exec "$1" sysctl -qw net.ipv6.icmp.ratemask= >/dev/null 2>&1 || true   # older kernels lack it
 }
 
 # netns_wait_until TIMEOUT_S DESCRIPTION CMD...: poll CMD every 50 ms until it succeeds.
@@ -223,10 +291,10 @@ netns_create_pair() {
   ip netns add "$s" || netns_die "cannot create namespace $s"
   NETNS_CREATED+=("$s")
   local ns
+  netns_ipv6_check
   for ns in "$c" "$s"; do
+    netns_ipv6_ns "$ns"
     ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
   done
   netns_link_pair "$c" "$s"
 }
@@ -234,12 +302,13 @@ netns_create_pair() {
 # netns_link_pair C S: the veth pair between namespaces C and S with its addresses and offloads,
 # both ends up and the carrier on (also used to make it again after a test deleted it).
 netns_link_pair() {
-  local c=$1 s=$2 ns ifc ip pair
+  local c=$1 s=$2 ns ifc ip ip6 pair
   ip link add "$NETNS_IF_C" netns "$c" type veth peer name "$NETNS_IF_S" netns "$s" \
     || netns_die "cannot create the veth pair in $c/$s"
-  for pair in "$c:$NETNS_IF_C:$NETNS_IP_C" "$s:$NETNS_IF_S:$NETNS_IP_S"; do
-    IFS=: read -r ns ifc ip <<<"$pair"
+  for pair in "$c $NETNS_IF_C $NETNS_IP_C $NETNS_IP6_C" "$s $NETNS_IF_S $NETNS_IP_S $NETNS_IP6_S"; do
+    read -r ns ifc ip ip6 <<<"$pair"
     ip -n "$ns" addr add "$ip/$NETNS_PLEN" dev "$ifc"
+    [ -z "$ip6" ] || netns_ipv6_addr "$ns" "$ifc" "$ip6/$NETNS_PLEN6"
     if [ "${NETNS_OFFLOADS:-off}" = off ] && command -v ethtool >/dev/null 2>&1; then
       ip netns exec "$ns" ethtool -K "$ifc" gro off gso off tso off >/dev/null 2>&1 \
         || netns_log "ethtool -K $ifc failed (offloads stay on)"
@@ -287,12 +356,13 @@ netns_offloads_off() {
 netns_create_impaired() {
   local prefix=$1 ns
   local c="$prefix-c" m="$prefix-m" s="$prefix-s"
+  netns_ipv6_check
   for ns in "$c" "$m" "$s"; do
     ip netns add "$ns" || netns_die "cannot create namespace $ns"
     NETNS_CREATED+=("$ns")
+    # The box is an L2 bridge without addresses: no IPv6 of its own (nothing of it in captures).
+    if [ "$ns" = "$m" ]; then netns_ipv6_ns "$ns" off; else netns_ipv6_ns "$ns"; fi
     ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
   done
   ip link add "$NETNS_IF_C" netns "$c" type veth peer name "$NETNS_IF_MC" netns "$m" \
     || netns_die "cannot create the veth pair $c/$m"
@@ -300,10 +370,12 @@ netns_create_impaired() {
     || netns_die "cannot create the veth pair $m/$s"
   ip -n "$c" addr add "$NETNS_IP_C/$NETNS_PLEN" dev "$NETNS_IF_C"
   ip -n "$s" addr add "$NETNS_IP_S/$NETNS_PLEN" dev "$NETNS_IF_S"
+  netns_ipv6_addr "$c" "$NETNS_IF_C" "$NETNS_IP6_C/$NETNS_PLEN6"
+  netns_ipv6_addr "$s" "$NETNS_IF_S" "$NETNS_IP6_S/$NETNS_PLEN6"
   local pair ifc
   for pair in "$c:$NETNS_IF_C" "$m:$NETNS_IF_MC" "$m:$NETNS_IF_MS" "$s:$NETNS_IF_S"; do
     IFS=: read -r ns ifc <<<"$pair"
-    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1" >/dev/null 2>&1 || true
+    [ "$ns" != "$m" ] || ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1" >/dev/null 2>&1 || true
     netns_offloads_off "$ns" "$ifc"
     ip -n "$ns" link set "$ifc" up
   done
@@ -388,22 +460,30 @@ netns_setup_impaired() {
   netns_impair_start "$@" || netns_die "synack impair did not start"
 }
 
-# netns_add_third_ns: after netns_setup, a third namespace <prefix>-f (NETNS_F, 10.112.0.2/24 on
-# veth-f) behind the peer: <prefix>-s routes between 10.112.0.0/24 (veth-sf 10.112.0.1) and the
-# pair's subnet, and <prefix>-c reaches 10.112.0.0/24 via 10.111.0.2 (an off-link sender, e.g. a
-# SYN flooder, whose traffic arrives on veth-c with the peer's MAC).
+# netns_add_third_ns: after netns_setup, a third namespace <prefix>-f (NETNS_F, 10.112.0.2/24 and
+# fd00:112::2/64 on veth-f) behind the peer: <prefix>-s routes between 10.112.0.0/24 (veth-sf
+# 10.112.0.1, fd00:112::1) and the pair's subnet, and <prefix>-c reaches 10.112.0.0/24 via 10.111.0.2
+# (fd00:112::/64 via fd00:111::2) (an off-link sender, e.g. a SYN flooder, whose traffic arrives on
+# veth-c with the peer's MAC).
 NETNS_F=
 NETNS_IP_F=10.112.0.2
+NETNS_IP6_F=fd00:112::2
 netns_add_third_ns() {
   NETNS_F="$NETNS_PREFIX-f"
   ip netns add "$NETNS_F" || netns_die "cannot create namespace $NETNS_F"
   NETNS_CREATED+=("$NETNS_F")
+  netns_ipv6_check
+  netns_ipv6_ns "$NETNS_F"
   ip link add veth-f netns "$NETNS_F" type veth peer name veth-sf netns "$NETNS_S" \
     || netns_die "cannot create the veth pair $NETNS_F/$NETNS_S"
   ip -n "$NETNS_F" link set lo up
-  ip netns exec "$NETNS_F" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
   ip -n "$NETNS_F" addr add "$NETNS_IP_F/24" dev veth-f
   ip -n "$NETNS_S" addr add 10.112.0.1/24 dev veth-sf
+  if [ "$NETNS_IPV6" = 1 ]; then
+    netns_ipv6_addr "$NETNS_F" veth-f "$NETNS_IP6_F/$NETNS_PLEN6"
+    netns_ipv6_addr "$NETNS_S" veth-sf "fd00:112::1/$NETNS_PLEN6"
+    ip netns exec "$NETNS_S" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null
+  fi
   netns_offloads_off "$NETNS_F" veth-f
   netns_offloads_off "$NETNS_S" veth-sf
   ip -n "$NETNS_F" link set veth-f up
@@ -411,6 +491,10 @@ netns_add_third_ns() {
   ip netns exec "$NETNS_S" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
   ip -n "$NETNS_F" route add default via 10.112.0.1
   ip -n "$NETNS_C" route add 10.112.0.0/24 via "$NETNS_IP_S"
+  if [ "$NETNS_IPV6" = 1 ]; then
+    ip -n "$NETNS_F" -6 route add default via fd00:112::1 || netns_die "cannot add $NETNS_F's IPv6 default route"
+    ip -n "$NETNS_C" -6 route add fd00:112::/64 via "$NETNS_IP6_S" || netns_die "cannot add $NETNS_C's route to fd00:112::/64"
+  fi
   netns_wait_until 10 "veth carrier in $NETNS_F" \
     bash -c "ip -n '$NETNS_F' -o link show veth-f | grep -q 'state UP'" \
     || netns_die "veth in $NETNS_F did not come up"
@@ -438,9 +522,17 @@ netns_add_third_ns() {
 # so a test that provokes many ICMP errors gets every one; rp_filter is off everywhere, forwarding
 # on in the routers only. One hop can be an impairment box instead of a plain veth: <prefix>-m
 # bridges two veth pairs with `synack impair` as in the impaired topology (the hop keeps its
-# subnet; the box's interfaces have no address). IPv6 stays disabled; an IPv6 address per hop would
-# be fd00:111:<h>::1 and ::2/64 (netns_routed_ip is the one place that maps hop and end to an
-# address).
+# subnet; the box's interfaces have no address).
+#
+# IPv6 mirrors all of it: hop h is also fd00:111:h::/64 with fd00:111:h::1 on the client-side end
+# and fd00:111:h::2 on the server-side end (NETNS_HOP_NET6[h], NETNS_RTR_IP6[i] = fd00:111:i::2,
+# NETNS_RTR_IP6_S[i] = fd00:111:(i+1)::1), the endpoints have default IPv6 routes via their
+# neighbour router, routers one route per lab prefix and net.ipv6.conf.all.forwarding=1, and the
+# routers and the server send every ICMPv6 error (net.ipv6.icmp.ratelimit=0, empty ratemask), so
+# a smaller hop answers with packet-too-big from the router before it. The hop MTUs apply to both
+# families; IPv6 needs at least 1280, so a lab with a hop below that is IPv4-only (NETNS_IPV6=0,
+# the IPv6 variables empty, a note on stderr). netns_routed_ip / netns_routed_ip6 are the only
+# places that map hop and end to an address.
 NETNS_IF_RC=rtr-c        # a router's interface towards the client
 NETNS_IF_RS=rtr-s        # a router's interface towards the server
 NETNS_ROUTED_MAX=32
@@ -455,10 +547,20 @@ declare -ga NETNS_RTR_IP=()    # NETNS_RTR_IP[i]: router i's address facing the 
 declare -ga NETNS_RTR_IP_S=()  # NETNS_RTR_IP_S[i]: router i's address facing the server
 declare -ga NETNS_HOP_NET=()   # NETNS_HOP_NET[h]: hop h's subnet (10.111.h.0/24)
 declare -ga NETNS_HOP_MTU=()   # NETNS_HOP_MTU[h]: hop h's MTU
+declare -ga NETNS_RTR_IP6=()   # NETNS_RTR_IP6[i]: router i's IPv6 address facing the client
+declare -ga NETNS_RTR_IP6_S=() # NETNS_RTR_IP6_S[i]: router i's IPv6 address facing the server
+declare -ga NETNS_HOP_NET6=()  # NETNS_HOP_NET6[h]: hop h's IPv6 prefix (fd00:111:h::/64)
 
 # netns_routed_ip HOP END: the IPv4 address of END (1: the client-side end, 2: the server-side end)
 # of hop HOP. (IPv6, with issue 14: fd00:111:HOP::END/64 on the same interfaces.)
 netns_routed_ip() { echo "10.111.$1.$2"; }
+# netns_routed_ip6 HOP END: the IPv6 twin, fd00:111:HOP::END (END 0: the prefix fd00:111:HOP::;
+# hop 0, the plain pair's link, is fd00:111::END). RFC 5952 text, as tools print it.
+netns_routed_ip6() {
+  local net="fd00:111:$1::"
+  [ "$1" != 0 ] || net="fd00:111::"
+  if [ "$2" = 0 ]; then echo "$net"; else echo "$net$2"; fi
+}
 
 # netns_routed_args [--routers K] [--mtu HOP=MTU]... [--http PORT] [--impair HOP [-- ARGS...]]:
 # parse the routed lab's options into NETNS_ROUTERS, NETNS_HOPS, NETNS_HOP_MTU, NETNS_ROUTED_HTTP,
@@ -520,14 +622,14 @@ netns_node_if() {
   else echo "$NETNS_IF_RS"; fi
 }
 
-# netns_ns_add NS: a fresh namespace (recorded for cleanup), lo up, IPv6 off, rp_filter off.
+# netns_ns_add NS [off]: a fresh namespace (recorded for cleanup), lo up, IPv6 as netns_ipv6_ns
+# sets it (`off`: disabled, for the box), rp_filter off.
 netns_ns_add() {
   local ns=$1
   ip netns add "$ns" || netns_die "cannot create namespace $ns"
   NETNS_CREATED+=("$ns")
+  netns_ipv6_ns "$ns" "${2:-on}"
   ip -n "$ns" link set lo up
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
   # A new namespace inherits the host's IPv4 defaults (rp_filter, forwarding): set them here.
   ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 >/dev/null
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0 >/dev/null
@@ -550,6 +652,18 @@ netns_create_routed() {
   local prefix=$1 i h l r lns rns lif rif mtu ns ifc pair
   NETNS_C="$prefix-c"; NETNS_S="$prefix-s"; NETNS_M=
   NETNS_R=(); NETNS_RTR_IP=(); NETNS_RTR_IP_S=(); NETNS_HOP_NET=()
+  NETNS_RTR_IP6=(); NETNS_RTR_IP6_S=(); NETNS_HOP_NET6=()
+  netns_ipv6_check
+  if [ "$NETNS_IPV6" = 1 ]; then
+    for h in $(seq 1 "$NETNS_HOPS"); do
+      if [ "${NETNS_HOP_MTU[h]}" -lt 1280 ]; then
+        netns_log "hop $h has MTU ${NETNS_HOP_MTU[h]} < 1280 (IPv6's minimum): this lab is IPv4-only"
+        NETNS_IPV6=0
+        netns_ipv6_check
+        break
+      fi
+    done
+  fi
   for i in $(seq 1 "$NETNS_ROUTERS"); do
     NETNS_R[i]="$prefix-r$i"
     printf -v "NETNS_R$i" '%s' "$prefix-r$i"
@@ -557,22 +671,35 @@ netns_create_routed() {
     NETNS_RTR_IP[i]=$(netns_routed_ip "$i" 2)
     # shellcheck disable=SC2034  # used by the tests
     NETNS_RTR_IP_S[i]=$(netns_routed_ip "$((i + 1))" 1)
+    if [ "$NETNS_IPV6" = 1 ]; then
+      # shellcheck disable=SC2034  # used by the tests
+      NETNS_RTR_IP6[i]=$(netns_routed_ip6 "$i" 2)
+      # shellcheck disable=SC2034  # used by the tests
+      NETNS_RTR_IP6_S[i]=$(netns_routed_ip6 "$((i + 1))" 1)
+    fi
   done
   NETNS_IP_C=$(netns_routed_ip 1 1)
   NETNS_IP_S=$(netns_routed_ip "$NETNS_HOPS" 2)
+  if [ "$NETNS_IPV6" = 1 ]; then
+    NETNS_IP6_C=$(netns_routed_ip6 1 1)
+    NETNS_IP6_S=$(netns_routed_ip6 "$NETNS_HOPS" 2)
+    # shellcheck disable=SC2034  # used by the tests
+    NETNS_IP6_NOBODY=$(netns_routed_ip6 "$NETNS_HOPS" 3)
+  fi
   # shellcheck disable=SC2034  # used by the tests
   NETNS_IP_NOBODY=$(netns_routed_ip "$NETNS_HOPS" 3)   # on the server's hop, owned by nobody
   for i in $(seq 0 "$NETNS_HOPS"); do netns_ns_add "$(netns_node_ns "$i")"; done
   local ups=()   # ns:iface of every interface, to wait for its carrier
   for h in $(seq 1 "$NETNS_HOPS"); do
     NETNS_HOP_NET[h]="$(netns_routed_ip "$h" 0)/$NETNS_PLEN"
+    [ "$NETNS_IPV6" != 1 ] || NETNS_HOP_NET6[h]="$(netns_routed_ip6 "$h" 0)/$NETNS_PLEN6"
     l=$((h - 1)); r=$h; mtu=${NETNS_HOP_MTU[h]}
     lns=$(netns_node_ns "$l"); rns=$(netns_node_ns "$r")
     lif=$(netns_node_if "$l" s); rif=$(netns_node_if "$r" c)
     if [ "$h" = "$NETNS_IMPAIR_HOP" ]; then
       # The box: lns:lif <-> m:imp-c [synack impair] m:imp-s <-> rns:rif, one subnet.
       NETNS_M="$prefix-m"
-      netns_ns_add "$NETNS_M"
+      netns_ns_add "$NETNS_M" off
       ip link add "$lif" netns "$lns" type veth peer name "$NETNS_IF_MC" netns "$NETNS_M" \
         || netns_die "cannot create the veth pair $lns/$NETNS_M"
       ip link add "$NETNS_IF_MS" netns "$NETNS_M" type veth peer name "$rif" netns "$rns" \
@@ -586,6 +713,10 @@ netns_create_routed() {
     fi
     ip -n "$lns" addr add "$(netns_routed_ip "$h" 1)/$NETNS_PLEN" dev "$lif"
     ip -n "$rns" addr add "$(netns_routed_ip "$h" 2)/$NETNS_PLEN" dev "$rif"
+    if [ "$NETNS_IPV6" = 1 ]; then
+      netns_ipv6_addr "$lns" "$lif" "$(netns_routed_ip6 "$h" 1)/$NETNS_PLEN6"
+      netns_ipv6_addr "$rns" "$rif" "$(netns_routed_ip6 "$h" 2)/$NETNS_PLEN6"
+    fi
     netns_iface_up "$lns" "$lif" "$mtu"
     netns_iface_up "$rns" "$rif" "$mtu"
     ups+=("$lns:$lif" "$rns:$rif")
@@ -609,9 +740,31 @@ netns_create_routed() {
     done
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
   done
+  if [ "$NETNS_IPV6" = 1 ]; then
+    # The same routes for IPv6 (the MTUs were set on the links above: both families use them).
+    ip -n "$NETNS_C" -6 route add default via "$(netns_routed_ip6 1 2)" \
+      || netns_die "cannot add the client's IPv6 default route"
+    ip -n "$NETNS_S" -6 route add default via "$(netns_routed_ip6 "$NETNS_HOPS" 1)" \
+      || netns_die "cannot add the server's IPv6 default route"
+    for i in $(seq 1 "$NETNS_ROUTERS"); do
+      ns=${NETNS_R[i]}
+      for h in $(seq 1 "$NETNS_HOPS"); do
+        if [ "$h" -lt "$i" ]; then
+          ip -n "$ns" -6 route add "${NETNS_HOP_NET6[h]}" via "$(netns_routed_ip6 "$i" 1)" \
+            || netns_die "cannot add an IPv6 route in $ns"
+        elif [ "$h" -gt $((i + 1)) ]; then
+          ip -n "$ns" -6 route add "${NETNS_HOP_NET6[h]}" via "$(netns_routed_ip6 "$((i + 1))" 2)" \
+            || netns_die "cannot add an IPv6 route in $ns"
+        fi
+      done
+      ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null \
+        || netns_die "cannot turn IPv6 forwarding on in $ns"
+    done
+  fi
   # Every ICMP error a test provokes is sent (see above): routers and the server.
   for ns in "${NETNS_R[@]}" "$NETNS_S"; do
     ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 >/dev/null
+    netns_ipv6_icmp_unlimited "$ns"
   done
   for pair in "${ups[@]}"; do
     ns=${pair%%:*}; ifc=${pair#*:}
@@ -697,9 +850,14 @@ netns_wait_listen() {
   netns_wait_until "$timeout" "a listener on port $port in $ns" netns_listening "$ns" "$port"
 }
 
-# netns_http_server [PORT=8080] [NS=peer] [IP=10.111.0.2]: python3 -m http.server.
+# netns_http_server [PORT=8080] [NS=peer] [IP]: python3 -m http.server. Without IP it listens on
+# :: (dual-stack, bindv6only=0: every IPv4 and IPv6 address of NS, so both $NETNS_IP_S and
+# $NETNS_IP6_S), or on $NETNS_IP_S when the lab has no IPv6.
 netns_http_server() {
-  local port=${1:-8080} ns=${2:-$NETNS_S} ip=${3:-$NETNS_IP_S} py
+  local port=${1:-8080} ns=${2:-$NETNS_S} ip=${3:-} py
+  if [ -z "$ip" ]; then
+    if [ "$NETNS_IPV6" = 1 ]; then ip=::; else ip=$NETNS_IP_S; fi
+  fi
   py=$(netns_python)
   mkdir -p "$NETNS_TMP/www"
   [ -f "$NETNS_TMP/www/index.html" ] || \
@@ -713,8 +871,13 @@ netns_http_server() {
 # (sendfile on, no access log) on PLAIN_PORT, and with TLS on TLS_PORT when given; waits for both.
 netns_nginx() {
   local plain=$1 tls=${2:-} cert=${3:-} key=${4:-} conf="$NETNS_TMP/nginx.conf" tls_server=""
+  local plain6="" tls6=""
   mkdir -p "$NETNS_TMP/www" "$NETNS_TMP/nginx-body"
-  [ -z "$tls" ] || tls_server="server { listen $NETNS_IP_S:$tls ssl; ssl_certificate $cert; ssl_certificate_key $key; root $NETNS_TMP/www; }"
+  if [ "$NETNS_IPV6" = 1 ] && [ -n "$NETNS_IP6_S" ]; then   # IPv6 too: the peer's IPv6 address
+    plain6="listen [$NETNS_IP6_S]:$plain;"
+    tls6="listen [$NETNS_IP6_S]:$tls ssl;"
+  fi
+  [ -z "$tls" ] || tls_server="server { listen $NETNS_IP_S:$tls ssl; $tls6 ssl_certificate $cert; ssl_certificate_key $key; root $NETNS_TMP/www; }"
   cat >"$conf" <<CONF
 daemon off;
 user root;
@@ -727,7 +890,7 @@ http {
   sendfile on;
   client_body_temp_path $NETNS_TMP/nginx-body;
   default_type application/octet-stream;
-  server { listen $NETNS_IP_S:$plain; root $NETNS_TMP/www; }
+  server { listen $NETNS_IP_S:$plain; $plain6 root $NETNS_TMP/www; }
   $tls_server
 }
 CONF
@@ -850,16 +1013,25 @@ netns_cleanup() {
 # Command-line use. What `up*` starts runs detached (setsid) and outlives the script; `down NAME`
 # stops it and deletes every namespace of the lab.
 
-# netns_cli_http PORT: a detached python3 http.server on the peer/server ($NETNS_S, $NETNS_IP_S)
-# serving $NETNS_TMP/www.
+# netns_cli_http PORT: a detached python3 http.server on the peer/server ($NETNS_S: on :: when the
+# lab has IPv6, dual-stack, else on $NETNS_IP_S) serving $NETNS_TMP/www.
 netns_cli_http() {
-  local port=$1 py
+  local port=$1 py bind=$NETNS_IP_S
+  [ "$NETNS_IPV6" != 1 ] || bind=::
   py=$(netns_python)
   mkdir -p "$NETNS_TMP/www"
   printf '<html><body>hello from the kernel peer</body></html>\n' >"$NETNS_TMP/www/index.html"
-  ip netns exec "$NETNS_S" setsid "$py" -m http.server "$port" --bind "$NETNS_IP_S" \
+  ip netns exec "$NETNS_S" setsid "$py" -m http.server "$port" --bind "$bind" \
     --directory "$NETNS_TMP/www" >"$NETNS_TMP/http.log" 2>&1 </dev/null &
   netns_wait_listen "$NETNS_S" "$port" 15 || netns_die "http.server did not start"
+}
+
+# netns_cli_vars: the addresses of the pair and impaired topologies as shell variables (what a
+# script sourcing scripts/netns.sh gets under the same names).
+netns_cli_vars() {
+  echo "variables: NETNS_IP_C=$NETNS_IP_C NETNS_IP_S=$NETNS_IP_S NETNS_IP_NOBODY=$NETNS_IP_NOBODY"
+  [ "$NETNS_IPV6" != 1 ] || \
+    echo "           NETNS_IP6_C=$NETNS_IP6_C NETNS_IP6_S=$NETNS_IP6_S NETNS_IP6_NOBODY=$NETNS_IP6_NOBODY (/$NETNS_PLEN6)"
 }
 
 # netns_cli_find_synack: NETNS_SYNACK, else this checkout's build/synack, else synack on PATH.
@@ -930,9 +1102,11 @@ netns_main() {
       if [ "${3:-}" = "--http" ]; then netns_cli_http "${4:-8080}"; fi
       # Keep it: it is the user's now.
       NETNS_CREATED=(); NETNS_PIDS=(); NETNS_TMP=; trap - EXIT
-      echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN)"
-      echo "peer namespace:   $name-s  ($NETNS_IF_S $NETNS_IP_S/$NETNS_PLEN)"
+      echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN${NETNS_IP6_C:+ $NETNS_IP6_C/$NETNS_PLEN6})"
+      echo "peer namespace:   $name-s  ($NETNS_IF_S $NETNS_IP_S/$NETNS_PLEN${NETNS_IP6_S:+ $NETNS_IP6_S/$NETNS_PLEN6})"
+      netns_cli_vars
       echo "e.g.: ip netns exec $name-c synack ping $NETNS_IP_S -p ${4:-8080}"
+      [ -z "$NETNS_IP6_S" ] || echo "      ip netns exec $name-c ping -6 -c 1 $NETNS_IP6_S"
       ;;
     down)
       netns_cli_name "$name"
@@ -962,12 +1136,14 @@ netns_main() {
       [ -z "$port" ] || netns_cli_http "$port"
       local tmp=$NETNS_TMP
       NETNS_CREATED=(); NETNS_PIDS=(); NETNS_TMP=; trap - EXIT
-      echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN)"
+      echo "client namespace: $name-c  ($NETNS_IF_C $NETNS_IP_C/$NETNS_PLEN${NETNS_IP6_C:+ $NETNS_IP6_C/$NETNS_PLEN6})"
       echo "box namespace:    $name-m  (synack impair $NETNS_IF_MC $NETNS_IF_MS $*)"
-      echo "peer namespace:   $name-s  ($NETNS_IF_S $NETNS_IP_S/$NETNS_PLEN)"
+      echo "peer namespace:   $name-s  ($NETNS_IF_S $NETNS_IP_S/$NETNS_PLEN${NETNS_IP6_S:+ $NETNS_IP6_S/$NETNS_PLEN6})"
+      netns_cli_vars
       echo "box log: $tmp/impair.err, counters: $tmp/impair.out (kill -USR1 \$(ip netns pids $name-m))"
       if [ -n "$port" ]; then
         echo "e.g.: ip netns exec $name-c curl http://$NETNS_IP_S:$port/"
+        [ -z "$NETNS_IP6_S" ] || echo "      ip netns exec $name-c curl -g 'http://[$NETNS_IP6_S]:$port/'"
       else
         echo "e.g.: ip netns exec $name-c ping $NETNS_IP_S"
       fi
@@ -990,7 +1166,9 @@ netns_main() {
       local v
       for v in NETNS_PREFIX NETNS_C NETNS_S NETNS_M NETNS_IP_C NETNS_IP_S NETNS_IP_NOBODY \
                NETNS_ROUTERS NETNS_HOPS NETNS_IMPAIR_HOP NETNS_R NETNS_RTR_IP NETNS_RTR_IP_S \
-               NETNS_HOP_NET NETNS_HOP_MTU $(compgen -v NETNS_R | grep -E '^NETNS_R[0-9]+$'); do
+               NETNS_HOP_NET NETNS_HOP_MTU NETNS_IPV6 NETNS_IP6_C NETNS_IP6_S NETNS_IP6_NOBODY \
+               NETNS_PLEN6 NETNS_RTR_IP6 NETNS_RTR_IP6_S NETNS_HOP_NET6 \
+               $(compgen -v NETNS_R | grep -E '^NETNS_R[0-9]+$'); do
         declare -p "$v" | sed -E 's/^declare -(-|[a-zA-Z]+) /declare -g\1 /; s/^declare -g- /declare -g /'
       done >"$NETNS_TMP/lab.env"
       local tmp=$NETNS_TMP h l r box
@@ -1004,13 +1182,18 @@ netns_main() {
         printf '  hop %d  %-15s mtu %-5s  %s %s %s  <->  %s %s %s%s\n' "$h" "${NETNS_HOP_NET[h]}" \
           "${NETNS_HOP_MTU[h]}" "$(netns_node_ns "$l")" "$(netns_node_if "$l" s)" "$(netns_routed_ip "$h" 1)" \
           "$(netns_node_ns "$r")" "$(netns_node_if "$r" c)" "$(netns_routed_ip "$h" 2)" "$box"
+        [ "$NETNS_IPV6" != 1 ] || printf '         %-15s            %s  <->  %s\n' "${NETNS_HOP_NET6[h]}" \
+          "$(netns_routed_ip6 "$h" 1)" "$(netns_routed_ip6 "$h" 2)"
       done
-      echo "client $NETNS_IP_C, server $NETNS_IP_S; variables for scripts: source $tmp/lab.env"
+      echo "client $NETNS_IP_C${NETNS_IP6_C:+ $NETNS_IP6_C}, server $NETNS_IP_S${NETNS_IP6_S:+ $NETNS_IP6_S}; variables for scripts: source $tmp/lab.env"
       [ -z "$NETNS_IMPAIR_HOP" ] || \
         echo "box log: $tmp/impair.err, counters: $tmp/impair.out (kill -USR1 \$(ip netns pids $NETNS_M))"
       echo "e.g.: ip netns exec $NETNS_C ping -M do -s 1472 $NETNS_IP_S"
+      [ -z "$NETNS_IP6_S" ] || echo "      ip netns exec $NETNS_C ping -6 -M do -s 1452 $NETNS_IP6_S"
       echo "      $0 fw $name r1 -A FORWARD -p tcp -j REJECT --reject-with icmp-host-unreachable"
       [ -z "$NETNS_ROUTED_HTTP" ] || echo "      ip netns exec $NETNS_C curl http://$NETNS_IP_S:$NETNS_ROUTED_HTTP/"
+      [ -z "$NETNS_ROUTED_HTTP" ] || [ -z "$NETNS_IP6_S" ] || \
+        echo "      ip netns exec $NETNS_C curl -g 'http://[$NETNS_IP6_S]:$NETNS_ROUTED_HTTP/'"
       ;;
     fw)
       netns_cli_name "$name"

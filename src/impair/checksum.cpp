@@ -14,6 +14,30 @@ bool complete_l4_checksum(std::span<std::byte> frame) noexcept {
     type = load_u16(frame, 16);
     off = 18;
   }
+  if (type == 0x86dd) {  // IPv6: TCP or UDP right after the fixed header (no extension headers)
+    if (frame.size() < off + 40) return false;
+    std::span<std::byte> ip = frame.subspan(off);
+    if ((load_u8(ip, 0) >> 4) != 6) return false;
+    std::size_t payload = load_u16(ip, 4);
+    std::uint8_t next = load_u8(ip, 6);
+    if (payload > ip.size() - 40) return false;
+    std::span<std::byte> l4 = ip.subspan(40, payload);
+    std::size_t field;
+    if (next == 6 && l4.size() >= 20) {
+      field = 16;
+    } else if (next == 17 && l4.size() >= 8) {
+      field = 6;
+    } else {
+      return false;
+    }
+    store_u16(l4, field, 0);
+    checksum_accumulator acc;  // RFC 8200 §8.1 pseudo-header: addresses, length, next header
+    acc.add(ip.subspan(8, 32)).add_u16(next).add_u16(static_cast<std::uint16_t>(l4.size())).add(l4);
+    std::uint16_t sum = acc.finish();
+    if (sum == 0) sum = 0xffff;  // UDP over IPv6 may not send 0; for TCP 0 and 0xffff verify alike
+    store_u16(l4, field, sum);
+    return true;
+  }
   if (type != 0x0800 || frame.size() < off + 20) return false;
   std::span<std::byte> ip = frame.subspan(off);
   std::uint8_t vihl = load_u8(ip, 0);

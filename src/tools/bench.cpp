@@ -227,7 +227,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
   eo.rx_ring_bytes = std::max<std::size_t>(16 << 20, std::size_t{o.concurrency} * 4 * 2048);
   std::optional<pcap_writer> pcap;
   if (!o.common.pcap.empty()) pcap.emplace(o.common.pcap);
-  engine::engine eng(eo, hp.addr);
+  engine::engine eng(eo, hp.addr.v4());
   if (pcap)
     eng.on_frame([&](engine::direction d, tcp::instant, std::span<const std::byte> f) { pcap->on_frame(eng, d, f); });
   if (o.common.trace)
@@ -437,7 +437,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
       wire::four_tuple t;
       tcp::instant at = engine::engine::now();
       try {
-        t = eng.connect(hp.addr, port);
+        t = eng.connect(hp.addr.v4(), port);
       } catch (const std::runtime_error&) {
         ports_exhausted = true;
         break;
@@ -503,7 +503,7 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(hp.addr.value);
+  sa.sin_addr.s_addr = htonl(hp.addr.v4().value);
   char sink[65536];
   const bool echo = o.echo_size > 0;
   echo_payload payload(o.echo_size, 2);
@@ -864,7 +864,8 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
   add_common_options(*cmd, o->common);
   cmd->callback([&action, o] {
     action = [o]() -> int {
-      host_port hp = resolve_host(o->target);
+      host_port hp = resolve_host(o->target, o->common.family);
+      require_v4(hp, "synack bench");  // until the engine takes IPv6
       std::uint16_t port = hp.port ? *hp.port : o->port;
       bool synack = o->engine != "kernel";
       if (synack) {

@@ -2,12 +2,16 @@
 
 #include <linux/capability.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -37,7 +41,17 @@ void install_signal_handlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+void add_family_flags(CLI::App& app, family_preference& f) {
+  auto* v4 = app.add_flag_callback("-4", [&f] { f = family_preference::v4; },
+                                   "IPv4 only: use the name's IPv4 address (A record)");
+  auto* v6 = app.add_flag_callback("-6", [&f] { f = family_preference::v6; },
+                                   "IPv6 only: use the name's IPv6 address (AAAA record)");
+  v4->excludes(v6);
+  v6->excludes(v4);
+}
+
 void add_common_options(CLI::App& app, common_options& o) {
+  add_family_flags(app, o.family);
   app.add_option("-I,--interface", o.interface, "Interface to send from (default: the route's)");
   app.add_option("--source", o.source, "Source IPv4 address (default: the route's preferred source)");
   app.add_option("--ports", o.ports,
@@ -94,35 +108,164 @@ engine::options to_engine_options(const common_options& o) {
   return e;
 }
 
-host_port resolve_host(const std::string& text) {
-  host_port hp;
-  std::string host = text;
-  if (auto colon = text.rfind(':'); colon != std::string::npos) {
-    host = text.substr(0, colon);
-    std::string p = text.substr(colon + 1);
-    char* end = nullptr;
-    unsigned long v = std::strtoul(p.c_str(), &end, 10);
-    if (p.empty() || *end != '\0' || v == 0 || v > 65535)
-      throw link::setup_error(link::setup_errc::invalid_argument, "bad port in '" + text + "' (1-65535)");
-    hp.port = static_cast<std::uint16_t>(v);
+namespace {
+
+[[noreturn]] void bad_target(const std::string& msg) {
+  throw link::setup_error(link::setup_errc::invalid_argument, msg);
+}
+
+// PORT: decimal digits only, 1-65535.
+std::uint16_t parse_port(std::string_view p, const std::string& text) {
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+  if (p.empty() || ec != std::errc{} || ptr != p.data() + p.size() || v == 0 || v > 65535)
+    bad_target("bad port in '" + text + "' (1-65535)");
+  return static_cast<std::uint16_t>(v);
+}
+
+std::string family_record(family_preference f) { return f == family_preference::v6 ? "AAAA" : "A"; }
+
+}  // namespace
+
+std::string to_string(family_preference f) {
+  switch (f) {
+    case family_preference::v4: return "IPv4";
+    case family_preference::v6: return "IPv6";
+    case family_preference::any: break;
   }
-  hp.name = host;
-  if (auto a = wire::ipv4_addr::parse(host)) {
-    hp.addr = *a;
-    return hp;
+  return "any";
+}
+
+bool family_matches(const wire::ip_addr& addr, family_preference f) {
+  return f == family_preference::any || (f == family_preference::v4) == addr.is_v4();
+}
+
+host_spec split_host_port(const std::string& text) {
+  host_spec hs;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos) bad_target("missing ']' in '" + text + "' (write [IPv6]:PORT)");
+    hs.host = text.substr(1, close - 1);
+    hs.bracketed = true;
+    const std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') bad_target("bad port in '" + text + "' (write [IPv6]:PORT)");
+      hs.port = parse_port(std::string_view(rest).substr(1), text);
+    }
+    auto a = wire::ipv6_addr::parse(hs.host);
+    if (hs.host.empty() || !a) bad_target("bad IPv6 literal '" + hs.host + "' in '" + text + "'");
+    return hs;
   }
+  if (text.find(']') != std::string::npos) bad_target("missing '[' in '" + text + "' (write [IPv6]:PORT)");
+  const auto first = text.find(':');
+  if (first == std::string::npos) {
+    hs.host = text;
+  } else if (text.find(':', first + 1) != std::string::npos) {
+    // Two colons or more: an IPv6 literal, whole (never HOST:PORT; that is [IPv6]:PORT).
+    hs.host = text;
+    if (!wire::ipv6_addr::parse(text))
+      bad_target("bad IPv6 literal '" + text + "' (an IPv6 address with a port is written [ADDR]:PORT)");
+    return hs;
+  } else {
+    hs.host = text.substr(0, first);
+    hs.port = parse_port(std::string_view(text).substr(first + 1), text);
+  }
+  if (hs.host.empty()) bad_target("missing host in '" + text + "'");
+  return hs;
+}
+
+std::vector<wire::ip_addr> resolve_name(const std::string& name, family_preference f) {
   addrinfo hints{};
-  hints.ai_family = AF_INET;
+  hints.ai_family = AF_UNSPEC;  // A and AAAA; the family filter below says what -4/-6 excluded
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-  if (rc != 0 || res == nullptr)
-    throw link::setup_error(link::setup_errc::invalid_argument,
-                            "cannot resolve '" + host + "': " + gai_strerror(rc) + " (check the name or use an IPv4 address)");
-  auto* sin = reinterpret_cast<const sockaddr_in*>(res->ai_addr);
-  hp.addr = wire::ipv4_addr{ntohl(sin->sin_addr.s_addr)};
-  freeaddrinfo(res);
+  const int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    std::string why = rc == EAI_SYSTEM ? std::string(std::strerror(errno)) : std::string(gai_strerror(rc));
+    if (res != nullptr) ::freeaddrinfo(res);
+    bad_target("cannot resolve '" + name + "': " + why + " (check the name or give an address)");
+  }
+  std::vector<wire::ip_addr> all;
+  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    wire::ip_addr a;
+    if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(sockaddr_in)) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(ai->ai_addr);
+      a = wire::ipv4_addr{ntohl(sin->sin_addr.s_addr)};
+    } else if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(sockaddr_in6)) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(ai->ai_addr);
+      wire::ipv6_addr v6;
+      std::memcpy(v6.octets.data(), &sin6->sin6_addr, 16);
+      a = v6;
+    } else {
+      continue;
+    }
+    if (std::find(all.begin(), all.end(), a) == all.end()) all.push_back(a);
+  }
+  ::freeaddrinfo(res);
+  std::vector<wire::ip_addr> out;
+  for (const auto& a : all)
+    if (family_matches(a, f)) out.push_back(a);
+  if (out.empty()) {
+    if (all.empty()) bad_target("cannot resolve '" + name + "': no IPv4 or IPv6 address");
+    bad_target("cannot resolve '" + name + "': '" + name + "' has no " + to_string(f) + " address (" +
+               family_record(f) + "), only " + (all.front().is_v4() ? "IPv4 " : "IPv6 ") +
+               all.front().to_string() + " (drop " + (f == family_preference::v6 ? "-6" : "-4") + ")");
+  }
+  return out;
+}
+
+host_port resolve_host(const std::string& text, family_preference f) {
+  const host_spec hs = split_host_port(text);
+  host_port hp;
+  hp.port = hs.port;
+  hp.name = hs.host;
+  if (auto a = wire::ip_addr::parse(hs.host)) {
+    if (!family_matches(*a, f))
+      bad_target("'" + hs.host + "' is an " + (a->is_v4() ? "IPv4" : "IPv6") + " address, but " +
+                 (f == family_preference::v6 ? "-6" : "-4") + " asks for " + to_string(f));
+    hp.addr = *a;
+    hp.literal = true;
+    hp.resolved = {*a};
+    return hp;
+  }
+  if (hs.host.find(':') != std::string::npos || hs.host.find('%') != std::string::npos)
+    bad_target("bad IPv6 literal '" + hs.host + "' in '" + text + "'");
+  hp.resolved = resolve_name(hs.host, f);
+  hp.addr = hp.resolved.front();
   return hp;
+}
+
+listen_spec parse_listen(const std::string& text, family_preference f) {
+  listen_spec ls;
+  if (text.empty()) bad_target("--listen needs [ADDR]:PORT, ADDR:PORT, :PORT or PORT");
+  if (text.find_first_not_of("0123456789") == std::string::npos) {  // PORT
+    ls.port = parse_port(text, text);
+    return ls;
+  }
+  if (text.front() == ':' && text.find(':', 1) == std::string::npos) {  // :PORT
+    ls.port = parse_port(std::string_view(text).substr(1), text);
+    return ls;
+  }
+  const host_port hp = resolve_host(text, f);
+  if (!hp.port) bad_target("'" + text + "' needs a port ([ADDR]:PORT, ADDR:PORT, :PORT or PORT)");
+  ls.addr = hp.addr;
+  ls.port = *hp.port;
+  ls.name = hp.name;
+  return ls;
+}
+
+wire::ipv4_addr require_v4(const wire::ip_addr& addr, const std::string& tool) {
+  if (!addr.is_v4())
+    bad_target("IPv6 is not wired into " + tool + " yet (" + addr.to_string() + "; give an IPv4 address)");
+  return addr.v4();
+}
+
+wire::ipv4_addr require_v4(host_port& hp, const std::string& tool) {
+  if (!hp.addr.is_v4() && !hp.literal) {
+    auto v4 = std::find_if(hp.resolved.begin(), hp.resolved.end(), [](const wire::ip_addr& a) { return a.is_v4(); });
+    if (v4 != hp.resolved.end()) hp.addr = *v4;
+  }
+  return require_v4(hp.addr, tool);
 }
 
 std::string error_name(std::error_code ec) {

@@ -5,11 +5,13 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "synack/engine/engine.hpp"
+#include "synack/wire/address.hpp"
 
 namespace synack::tools {
 
@@ -23,6 +25,10 @@ inline constexpr int exit_setup = 2;    // usage or set-up error
 extern std::atomic<bool> stop_requested;
 void install_signal_handlers();
 
+// Which address family a name may resolve to: the tools' -4 / -6 (any: the resolver's first answer,
+// which getaddrinfo orders by RFC 6724 so a reachable family comes first).
+enum class family_preference { any, v4, v6 };
+
 struct common_options {
   std::string interface;
   std::string source;
@@ -31,8 +37,11 @@ struct common_options {
   bool trace = false;
   std::string pcap;  // --pcap FILE
   std::string busy_poll;  // --busy-poll[=US]: empty (off), "true" (bare: the whole wait) or microseconds
+  family_preference family = family_preference::any;  // -4 / -6
 };
-void add_common_options(CLI::App& app, common_options& o);
+void add_common_options(CLI::App& app, common_options& o);  // includes add_family_flags
+// -4 / -6 (mutually exclusive): which family a name resolves to.
+void add_family_flags(CLI::App& app, family_preference& f);
 // Throws link::setup_error on a bad value.
 engine::options to_engine_options(const common_options& o);
 
@@ -41,13 +50,55 @@ engine::options to_engine_options(const common_options& o);
 // and ambient sets so children keep them. No-op as root or without the capabilities.
 void keep_capabilities_for_children() noexcept;
 
-// HOST or HOST:PORT; a hostname is resolved with the system resolver (IPv4).
-struct host_port {
-  wire::ipv4_addr addr;
+// "IPv4" / "IPv6" / "any".
+std::string to_string(family_preference f);
+// Does ADDR's family satisfy F?
+bool family_matches(const wire::ip_addr& addr, family_preference f);
+
+// A target split into its host and port, nothing resolved yet:
+//   HOST, HOST:PORT, 1.2.3.4, 1.2.3.4:80, fd00::2 (a bare IPv6 literal is never split at a colon),
+//   [fd00::2], [fd00::2]:8080.
+// Throws link::setup_error: "missing ']' in '[fd00::2'", "bad port in 'h:x' (1-65535)",
+// "bad IPv6 literal 'fd00:::2' in '...'", "missing host in ':80'".
+struct host_spec {
+  std::string host;                  // without brackets
   std::optional<std::uint16_t> port;
-  std::string name;
+  bool bracketed = false;            // written [IPv6]: must be an IPv6 literal
 };
-host_port resolve_host(const std::string& text);  // throws link::setup_error
+host_spec split_host_port(const std::string& text);
+
+// Every address NAME resolves to (getaddrinfo, A and AAAA, its RFC 6724 order, duplicates
+// dropped) of the family F allows. Throws link::setup_error "cannot resolve 'NAME': ..." (when the
+// family excluded every answer: "cannot resolve 'NAME': 'NAME' has no IPv6 address (AAAA) ...").
+std::vector<wire::ip_addr> resolve_name(const std::string& name, family_preference f = family_preference::any);
+
+// A target resolved: HOST[:PORT] as split_host_port reads it, a name resolved with resolve_name; the
+// address used is the first that F allows (say which: addr.to_string()).
+struct host_port {
+  wire::ip_addr addr;                  // the address used
+  std::optional<std::uint16_t> port;
+  std::string name;                    // the host as written (no brackets, no port)
+  bool literal = false;                // the host was an address literal (nothing resolved)
+  std::vector<wire::ip_addr> resolved; // every address the name had in F (addr first); {addr} for a literal
+};
+host_port resolve_host(const std::string& text, family_preference f = family_preference::any);  // throws link::setup_error
+
+// serve --listen: [ADDR]:PORT, ADDR:PORT, :PORT or PORT (ADDR: an IPv4 or IPv6 literal or a name).
+// addr is empty for :PORT / PORT (every address). Throws link::setup_error ("needs a port", "bad
+// port", the errors of split_host_port and resolve_name).
+struct listen_spec {
+  std::optional<wire::ip_addr> addr;   // empty: every address
+  std::uint16_t port = 0;
+  std::string name;                    // the address as written (empty for :PORT)
+};
+listen_spec parse_listen(const std::string& text, family_preference f = family_preference::any);
+
+// Tools whose engine path is IPv4-only for now: ADDR as IPv4, or link::setup_error "IPv6 is not
+// wired into TOOL yet (ADDR; give an IPv4 address)".
+wire::ipv4_addr require_v4(const wire::ip_addr& addr, const std::string& tool);
+// The same for a resolved target: a name that also has an IPv4 address uses its first one (hp.addr
+// is updated, so the tool says which), as the tools did before IPv6; otherwise the error above.
+wire::ipv4_addr require_v4(host_port& hp, const std::string& tool);
 
 // "connection_refused", "timed_out", ... as in the JSON contract.
 std::string error_name(std::error_code ec);

@@ -176,7 +176,7 @@ public:
       // A bulk download: 512 ring slots, so the receive window (slots x MSS) is ~740 KB.
       eo.rx_ring_bytes = 32 << 20;
       if (o_.retries) eo.tcp.data_retries = *o_.retries;
-      stack_.emplace(ctx_, eo, net::ip::address_v4(hp.addr.value));
+      stack_.emplace(ctx_, eo, net::ip::address_v4(hp.addr.v4().value));
       if (o_.common.trace || o_.ladder)
         stack_->engine().on_segment([this](engine::direction d, tcp::instant at, const wire::four_tuple& t,
                                            const tcp::segment& s, tcp::state st) {
@@ -263,10 +263,11 @@ private:
   }
 
   net::awaitable<outcome> fetch(const url_parts& u) {
-    host_port hp = resolve_host(u.host);
+    host_port hp = resolve_host(u.host, o_.common.family);
+    require_v4(hp, "synack get");  // until the engine takes IPv6
     synack::asio::stack& st = session_.stack_for(hp);
     socket_.emplace(st);
-    net::ip::tcp::endpoint peer(net::ip::address_v4(hp.addr.value), u.port);
+    net::ip::tcp::endpoint peer(net::ip::address_v4(hp.addr.v4().value), u.port);
 
     auto t0 = clock_type::now();
     auto [cec] = co_await socket_->async_connect(peer, net::as_tuple(net::use_awaitable));
@@ -441,8 +442,9 @@ void check_one_interface(const get_options& o) {
   std::string first_url;
   for (const auto& url : o.urls) {
     url_parts u = parse_url(url);
-    host_port hp = resolve_host(u.host);
-    std::optional<link::route_info> r = nl.route_to(hp.addr);
+    host_port hp = resolve_host(u.host, o.common.family);
+    require_v4(hp, "synack get");  // until the engine takes IPv6
+    std::optional<link::route_info> r = nl.route_to(hp.addr.v4());
     if (!r)
       throw link::setup_error(link::setup_errc::no_route,
                               "no route to " + hp.addr.to_string() + " (" + url + "; check `ip route`, or pass -I IFACE)");

@@ -95,7 +95,7 @@ public:
     eo.tx_timestamps = !o.kernel && o.common.busy_poll.empty();
     port_ = hp.port ? *hp.port : o.port;
     if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
-    eng_.emplace(eo, hp.addr);
+    eng_.emplace(eo, hp.addr.v4());
     eng_->on_event([this](const wire::four_tuple& t, const tcp::event& ev) { on_event(t, ev); });
     eng_->on_segment([this](engine::direction d, tcp::instant at, const wire::four_tuple& t, const tcp::segment& s,
                             tcp::state st) { on_segment(d, at, t, s, st); });
@@ -234,7 +234,7 @@ private:
     // As the kernel's probe: from the call to connect() (port choice and SYN included) to the
     // program learning the handshake completed.
     const tcp::instant before = engine::engine::now();
-    wire::four_tuple t = eng_->connect(hp_.addr, port_);
+    wire::four_tuple t = eng_->connect(hp_.addr.v4(), port_);
     ++synack_.sent;
     probe& p = probes_[t];
     p.seq = seq;
@@ -342,7 +342,7 @@ private:
 
   void run_kernel_probe(unsigned seq) {
     kernel_probe_options ko;
-    ko.dst = hp_.addr;
+    ko.dst = hp_.addr.v4();
     ko.port = port_;
     ko.interface = o_.common.interface;
     ko.timeout_s = o_.timeout_s;
@@ -563,7 +563,8 @@ void add_ping_command(CLI::App& app, std::function<int()>& action) {
   add_common_options(*cmd, o->common);
   cmd->callback([&action, o] {
     action = [o]() -> int {
-      host_port hp = resolve_host(o->target);
+      host_port hp = resolve_host(o->target, o->common.family);
+      require_v4(hp, "synack ping");  // until the engine takes IPv6
       link::require_net_raw_and_admin();
       keep_capabilities_for_children();
       install_signal_handlers();

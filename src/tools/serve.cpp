@@ -527,21 +527,22 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       if (modes != 1)
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 "pick exactly one of --echo, --discard, --http");
-      const host_port hp = resolve_host(o->listen);
-      if (!hp.port)
+      const listen_spec ls = parse_listen(o->listen);
+      if (!ls.addr)
         throw link::setup_error(link::setup_errc::invalid_argument,
-                                "--listen '" + o->listen + "' needs a port (IP:PORT)");
+                                "--listen '" + o->listen + "' needs an address (IP:PORT or [IPv6]:PORT)");
+      const wire::ipv4_addr listen_addr = require_v4(*ls.addr, "synack serve");  // until the engine takes IPv6
       const auto kernel = link::kernel_tcp_ports();
-      if (std::find(kernel.begin(), kernel.end(), *hp.port) != kernel.end())
+      if (std::find(kernel.begin(), kernel.end(), ls.port) != kernel.end())
         throw link::setup_error(link::setup_errc::invalid_argument,
-                                "port " + std::to_string(*hp.port) +
+                                "port " + std::to_string(ls.port) +
                                     " is in use by the kernel's TCP here (address_in_use; pick another port)");
       link::require_net_raw_and_admin();
       keep_capabilities_for_children();
       install_signal_handlers();
       install_usr1_handler();
       const mode m = o->echo ? mode::echo : o->discard ? mode::discard : mode::http;
-      server s(*o, hp.addr, *hp.port, m);
+      server s(*o, listen_addr, ls.port, m);
       return s.run();
     };
   });

@@ -133,7 +133,7 @@ public:
     eo.icmp = true;  // the packet filter admits the routers' time-exceeded and unreachables
     eo.tx_timestamps = o.common.busy_poll.empty();
     if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
-    eng_.emplace(eo, hp.addr);
+    eng_.emplace(eo, hp.addr.v4());
     eng_->on_frame([this](engine::direction d, tcp::instant, std::span<const std::byte> f) { on_frame(d, f); });
     eng_->on_segment([this](engine::direction d, tcp::instant, const wire::four_tuple& t, const tcp::segment& s,
                             tcp::state st) { on_segment(d, t, s, st); });
@@ -226,7 +226,7 @@ private:
     p.ip_id = static_cast<std::uint16_t>(base_id_ + k);
     const wire::tcp_repr syn = make_syn(p.seq, mss);
     p.sent.src = eng_->local_address();
-    p.sent.dst = hp_.addr;
+    p.sent.dst = hp_.addr.v4();
     p.sent.ttl = static_cast<std::uint8_t>(ttl);
     p.sent.dscp_ecn = static_cast<std::uint8_t>(o_.tos);
     p.sent.identification = p.ip_id;
@@ -243,7 +243,7 @@ private:
     const tcp::instant arp_deadline =
         engine::engine::now() + eng_->settings().arp_interval * (eng_->settings().arp_tries + 1);
     for (;;) {
-      std::error_code ec = eng_->send_segment(hp_.addr, syn, ip);
+      std::error_code ec = eng_->send_segment(hp_.addr.v4(), syn, ip);
       if (!ec) break;
       if (stop_requested) return {};
       if (engine::engine::now() >= arp_deadline)
@@ -297,7 +297,7 @@ private:
       // The quote names our probe: its destination, and our source port with the sequence number
       // or the IP ID (either may be rewritten on the way, and the diff reports it); a rewritten
       // source port only when both of those match (48 bits an off-path guess will not hit).
-      const bool to_target = q.dst == hp_.addr && q.dst_port == port_;
+      const bool to_target = q.dst == hp_.addr.v4() && q.dst_port == port_;
       const bool same_seq = q.seq == p->seq, same_id = q.identification == p->ip_id;
       const bool our_port = local_port_ && q.src_port == *local_port_;
       const bool ours = to_target && ((our_port && (same_seq || same_id)) || (same_seq && same_id));
@@ -320,7 +320,7 @@ private:
       p->changes = diff_quote(p->sent, q);
     } else if (pf.kind == wire::frame_kind::tcp && pf.tcp && pf.ipv4) {
       const wire::tcp_repr& s = *pf.tcp;
-      if (pf.ipv4->src != hp_.addr || s.src_port != port_ || !local_port_ || s.dst_port != *local_port_) return;
+      if (pf.ipv4->src != hp_.addr.v4() || s.src_port != port_ || !local_port_ || s.dst_port != *local_port_) return;
       if (s.ack && *s.ack != p->seq + 1) return;  // an answer to an earlier probe
       if (s.flags.rst)
         p->reply = reply_kind::rst;
@@ -553,7 +553,8 @@ void add_trace_command(CLI::App& app, std::function<int()>& action) {
       if (o->first_ttl > o->max_ttl)
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 fmt::format("--first-ttl {} is above --max-ttl {}", o->first_ttl, o->max_ttl));
-      host_port hp = resolve_host(o->target);
+      host_port hp = resolve_host(o->target, o->common.family);
+      require_v4(hp, "synack trace");  // until the engine takes IPv6
       link::require_net_raw_and_admin();
       keep_capabilities_for_children();
       install_signal_handlers();

@@ -79,7 +79,19 @@ std::optional<ipv6_addr> ipv6_addr::parse(std::string_view text) {
 std::string ip_addr::to_string() const { return is_v4() ? v4().to_string() : raw.to_string(); }
 
 std::string ip_addr::to_string(std::uint16_t port) const {
-  return is_v4() ? v4().to_string() + ":" + std::to_string(port) : "[" + raw.to_string() + "]:" + std::to_string(port);
+  // Appended piece by piece: GCC 12's -O3 warns (-Wrestrict, a false positive) about "[" + string.
+  std::string s;
+  if (is_v4()) {
+    s = v4().to_string();
+  } else {
+    s.reserve(48);
+    s.push_back('[');
+    s.append(raw.to_string());
+    s.push_back(']');
+  }
+  s.push_back(':');
+  s.append(std::to_string(port));
+  return s;
 }
 
 std::optional<ip_addr> ip_addr::parse(std::string_view text) {

@@ -308,4 +308,38 @@ BOOST_AUTO_TEST_CASE(partial_udp_and_tcp_checksums_are_completed) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(partial_ipv6_udp_and_tcp_checksums_are_completed) {
+  using namespace synack::wire;
+  for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}}) {
+    std::size_t l4 = proto == 6 ? 20 + 5 : 8 + 5;
+    std::vector<std::byte> f(14 + 40 + l4, std::byte{0});
+    mutable_bytes b(f);
+    store_u16(b, 12, 0x86dd);
+    store_u8(b, 14, 0x60);
+    store_u16(b, 14 + 4, static_cast<std::uint16_t>(l4));
+    store_u8(b, 14 + 6, proto);
+    store_u8(b, 14 + 7, 64);
+    store_u32(b, 14 + 8, 0xfd000111);   // fd00:111::1
+    store_u8(b, 14 + 23, 1);
+    store_u32(b, 14 + 24, 0xfd000111);  // fd00:111::2
+    store_u8(b, 14 + 39, 2);
+    for (std::size_t i = 14 + 40 + (proto == 6 ? 20 : 8); i < f.size(); ++i) f[i] = std::byte{0x5a};
+    if (proto == 6) store_u8(b, 14 + 40 + 12, 0x50);
+    else store_u16(b, 14 + 40 + 4, static_cast<std::uint16_t>(l4));
+    store_u16(b, 14 + 40 + (proto == 6 ? 16 : 6), 0x1234);  // a partial sum, as a veth leaves it
+    BOOST_TEST(complete_l4_checksum(b));
+    checksum_accumulator acc;
+    acc.add(bytes(f).subspan(14 + 8, 32)).add_u16(proto).add_u16(static_cast<std::uint16_t>(l4)).add(bytes(f).subspan(54));
+    BOOST_TEST(acc.fold() == 0xffff);  // verifies
+  }
+  // An extension header (hop-by-hop, 0) first: left alone.
+  std::vector<std::byte> f(14 + 40 + 8 + 20, std::byte{0});
+  mutable_bytes b(f);
+  store_u16(b, 12, 0x86dd);
+  store_u8(b, 14, 0x60);
+  store_u16(b, 14 + 4, 28);
+  store_u8(b, 14 + 6, 0);
+  BOOST_TEST(!complete_l4_checksum(b));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

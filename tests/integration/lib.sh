@@ -2,8 +2,10 @@
 # itself: CTest registers only test_*.sh).
 #
 # Every test: `source lib.sh; it_init "$@"` -> exits 77 unless root, builds a fresh namespace pair
-# (scripts/netns.sh: $NETNS_C is synack's side 10.111.0.1, $NETNS_S the kernel peer 10.111.0.2),
-# and cleans everything up on every exit path. Each assertion prints `ok: ...` or
+# (scripts/netns.sh: $NETNS_C is synack's side 10.111.0.1, $NETNS_S the kernel peer 10.111.0.2;
+# every topology is dual-stack: $NETNS_IP6_C fd00:111::1 and $NETNS_IP6_S fd00:111::2, see the
+# header of scripts/netns.sh), and cleans everything up on every exit path. A test that needs IPv6
+# calls it_require_ipv6 after it_init* (skips on a kernel without IPv6). Each assertion prints `ok: ...` or
 # `FAIL: ...` followed by the synack output and decoded captures of the current section.
 
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,12 +38,22 @@ it_init() {
   IT_START_NS=$(date +%s%N)
   netns_setup
   it_write_python
-  echo "== $(basename "$0"): namespaces $NETNS_C / $NETNS_S, artefacts in $NETNS_TMP"
+  echo "== $(basename "$0"): namespaces $NETNS_C / $NETNS_S${NETNS_IP6_S:+ (IPv6 $NETNS_IP6_C / $NETNS_IP6_S)}, artefacts in $NETNS_TMP"
+}
+
+# it_require_ipv6: exit 77 (skip) unless the topology has IPv6 (NETNS_IPV6=1: a kernel with IPv6
+# and, in a routed lab, every hop's MTU at least 1280).
+it_require_ipv6() {
+  if [ "$NETNS_IPV6" != 1 ]; then
+    echo "SKIP: no IPv6 in this topology (kernel without IPv6, or a hop MTU below 1280)" >&2
+    exit 77
+  fi
 }
 
 # it_init_impaired SYNACK [IMPAIR_ARGS...]: like it_init, but the three-namespace topology of
 # scripts/netns.sh (netns_setup_impaired): $NETNS_C 10.111.0.1 -- box $NETNS_M -- $NETNS_S 10.111.0.2,
-# with `synack impair imp-c imp-s IMPAIR_ARGS` running in the box (a2b is c -> s).
+# with `synack impair imp-c imp-s IMPAIR_ARGS` running in the box (a2b is c -> s). IPv6 as in the
+# pair ($NETNS_IP6_C fd00:111::1, $NETNS_IP6_S fd00:111::2); the box has none (it bridges L2).
 it_init_impaired() {
   netns_require_root
   SYNACK=${1:-${SYNACK:-}}
@@ -69,7 +81,11 @@ it_init_impaired() {
 # MTU 1500): $NETNS_C 10.111.1.1 -- ${NETNS_R[1]} -- ... -- ${NETNS_R[K]} -- $NETNS_S 10.111.(K+1).2,
 # hop h (node h-1 -- node h) the subnet 10.111.h.0/24. Router i faces the client with
 # ${NETNS_RTR_IP[i]} (= 10.111.i.2, the source of its ICMP errors towards the client) and the server
-# with ${NETNS_RTR_IP_S[i]}; NETNS_R1.. name the routers too. With --impair, `synack impair` runs in
+# with ${NETNS_RTR_IP_S[i]}; NETNS_R1.. name the routers too. IPv6 mirrors it: hop h is
+# fd00:111:h::/64 (${NETNS_HOP_NET6[h]}), $NETNS_IP6_C fd00:111:1::1, $NETNS_IP6_S fd00:111:(K+1)::2,
+# ${NETNS_RTR_IP6[i]} fd00:111:i::2 (the source of router i's ICMPv6 errors towards the client),
+# ${NETNS_RTR_IP6_S[i]} fd00:111:(i+1)::1 (none of them with a hop MTU below 1280: NETNS_IPV6=0).
+# With --impair, `synack impair` runs in
 # the box $NETNS_M on that hop (the it_impair_* helpers work). Firewall rules: it_fw / netns_fw.
 it_init_routed() {
   netns_require_root
@@ -91,8 +107,8 @@ it_init_routed() {
   it_write_python
   cp "$IT_DIR/impair_tool.py" "$NETNS_TMP/impair_tool.py"
   local i chain=$NETNS_C
-  for i in $(seq 1 "$NETNS_ROUTERS"); do chain+=" / ${NETNS_R[i]} (${NETNS_RTR_IP[i]}, mtu ${NETNS_HOP_MTU[i]} before)"; done
-  echo "== $(basename "$0"): namespaces $chain / $NETNS_S ($NETNS_IP_S, mtu ${NETNS_HOP_MTU[NETNS_HOPS]} before)${NETNS_M:+, box $NETNS_M on hop $NETNS_IMPAIR_HOP}, artefacts in $NETNS_TMP"
+  for i in $(seq 1 "$NETNS_ROUTERS"); do chain+=" / ${NETNS_R[i]} (${NETNS_RTR_IP[i]}${NETNS_RTR_IP6[i]:+ ${NETNS_RTR_IP6[i]}}, mtu ${NETNS_HOP_MTU[i]} before)"; done
+  echo "== $(basename "$0"): namespaces $chain / $NETNS_S ($NETNS_IP_S${NETNS_IP6_S:+ $NETNS_IP6_S}, mtu ${NETNS_HOP_MTU[NETNS_HOPS]} before)${NETNS_M:+, box $NETNS_M on hop $NETNS_IMPAIR_HOP}, artefacts in $NETNS_TMP"
 }
 
 # it_fw NODE IPTABLES-ARGS...: netns_fw (iptables in NODE's namespace only: c, s, m, r1..rK),
