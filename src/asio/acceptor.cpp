@@ -49,16 +49,16 @@ void acceptor_state::bind(const net::ip::tcp::endpoint& ep, error_code& ec) {
     ec = net::error::invalid_argument;  // bind(2) on a bound socket: EINVAL
     return;
   }
-  if (!ep.address().is_v4()) {
-    ec = net::error::address_family_not_supported;
-    return;
-  }
   const engine::engine& eng = stack_->engine();
-  const auto addr = ep.address().to_v4();
-  if (!addr.is_unspecified() && addr.to_uint() != eng.local_address().value) {
+  // The engine listens on a port for all its addresses (IPv4 and IPv6, like a Linux AF_INET6
+  // socket bound to :: without IPV6_V6ONLY); a specific address must be one of them.
+  const wire::ip_addr addr = ep.address().is_v4() ? wire::ip_addr{wire::ipv4_addr{ep.address().to_v4().to_uint()}}
+                                                  : wire::ip_addr{wire::ipv6_addr{ep.address().to_v6().to_bytes()}};
+  if (!addr.is_unspecified() && eng.local_address(addr.family()) != addr) {
     ec = error_code(EADDRNOTAVAIL, net::error::get_system_category());
     return;
   }
+  bound_v6_ = ep.address().is_v6();
   const link::port_range range = eng.ports();
   std::uint16_t port = ep.port();
   if (port == 0) {
@@ -144,8 +144,11 @@ net::ip::tcp::endpoint acceptor_state::local_endpoint(error_code& ec) const {
     return {};
   }
   if (!port_) return {};
-  const std::uint32_t addr = stack_ ? stack_->engine().local_address().value : 0;
-  return {net::ip::address_v4(addr), *port_};
+  if (!stack_) return {};
+  const auto a = stack_->engine().local_address(bound_v6_ ? wire::ip_family::v6 : wire::ip_family::v4);
+  if (!a) return {bound_v6_ ? net::ip::address{net::ip::address_v6{}} : net::ip::address{net::ip::address_v4{}}, *port_};
+  if (a->is_v4()) return {net::ip::address_v4(a->v4().value), *port_};
+  return {net::ip::address_v6(a->v6().octets), *port_};
 }
 
 const engine::listener_stats* acceptor_state::statistics() const {

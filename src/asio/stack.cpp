@@ -45,7 +45,11 @@ const boost::system::error_category& error::get_category() noexcept {
 namespace detail {
 
 namespace {
-wire::ipv4_addr to_wire(const net::ip::address_v4& a) { return wire::ipv4_addr{a.to_uint()}; }
+// A v4-mapped IPv6 address is IPv4, as a Linux AF_INET6 socket treats it.
+wire::ip_addr to_wire(const net::ip::address& a) {
+  if (a.is_v4()) return wire::ipv4_addr{a.to_v4().to_uint()};
+  return wire::ipv6_addr{a.to_v6().to_bytes()};
+}
 net::ip::tcp::endpoint to_endpoint(const wire::ip_addr& a, std::uint16_t port) {
   if (a.is_v4()) return {net::ip::address_v4(a.v4().value), port};
   return {net::ip::address_v6(a.v6().octets), port};
@@ -54,7 +58,7 @@ net::ip::tcp::endpoint to_endpoint(const wire::ip_addr& a, std::uint16_t port) {
 
 // --- stack_impl ----------------------------------------------------------------------------------
 
-stack_impl::stack_impl(net::io_context& ctx, const engine::options& opts, wire::ipv4_addr route_hint)
+stack_impl::stack_impl(net::io_context& ctx, const engine::options& opts, wire::ip_addr route_hint)
     : ctx_(ctx), engine_(opts, route_hint), ring_(ctx), timer_(ctx) {
   ring_slots_ = std::max<std::size_t>(opts.rx_ring_bytes / std::max<std::size_t>(opts.rx_frame_size, 2048), 8);
   // Non-owning: the engine's packet socket keeps its fd; release() before the descriptor dies.
@@ -414,7 +418,6 @@ void socket_state::start_connect(connect_op_base* op, const net::ip::tcp::endpoi
   }
   if (phase_ == phase::connecting) return op->complete(net::error::already_started, 0);
   if (phase_ == phase::connected) return op->complete(net::error::already_connected, 0);
-  if (!peer.address().is_v4()) return op->complete(net::error::address_family_not_supported, 0);
   if (phase_ == phase::finished) {
     // Connecting again after a failure, as a kernel socket allows.
     error_code ignored;
@@ -427,7 +430,7 @@ void socket_state::start_connect(connect_op_base* op, const net::ip::tcp::endpoi
   // drains (slots x MSS): a larger window only overflows the ring (loss, RTOs).
   if (!options_.receive_buffer) cfg.recv_buffer = std::min(cfg.recv_buffer, stack_->ring_window(cfg.mss));
   try {
-    tuple_ = stack_->engine().connect(to_wire(peer.address().to_v4()), peer.port(), cfg);
+    tuple_ = stack_->engine().connect(to_wire(peer.address()), peer.port(), cfg);
   } catch (const link::setup_error& e) {
     // No route: what connect(2) says (ENETUNREACH). Anything else the link layer refused.
     return op->complete(e.code() == link::setup_errc::no_route ? error_code(net::error::network_unreachable)

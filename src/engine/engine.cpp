@@ -94,12 +94,12 @@ wire::tcp_repr to_repr(const wire::four_tuple& t, const tcp::segment& s) {
   return r;
 }
 
-bool on_link(const link::interface_info& iface, wire::ipv4_addr a) {
-  for (const auto& p : iface.addresses) {
-    std::uint32_t mask = p.len == 0 ? 0 : ~std::uint32_t{0} << (32 - p.len);
-    if ((p.addr.value & mask) == (a.value & mask)) return true;
+bool in_prefix(const wire::ipv6_addr& a, const wire::ipv6_addr& prefix, unsigned len) {
+  for (unsigned i = 0; i < 16 && len > 0; ++i, len = len >= 8 ? len - 8 : 0) {
+    const std::uint8_t mask = len >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - len));
+    if ((a.octets[i] & mask) != (prefix.octets[i] & mask)) return false;
   }
-  return false;
+  return true;
 }
 
 }  // namespace
@@ -117,7 +117,7 @@ struct engine::entry {
   tcp::connection conn;
   wire::four_tuple key;  // in conns_ (a child back in LISTEN has forgotten its remote end)
   wheel_hook timer;  // armed at conn.next_deadline(), re-armed by flush()
-  wire::ipv4_addr next_hop;
+  wire::ip_addr next_hop;
   bool started = false;  // connect() called on the core (after the next hop resolved)
   bool dirty = false;
   // Passive opens: the child's place in its listener (the listener's port is the tuple's).
@@ -150,7 +150,7 @@ struct engine::neighbour {
   tcp::instant next_try{};
 };
 
-engine::engine(const options& opts, wire::ipv4_addr destination)
+engine::engine(const options& opts, wire::ip_addr destination)
     : opts_(opts),
       netlink_(std::in_place),
       port_alloc_(link::port_range{1, 1}, 0, {}, false),
@@ -178,19 +178,43 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
                             "interface '" + iface_.name + "' is down (ip link set " + iface_.name + " up)");
   mac_ = *iface_.mac;
 
-  // Source address: --source, else the route's preferred source, else the interface's first.
-  if (opts_.source) {
-    local_ = *opts_.source;
-  } else if (route && route->ifindex == iface_.index && route->prefsrc) {
-    local_ = *route->prefsrc;
-  } else if (!iface_.addresses.empty()) {
-    local_ = iface_.addresses.front().addr;
+  // Source address of the destination's family: --source, else the route's preferred source,
+  // else the interface's first. The other family: the interface's first usable address, if any.
+  const bool v6 = destination.is_v6();
+  if (opts_.source && opts_.source->is_v6() != v6)
+    throw link::setup_error(link::setup_errc::no_route, "--source " + opts_.source->to_string() + " and " +
+                                                            destination.to_string() + " are of different families");
+  std::optional<wire::ip_addr> src;
+  if (opts_.source)
+    src = *opts_.source;
+  else if (route && route->ifindex == iface_.index && route->source && route->source->is_v6() == v6)
+    src = *route->source;
+  if (!v6) {
+    if (!src && !iface_.addresses.empty()) src = wire::ip_addr{iface_.addresses.front().addr};
+    if (!src)
+      throw link::setup_error(link::setup_errc::no_route, "interface '" + iface_.name +
+                                                              "' has no IPv4 address (pass --source IP)");
+    local4_ = src->v4();
+    // Any global address of the interface (ipv6_source with a global destination and no route).
+    if (auto a = link::ipv6_source(iface_, std::nullopt, *wire::ipv6_addr::parse("2000::"))) local6_ = *a;
   } else {
-    throw link::setup_error(link::setup_errc::no_route, "interface '" + iface_.name +
-                                                            "' has no IPv4 address (pass --source IP)");
+    if (!src)
+      if (auto a = link::ipv6_source(iface_, route, destination.v6())) src = wire::ip_addr{*a};
+    if (!src)
+      throw link::setup_error(link::setup_errc::no_route,
+                              "interface '" + iface_.name +
+                                  "' has no usable IPv6 address (none, or still tentative: add it with `nodad`, "
+                                  "or pass --source IPv6)");
+    local6_ = src->v6();
+    if (!iface_.addresses.empty()) local4_ = iface_.addresses.front().addr;
   }
-  local_is_kernel_address_ = std::any_of(iface_.addresses.begin(), iface_.addresses.end(),
-                                         [&](const link::ipv4_prefix& p) { return p.addr == local_; });
+  primary_ = *src;
+  if (local4_)
+    local_is_kernel_address_ = std::any_of(iface_.addresses.begin(), iface_.addresses.end(),
+                                           [&](const link::ipv4_prefix& p) { return p.addr == *local4_; });
+  if (local6_)
+    local6_is_kernel_address_ = std::any_of(iface_.addresses6.begin(), iface_.addresses6.end(),
+                                            [&](const link::ipv6_prefix& p) { return p.addr == *local6_; });
 
   configure_tcp();
 
@@ -200,10 +224,16 @@ engine::engine(const options& opts, wire::ipv4_addr destination)
   port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed));
 
   // Order matters: the guard is in place before anything can make the kernel answer.
-  if (opts_.rst_guard) guard_.emplace(local_, ports_);
+  if (opts_.rst_guard) {
+    if (local4_)
+      guard_.emplace(*local4_, ports_, local6_);
+    else
+      guard_.emplace(wire::ip_addr{*local6_}, ports_);
+  }
   link::packet_socket::options so;
   so.ifindex = iface_.index;
-  so.local_addr = local_;
+  if (local4_) so.local_addr = *local4_;
+  so.local_addr6 = local6_;
   so.ports = ports_;
   so.qdisc_bypass = opts_.qdisc_bypass;
   so.rx_ring_bytes = opts_.rx_ring_bytes;
@@ -235,8 +265,16 @@ engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const li
   iface_.link_type = 1;  // ARPHRD_ETHER
   iface_.addresses = {link::ipv4_prefix{facts.address, facts.prefix_len}};
   mac_ = facts.mac;
-  local_ = facts.address;
+  local4_ = facts.address;
+  primary_ = facts.address;
   local_is_kernel_address_ = false;  // no kernel behind this link: we answer ARP for it
+  if (facts.address6) {
+    if (facts.prefix6_len > 128) throw std::invalid_argument("engine: IPv6 prefix length above 128");
+    local6_ = *facts.address6;
+    prefix6_len_ = facts.prefix6_len;
+    gateway6_ = facts.gateway6;
+    local6_is_kernel_address_ = false;  // ... and neighbour solicitations
+  }
   configure_tcp();
   ports_ = opts_.ports ? *opts_.ports : link::port_range{61000, 65535};
   port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed), {}, false);
@@ -259,37 +297,68 @@ void engine::configure_tcp() {
 
 engine::~engine() = default;
 
-wire::ipv4_addr engine::next_hop_for(wire::ipv4_addr dst) {
-  if (auto it = next_hops_.find(dst.value); it != next_hops_.end()) return it->second;
-  wire::ipv4_addr hop = dst;
-  if (!on_link(iface_, dst)) {
+bool engine::on_link(const wire::ip_addr& a) const {
+  if (a.is_v4()) {
+    for (const auto& p : iface_.addresses) {
+      std::uint32_t mask = p.len == 0 ? 0 : ~std::uint32_t{0} << (32 - p.len);
+      if ((p.addr.value & mask) == (a.v4().value & mask)) return true;
+    }
+    return false;
+  }
+  if (a.v6().is_link_local()) return true;  // fe80::/10 is on every link
+  if (!netlink_) return local6_ && in_prefix(a.v6(), *local6_, prefix6_len_);
+  for (const auto& p : iface_.addresses6)
+    if (in_prefix(a.v6(), p.addr, p.len)) return true;
+  return false;
+}
+
+std::uint16_t engine::mss_for(const wire::ip_addr& dst) const {
+  // tcp_cfg_.mss is for IPv4 (MTU - 40); IPv6 headers take 20 bytes more.
+  return dst.is_v6() ? std::min(tcp_cfg_.mss, tcp::mss_for_mtu(iface_.mtu, true)) : tcp_cfg_.mss;
+}
+
+wire::ip_addr engine::local_for(const wire::ip_addr& remote) const {
+  if (remote.is_v4() && local4_) return *local4_;
+  if (remote.is_v6() && local6_) return *local6_;
+  throw link::setup_error(link::setup_errc::no_route,
+                          "no " + std::string(remote.is_v4() ? "IPv4" : "usable IPv6") + " address on '" +
+                              iface_.name + "' to reach " + remote.to_string());
+}
+
+wire::ip_addr engine::next_hop_for(const wire::ip_addr& dst) {
+  if (auto it = next_hops_.find(dst); it != next_hops_.end()) return it->second;
+  wire::ip_addr hop = dst;
+  if (!on_link(dst)) {
     if (!netlink_) {
       // A link we were handed: its gateway, if it has one.
-      if (!gateway_)
+      const std::optional<wire::ip_addr> gw =
+          dst.is_v4() ? (gateway_ ? std::optional<wire::ip_addr>{*gateway_} : std::nullopt)
+                      : (gateway6_ ? std::optional<wire::ip_addr>{*gateway6_} : std::nullopt);
+      if (!gw)
         throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() +
                                                                 " (off-link and the link has no gateway)");
-      hop = *gateway_;
+      hop = *gw;
     } else {
       const auto route = netlink_->route_to(dst);
       if (!route)
         throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() + " (check `ip route`)");
-      if (route->gateway) hop = *route->gateway;  // off-link: the gateway's MAC, never the target's
+      if (route->next_hop) hop = *route->next_hop;  // off-link: the gateway's MAC, never the target's
     }
   }
-  next_hops_.emplace(dst.value, hop);
+  next_hops_.emplace(dst, hop);
   return hop;
 }
 
 // The route's MTU (`ip route ... mtu N`, or a path MTU the kernel learned) and advmss cap the MSS
 // of connections to it, as Linux's dst metrics do (tcp_connect_init).
-void engine::read_route_metrics(wire::ipv4_addr dst, tcp::instant t) {
+void engine::read_route_metrics(const wire::ip_addr& dst, tcp::instant t) {
   if (!netlink_) return;
-  if (auto r = route_mss_.find(dst.value); r != route_mss_.end() && r->second.expires > t) return;
+  if (auto r = route_mss_.find(dst); r != route_mss_.end() && r->second.expires > t) return;
   std::uint32_t mss = 0;  // 0: the route sets neither
   try {
     if (const auto route = netlink_->route_to(dst); route && (route->mtu || route->advmss)) {
       mss = 0xffff;
-      if (route->mtu && *route->mtu > 40) mss = std::min<std::uint32_t>(mss, *route->mtu - 40);
+      if (route->mtu) mss = std::min<std::uint32_t>(mss, tcp::mss_for_mtu(*route->mtu, dst.is_v6()));
       if (route->advmss && *route->advmss > 0) mss = std::min<std::uint32_t>(mss, *route->advmss);
       mss = std::max<std::uint32_t>(mss, 64);
     }
@@ -297,7 +366,7 @@ void engine::read_route_metrics(wire::ipv4_addr dst, tcp::instant t) {
     // no route: next_hop_for says so to the caller
   }
   sweep_path_caches(t);
-  route_mss_[dst.value] = {static_cast<std::uint16_t>(mss), t + std::chrono::minutes(1)};
+  route_mss_[dst] = {static_cast<std::uint16_t>(mss), t + std::chrono::minutes(1)};
 }
 
 // At the bound, expired entries go; if that is not a quarter, arbitrary ones follow until a quarter
@@ -312,43 +381,45 @@ void engine::sweep_path_caches(tcp::instant t) {
   sweep(pmtu_cache_);
 }
 
-tcp::config engine::config_for(const tcp::config& base, wire::ipv4_addr dst, tcp::instant t) {
+tcp::config engine::config_for(const tcp::config& base, wire::ip_addr dst, tcp::instant t) {
   tcp::config c = base;
-  if (auto r = route_mss_.find(dst.value); r != route_mss_.end() && r->second.mss != 0 && r->second.expires > t)
+  if (dst.is_v6()) c.mss = std::min(c.mss, tcp::mss_for_mtu(iface_.mtu, true));  // IPv6 headers: 20 more
+  if (auto r = route_mss_.find(dst); r != route_mss_.end() && r->second.mss != 0 && r->second.expires > t)
     c.mss = std::min(c.mss, r->second.mss);
-  if (auto p = pmtu_cache_.find(dst.value); p != pmtu_cache_.end()) {
+  if (auto p = pmtu_cache_.find(dst); p != pmtu_cache_.end()) {
     if (p->second.expires <= t)
       pmtu_cache_.erase(p);
     else
-      c.mss = std::min(c.mss, tcp::mss_for_mtu(p->second.mtu));
+      c.mss = std::min(c.mss, tcp::mss_for_mtu(p->second.mtu, dst.is_v6()));
   }
   return c;
 }
 
-std::optional<std::uint16_t> engine::cached_path_mtu(wire::ipv4_addr dst) const {
-  auto p = pmtu_cache_.find(dst.value);
+std::optional<std::uint16_t> engine::cached_path_mtu(wire::ip_addr dst) const {
+  auto p = pmtu_cache_.find(dst);
   if (p == pmtu_cache_.end() || p->second.expires <= clock_now()) return std::nullopt;
   return p->second.mtu;
 }
 
 // Linux __ip_rt_update_pmtu: only ever lowered (a higher MTU waits for the entry to expire); the
 // same MTU again refreshes the expiry once less than half of it is left.
-void engine::learn_path_mtu(wire::ipv4_addr dst, std::uint16_t mtu, tcp::instant t) {
+void engine::learn_path_mtu(wire::ip_addr dst, std::uint16_t mtu, tcp::instant t) {
   if (mtu >= iface_.mtu) return;
   sweep_path_caches(t);
-  auto [p, fresh] = pmtu_cache_.try_emplace(dst.value, pmtu_entry{mtu, t + opts_.pmtu_expires});
+  auto [p, fresh] = pmtu_cache_.try_emplace(dst, pmtu_entry{mtu, t + opts_.pmtu_expires});
   if (fresh) return;
   pmtu_entry& e = p->second;
   if (e.expires <= t || mtu < e.mtu || (mtu == e.mtu && e.expires - t < opts_.pmtu_expires / 2))
     e = {mtu, t + opts_.pmtu_expires};
 }
 
-wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port) {
+wire::four_tuple engine::connect(wire::ip_addr dst, std::uint16_t port) {
   return connect(dst, port, tcp_cfg_);
 }
 
-wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const tcp::config& cfg) {
+wire::four_tuple engine::connect(wire::ip_addr dst, std::uint16_t port, const tcp::config& cfg) {
   tcp::instant t = clock_now();
+  const wire::ip_addr local = local_for(dst);  // throws before anything is taken
   if (table_full())
     throw std::runtime_error("connection table full (" + std::to_string(opts_.max_connections) +
                              " connections, the engine's max_connections)");
@@ -359,10 +430,10 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const 
   auto lport = port_alloc_.acquire();
   if (!lport) throw std::runtime_error("no free local port in " + std::to_string(ports_.lo) + "-" +
                                        std::to_string(ports_.hi) + " (widen --ports)");
-  wire::four_tuple tuple{local_, *lport, dst, port};
+  wire::four_tuple tuple{local, *lport, dst, port};
   std::unique_ptr<entry> e;
   try {
-    const wire::ipv4_addr hop = next_hop_for(dst);
+    const wire::ip_addr hop = next_hop_for(dst);
     read_route_metrics(dst, t);
     e = std::make_unique<entry>(config_for(*granted, dst, t), isns_, tuple, buffer_reserved_);
     e->next_hop = hop;
@@ -373,7 +444,7 @@ wire::four_tuple engine::connect(wire::ipv4_addr dst, std::uint16_t port, const 
   entry& ref = *e;
   conns_.emplace(tuple, std::move(e));
   resolve(ref.next_hop, t);
-  auto& n = neighbours_[ref.next_hop.value];
+  auto& n = neighbours_[ref.next_hop];
   if (n.mac) {
     ref.conn.connect(t);
     ref.started = true;
@@ -465,31 +536,46 @@ std::optional<std::uint16_t> engine::reserve_port() { return port_alloc_.acquire
 
 void engine::release_port(std::uint16_t port) { port_alloc_.release(port); }
 
-std::error_code engine::send_segment(wire::ipv4_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& f) {
+std::error_code engine::send_segment(wire::ip_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& f) {
   if (!ports_.contains(seg.src_port))
     throw std::invalid_argument("port " + std::to_string(seg.src_port) + " is outside synack's ports " +
                                 std::to_string(ports_.lo) + "-" + std::to_string(ports_.hi));
   const tcp::instant t = clock_now();
-  const wire::ipv4_addr hop = next_hop_for(dst);
+  const wire::ip_addr local = local_for(dst);
+  const wire::ip_addr hop = next_hop_for(dst);
   resolve(hop, t);
-  auto n = neighbours_.find(hop.value);
+  auto n = neighbours_.find(hop);
   if (n == neighbours_.end() || !n->second.mac) return std::make_error_code(std::errc::operation_would_block);
-  wire::ipv4_repr ip;
-  ip.src = local_;
-  ip.dst = dst;
-  ip.protocol = wire::ip_protocol::tcp;
-  ip.ttl = f.ttl;
-  ip.dscp_ecn = f.dscp_ecn;
-  ip.identification = f.identification;
-  ip.dont_fragment = f.dont_fragment;
-  ip.payload_len = static_cast<std::uint16_t>(seg.buffer_len());
-  const std::size_t len = wire::ethernet_header_len + ip.buffer_len();
-  std::span<std::byte> out{tx_buf_.data(), len};
-  wire::emit_ethernet(out, *n->second.mac, mac_, wire::ethertype::ipv4);
-  ip.emit(out.subspan(wire::ethernet_header_len));
-  seg.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), ip.src, ip.dst);
+  std::span<std::byte> out;
+  if (dst.is_v4()) {
+    wire::ipv4_repr ip;
+    ip.src = local.v4();
+    ip.dst = dst.v4();
+    ip.protocol = wire::ip_protocol::tcp;
+    ip.ttl = f.ttl;
+    ip.dscp_ecn = f.dscp_ecn;
+    ip.identification = f.identification;
+    ip.dont_fragment = f.dont_fragment;
+    ip.payload_len = static_cast<std::uint16_t>(seg.buffer_len());
+    out = std::span<std::byte>{tx_buf_.data(), wire::ethernet_header_len + ip.buffer_len()};
+    wire::emit_ethernet(out, *n->second.mac, mac_, wire::ethertype::ipv4);
+    ip.emit(out.subspan(wire::ethernet_header_len));
+    seg.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), local, dst);
+  } else {
+    wire::ipv6_repr ip;
+    ip.src = local.v6();
+    ip.dst = dst.v6();
+    ip.next_header = wire::ip_protocol::tcp;
+    ip.hop_limit = f.ttl;
+    ip.traffic_class = f.dscp_ecn;
+    ip.payload_len = static_cast<std::uint16_t>(seg.buffer_len());
+    out = std::span<std::byte>{tx_buf_.data(), wire::ethernet_header_len + ip.buffer_len()};
+    wire::emit_ethernet(out, *n->second.mac, mac_, wire::ethertype::ipv6);
+    ip.emit(out.subspan(wire::ethernet_header_len));
+    seg.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), local, dst);
+  }
   if (on_segment_)
-    on_segment_(direction::out, t, wire::four_tuple{local_, seg.src_port, dst, seg.dst_port}, to_segment(seg),
+    on_segment_(direction::out, t, wire::four_tuple{local, seg.src_port, dst, seg.dst_port}, to_segment(seg),
                 tcp::state::closed);
   send_frame(out, t);
   return {};
@@ -583,13 +669,13 @@ void engine::fire_timers(tcp::instant t) {
     e.conn.on_timer(t);
     mark_dirty(e);  // flush() re-arms it from next_deadline()
   }
-  std::vector<wire::ipv4_addr> failed;
+  std::vector<wire::ip_addr> failed;
   for (auto& [addr, n] : neighbours_) {
     if (n.mac || n.tries == 0 || n.next_try > t) continue;
     if (n.tries >= opts_.arp_tries) {
-      failed.push_back(wire::ipv4_addr{addr});
+      failed.push_back(addr);
     } else {
-      send_arp_request(wire::ipv4_addr{addr});
+      send_solicitation(addr);
       ++n.tries;
       n.next_try = t + opts_.arp_interval;
     }
@@ -697,7 +783,7 @@ void engine::retire(decltype(conns_)::iterator it) {
 }
 
 void engine::transmit(entry& e, tcp::instant t) {
-  auto& n = neighbours_[e.next_hop.value];
+  auto& n = neighbours_[e.next_hop];
   if (!n.mac) return;
   while (auto seg = e.conn.poll_transmit(t)) {
     if (e.first_sent == tcp::instant::min()) e.first_sent = clock_now();
@@ -708,17 +794,31 @@ void engine::transmit(entry& e, tcp::instant t) {
 void engine::emit_segment(const wire::four_tuple& t, const wire::mac_addr& dst_mac, const tcp::segment& seg,
                           tcp::state st, tcp::instant now_) {
   wire::tcp_repr tcp = to_repr(t, seg);
-  wire::ipv4_repr ip;
-  ip.src = t.local_addr.v4();
-  ip.dst = t.remote_addr.v4();
-  ip.protocol = wire::ip_protocol::tcp;
-  ip.identification = ip_id_++;
-  ip.payload_len = static_cast<std::uint16_t>(tcp.buffer_len());
-  std::size_t len = wire::ethernet_header_len + ip.buffer_len();
-  std::span<std::byte> out{tx_buf_.data(), len};
-  wire::emit_ethernet(out, dst_mac, mac_, wire::ethertype::ipv4);
-  ip.emit(out.subspan(wire::ethernet_header_len));
-  tcp.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), ip.src, ip.dst);
+  std::span<std::byte> out;
+  if (t.remote_addr.is_v4()) {
+    wire::ipv4_repr ip;
+    ip.src = t.local_addr.v4();
+    ip.dst = t.remote_addr.v4();
+    ip.protocol = wire::ip_protocol::tcp;
+    ip.identification = ip_id_++;
+    ip.payload_len = static_cast<std::uint16_t>(tcp.buffer_len());
+    out = std::span<std::byte>{tx_buf_.data(), wire::ethernet_header_len + ip.buffer_len()};
+    wire::emit_ethernet(out, dst_mac, mac_, wire::ethertype::ipv4);
+    ip.emit(out.subspan(wire::ethernet_header_len));
+    tcp.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), t.local_addr, t.remote_addr);
+  } else {
+    // IPv6 (RFC 8200): hop limit 64 as Linux's default, flow label 0 (Linux hashes the flow into
+    // one with auto_flowlabels; 0 means "not labelled" and every router accepts it).
+    wire::ipv6_repr ip;
+    ip.src = t.local_addr.v6();
+    ip.dst = t.remote_addr.v6();
+    ip.next_header = wire::ip_protocol::tcp;
+    ip.payload_len = static_cast<std::uint16_t>(tcp.buffer_len());
+    out = std::span<std::byte>{tx_buf_.data(), wire::ethernet_header_len + ip.buffer_len()};
+    wire::emit_ethernet(out, dst_mac, mac_, wire::ethertype::ipv6);
+    ip.emit(out.subspan(wire::ethernet_header_len));
+    tcp.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), t.local_addr, t.remote_addr);
+  }
   if (on_segment_) on_segment_(direction::out, now_, t, seg, st);
   send_frame(out, now_);
 }
@@ -857,15 +957,22 @@ void engine::handle_frame(const link::rx_frame& f, tcp::instant t) {
   wire::parsed_frame p = wire::parse_frame(f.data, po);
   switch (p.kind) {
     case wire::frame_kind::arp: handle_arp(*p.arp); break;
-    case wire::frame_kind::tcp: handle_tcp(*p.ipv4, *p.tcp, t); break;
-    case wire::frame_kind::icmp: handle_icmp(*p.ipv4, *p.icmp, t); break;
+    case wire::frame_kind::tcp: handle_tcp(*p.ip, *p.tcp, t); break;
+    case wire::frame_kind::icmp:
+      if (p.icmp) {
+        handle_icmp(*p.ip, icmp_in{false, p.icmp->type, p.icmp->code, p.icmp->next_hop_mtu, &p.icmp->quote}, t);
+      } else if (p.icmpv6) {
+        handle_icmp(*p.ip, icmp_in{true, p.icmpv6->type, p.icmpv6->code, p.icmpv6->mtu, &p.icmpv6->quote}, t);
+      }
+      break;
+    case wire::frame_kind::ndp: handle_ndp(*p.ip, *p.ndp); break;
     default: stats_.dropped.count(p.error); break;
   }
 }
 
-void engine::handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant t) {
-  if (ip.dst != local_ || !ports_.contains(seg.dst_port)) return;  // the filter's job; be safe
-  wire::four_tuple tuple{local_, seg.dst_port, ip.src, seg.src_port};
+void engine::handle_tcp(const wire::ip_info& ip, const wire::tcp_repr& seg, tcp::instant t) {
+  if (!is_local(ip.dst) || !ports_.contains(seg.dst_port)) return;  // the filter's job; be safe
+  wire::four_tuple tuple{ip.dst, seg.dst_port, ip.src, seg.src_port};
   auto it = conns_.find(tuple);
   if (it != conns_.end() && seg.flags.syn && !seg.ack && !seg.flags.rst && !it->second->dirty &&
       it->second->conn.current_state() == tcp::state::time_wait && listeners_.count(seg.dst_port) &&
@@ -921,7 +1028,52 @@ struct icmp_meaning {
   tcp::icmp_report report;
 };
 
-icmp_meaning classify(const wire::icmp_error_repr& m) {
+// ICMPv6 (Linux tcp_v6_err with icmpv6_err_convert, net/ipv6/icmp.c): destination unreachable
+// by tab_unreach (an unknown code: EPROTO, fatal), time exceeded EHOSTUNREACH (not fatal),
+// parameter problem EPROTO (fatal), packet too big the path MTU.
+icmp_meaning classify_v6(std::uint8_t type, std::uint8_t code, std::uint32_t quoted_seq) {
+  using std::errc;
+  struct entry {
+    errc error;
+    bool fatal;
+  };
+  static constexpr entry unreach[7] = {
+      {errc::network_unreachable, false},  // 0 no route to destination
+      {errc::permission_denied, true},     // 1 administratively prohibited (EACCES)
+      {errc::host_unreachable, false},     // 2 beyond scope of source address
+      {errc::host_unreachable, false},     // 3 address unreachable
+      {errc::connection_refused, true},    // 4 port unreachable
+      {errc::permission_denied, true},     // 5 source address failed ingress/egress policy
+      {errc::permission_denied, true},     // 6 reject route to destination
+  };
+  icmp_meaning r;
+  r.report.quoted = tcp::seq{quoted_seq};
+  switch (type) {
+    case wire::icmpv6_type::dest_unreachable:
+      r.report.error = code < 7 ? unreach[code].error : static_cast<errc>(EPROTO);  // unknown: EPROTO, fatal
+      r.report.fatal = code < 7 ? unreach[code].fatal : true;
+      break;
+    case wire::icmpv6_type::packet_too_big:
+      r.action = icmp_meaning::what::frag_needed;
+      return r;
+    case wire::icmpv6_type::time_exceeded:  // both codes reach TCP (icmpv6_notify)
+      r.report.error = errc::host_unreachable;
+      break;
+    case wire::icmpv6_type::parameter_problem:
+      r.report.error = static_cast<errc>(EPROTO);
+      r.report.fatal = true;
+      break;
+    default:
+      return r;
+  }
+  // tcp_v6_err hands a request socket tcp_req_err(..., fatal): unlike IPv4, only fatal errors
+  // drop a half-open connection.
+  r.report.drops_request = r.report.fatal;
+  r.action = icmp_meaning::what::error;
+  return r;
+}
+
+icmp_meaning classify(std::uint8_t type, std::uint8_t code, std::uint32_t quoted_seq) {
   using std::errc;
   struct entry {
     errc error;
@@ -947,22 +1099,22 @@ icmp_meaning classify(const wire::icmp_error_repr& m) {
       {errc::host_unreachable, true},           // 15 precedence cutoff in effect
   };
   icmp_meaning r;
-  r.report.quoted = tcp::seq{m.quote.seq};
-  switch (m.type) {
+  r.report.quoted = tcp::seq{quoted_seq};
+  switch (type) {
     case wire::icmp_type::dest_unreachable:
-      if (m.code >= 16) return r;  // Linux: code > NR_ICMP_UNREACH is ignored
-      if (m.code == wire::icmp_unreach::frag_needed) {
+      if (code >= 16) return r;  // Linux: code > NR_ICMP_UNREACH is ignored
+      if (code == wire::icmp_unreach::frag_needed) {
         r.action = icmp_meaning::what::frag_needed;
         return r;
       }
-      r.report.error = unreach[m.code].error;
-      r.report.fatal = unreach[m.code].fatal;
+      r.report.error = unreach[code].error;
+      r.report.fatal = unreach[code].fatal;
       // tcp_req_err's `abort`: net or host unreachable (not the fatal ones).
-      r.report.drops_request = m.code == wire::icmp_unreach::net || m.code == wire::icmp_unreach::host;
+      r.report.drops_request = code == wire::icmp_unreach::net || code == wire::icmp_unreach::host;
       break;
     case wire::icmp_type::time_exceeded:
       // icmp_unreach drops "fragment reassembly time exceeded" before any protocol sees it.
-      if (m.code == wire::icmp_time_exceeded::reassembly) return r;
+      if (code == wire::icmp_time_exceeded::reassembly) return r;
       r.report.error = errc::host_unreachable;
       r.report.drops_request = true;
       break;
@@ -1009,19 +1161,19 @@ bool engine::icmp_allowed(tcp::instant t) {
 // The ICMP path of one frame (docs/architecture.md): the quotation names the connection (our
 // address and port, the far end's address and port), the connection checks the quoted sequence
 // number and decides (RFC 5927, Linux tcp_v4_err), the engine keeps the path MTU and who answered.
-void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr& m, tcp::instant t) {
+void engine::handle_icmp(const wire::ip_info& ip, const icmp_in& m, tcp::instant t) {
   ++stats_.icmp_received;
-  const wire::icmp_quote& q = m.quote;
-  if (ip.dst != local_ || q.src != local_ || !ports_.contains(q.src_port)) {  // the filter's job too
+  const wire::icmp_quote& q = *m.quote;
+  if (!is_local(ip.dst) || q.src != ip.dst || !ports_.contains(q.src_port)) {  // the filter's job too
     ++stats_.icmp_no_connection;
     return;
   }
-  const icmp_meaning meaning = classify(m);
+  const icmp_meaning meaning = m.v6 ? classify_v6(m.type, m.code, q.seq) : classify(m.type, m.code, q.seq);
   if (meaning.action == icmp_meaning::what::ignore) {
     ++stats_.icmp_ignored;
     return;
   }
-  const wire::four_tuple tuple{local_, q.src_port, q.dst, q.dst_port};
+  const wire::four_tuple tuple{q.src, q.src_port, q.dst, q.dst_port};
   auto it = conns_.find(tuple);
   if (it == conns_.end() || !it->second->started) {
     ++stats_.icmp_no_connection;
@@ -1042,11 +1194,19 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
   }
   const tcp::icmp_origin origin{ip.src, m.type, m.code};
   tcp::icmp_verdict v;
+  if (meaning.action == icmp_meaning::what::frag_needed && m.v6 && m.mtu < 1280) {
+    // Packet too big below IPv6's minimum MTU: Linux tcp_v6_err ignores it (RFC 8201 §4 lets a
+    // node drop it: every IPv6 link carries 1280).
+    ++stats_.icmp_ignored;
+    return;
+  }
   if (meaning.action == icmp_meaning::what::frag_needed) {
     // RFC 1191: the next-hop MTU, or from an older router (0) the plateau below the datagram's
     // size (§7; Linux dropped its table and takes 0 as below min_pmtu). Below the floor: the floor
-    // (Linux __ip_rt_update_pmtu: min(old MTU, min_pmtu)).
-    std::uint16_t mtu = m.next_hop_mtu != 0 ? m.next_hop_mtu : wire::icmp_plateau_below(q.total_length);
+    // (Linux __ip_rt_update_pmtu: min(old MTU, min_pmtu)). IPv6 (RFC 8201): the MTU the packet
+    // too big says (at least 1280, checked above), capped at 65535 (no jumbograms here).
+    std::uint16_t mtu = m.mtu != 0 ? static_cast<std::uint16_t>(std::min<std::uint32_t>(m.mtu, 0xffff))
+                                   : wire::icmp_plateau_below(q.total_length);
     const bool below_floor = mtu < opts_.min_pmtu;
     if (below_floor) mtu = std::min(opts_.min_pmtu, e.conn.path_mtu());
     v = e.conn.on_path_mtu(t, tcp::seq{q.seq}, mtu, below_floor);
@@ -1076,10 +1236,10 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
 
 // RFC 9293 §3.10.7.1: what a CLOSED port answers. The kernel's own RST is silenced by the guard,
 // so for synack's ports this is our job (a late SYN-ACK for a probe we gave up on, say).
-void engine::reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant t) {
+void engine::reply_rst(const wire::ip_info& ip, const wire::tcp_repr& seg, tcp::instant t) {
   ++stats_.segments_no_connection;
   if (seg.flags.rst) return;
-  wire::four_tuple tuple{local_, seg.dst_port, ip.src, seg.src_port};
+  wire::four_tuple tuple{ip.dst, seg.dst_port, ip.src, seg.src_port};
   tcp::segment rst;
   rst.rst = true;
   if (seg.ack) {
@@ -1089,25 +1249,25 @@ void engine::reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp
     rst.seq_num = tcp::seq{0};
     rst.ack_num = in.seq_num + in.len();
   }
-  auto hop = next_hops_.find(ip.src.value);
+  auto hop = next_hops_.find(ip.src);
   if (hop == next_hops_.end()) {
     // Never talked to it: answer as a closed port does (RFC 9293 §3.10.7.1), whether or not
     // anything listens, through the frame's own source MAC (the last hop) rather than an ARP.
     if (auto mac = frame_source_mac()) emit_segment(tuple, *mac, rst, tcp::state::closed, t);
     return;
   }
-  auto n = neighbours_.find(hop->second.value);
+  auto n = neighbours_.find(hop->second);
   if (n == neighbours_.end() || !n->second.mac) return;
   emit_segment(tuple, *n->second.mac, rst, tcp::state::closed, t);
 }
 
 void engine::handle_arp(const wire::arp_repr& arp) {
   // Anyone we are resolving who speaks up (reply, or a request of their own) is resolved.
-  if (auto it = neighbours_.find(arp.sender_ip.value); it != neighbours_.end() && !it->second.mac)
+  if (auto it = neighbours_.find(arp.sender_ip); it != neighbours_.end() && !it->second.mac)
     neighbour_resolved(arp.sender_ip, arp.sender_mac, clock_now());
   // The kernel answers for its own addresses; a --source it does not own is ours to answer.
-  if (arp.op == wire::arp_op::request && arp.target_ip == local_ && !local_is_kernel_address_) {
-    wire::arp_repr reply{wire::arp_op::reply, mac_, local_, arp.sender_mac, arp.sender_ip};
+  if (arp.op == wire::arp_op::request && local4_ && arp.target_ip == *local4_ && !local_is_kernel_address_) {
+    wire::arp_repr reply{wire::arp_op::reply, mac_, *local4_, arp.sender_mac, arp.sender_ip};
     std::array<std::byte, wire::ethernet_header_len + wire::arp_packet_len> frame{};
     wire::emit_ethernet(frame, arp.sender_mac, mac_, wire::ethertype::arp);
     reply.emit(std::span{frame}.subspan(wire::ethernet_header_len));
@@ -1118,8 +1278,57 @@ void engine::handle_arp(const wire::arp_repr& arp) {
 
 // --- neighbours ------------------------------------------------------------------------------
 
-void engine::resolve(wire::ipv4_addr hop, tcp::instant t) {
-  auto& n = neighbours_[hop.value];
+void engine::handle_ndp(const wire::ip_info& ip, const wire::ndp_repr& nd) {
+  const tcp::instant t = clock_now();
+  if (nd.type == wire::icmpv6_type::neighbor_advertisement) {
+    // An advertisement for a target we are resolving (RFC 4861 §7.2.5): its link-layer address
+    // option, else (a solicited NA on Ethernet always carries it) the frame's source.
+    auto it = neighbours_.find(wire::ip_addr{nd.target});
+    if (it == neighbours_.end() || it->second.mac) return;
+    auto mac = nd.target_lladdr ? nd.target_lladdr : frame_source_mac();
+    if (mac) neighbour_resolved(wire::ip_addr{nd.target}, *mac, t);
+    return;
+  }
+  // A solicitation: its sender, if we are resolving it and it says its address, is resolved.
+  if (nd.source_lladdr && !ip.src.is_unspecified())
+    if (auto it = neighbours_.find(ip.src); it != neighbours_.end() && !it->second.mac)
+      neighbour_resolved(ip.src, *nd.source_lladdr, t);
+  // The kernel answers for its own addresses; an address it does not own is ours to answer
+  // (RFC 4861 §7.2.4: solicited, override, our MAC as the target link-layer address).
+  if (!local6_ || nd.target != *local6_ || local6_is_kernel_address_) return;
+  const bool dad = ip.src.is_unspecified();  // a duplicate address probe: answer to all-nodes
+  const wire::ipv6_addr to = dad ? wire::ipv6_addr{{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}} : ip.src.v6();
+  const auto to_mac = dad ? std::optional<wire::mac_addr>{to.multicast_mac()}
+                          : (nd.source_lladdr ? nd.source_lladdr : frame_source_mac());
+  if (!to_mac) return;
+  wire::ndp_repr na;
+  na.type = wire::icmpv6_type::neighbor_advertisement;
+  na.target = *local6_;
+  na.solicited = !dad;
+  na.override = true;
+  na.target_lladdr = mac_;
+  send_ndp(na, to, *to_mac);
+  ++stats_.ndp_advertisements_sent;
+}
+
+void engine::send_ndp(const wire::ndp_repr& nd, const wire::ipv6_addr& dst, const wire::mac_addr& dst_mac) {
+  std::array<std::byte, wire::ethernet_header_len + 40 + 32> frame{};
+  wire::ipv6_repr ip;
+  ip.src = *local6_;
+  ip.dst = dst;
+  ip.next_header = wire::ip_protocol::icmpv6;
+  ip.hop_limit = 255;  // RFC 4861 §7.1: a receiver drops NDP that crossed a router
+  ip.payload_len = static_cast<std::uint16_t>(nd.buffer_len());
+  const std::size_t len = wire::ethernet_header_len + ip.buffer_len();
+  std::span<std::byte> out{frame.data(), len};
+  wire::emit_ethernet(out, dst_mac, mac_, wire::ethertype::ipv6);
+  ip.emit(out.subspan(wire::ethernet_header_len));
+  nd.emit(out.subspan(wire::ethernet_header_len + ip.header_len()), ip.src, ip.dst);
+  send_frame(out, clock_now());
+}
+
+void engine::resolve(const wire::ip_addr& hop, tcp::instant t) {
+  auto& n = neighbours_[hop];
   if (n.mac || n.tries > 0) return;
   if (netlink_) {
     if (auto mac = netlink_->neighbour(iface_.index, hop)) {
@@ -1127,13 +1336,34 @@ void engine::resolve(wire::ipv4_addr hop, tcp::instant t) {
       return;
     }
   }
-  send_arp_request(hop);
+  send_solicitation(hop);
   n.tries = 1;
   n.next_try = t + opts_.arp_interval;
 }
 
+void engine::send_solicitation(const wire::ip_addr& target) {
+  if (target.is_v4())
+    send_arp_request(target.v4());
+  else
+    send_neighbour_solicitation(target.v6());
+}
+
+// RFC 4861 §7.2.2: to the target's solicited-node group (its multicast MAC), from our address,
+// with our link-layer address so the target can answer without resolving us first.
+void engine::send_neighbour_solicitation(const wire::ipv6_addr& target) {
+  if (!local6_) return;
+  wire::ndp_repr ns;
+  ns.type = wire::icmpv6_type::neighbor_solicitation;
+  ns.target = target;
+  ns.source_lladdr = mac_;
+  const wire::ipv6_addr group = target.solicited_node();
+  send_ndp(ns, group, group.multicast_mac());
+  ++stats_.ndp_solicitations_sent;
+}
+
 void engine::send_arp_request(wire::ipv4_addr target) {
-  wire::arp_repr req{wire::arp_op::request, mac_, local_, wire::mac_addr{}, target};
+  if (!local4_) return;
+  wire::arp_repr req{wire::arp_op::request, mac_, *local4_, wire::mac_addr{}, target};
   std::array<std::byte, wire::ethernet_header_len + wire::arp_packet_len> frame{};
   wire::emit_ethernet(frame, wire::mac_addr::broadcast(), mac_, wire::ethertype::arp);
   req.emit(std::span{frame}.subspan(wire::ethernet_header_len));
@@ -1141,8 +1371,8 @@ void engine::send_arp_request(wire::ipv4_addr target) {
   send_frame(frame, clock_now());
 }
 
-void engine::neighbour_resolved(wire::ipv4_addr hop, wire::mac_addr mac, tcp::instant t) {
-  auto& n = neighbours_[hop.value];
+void engine::neighbour_resolved(const wire::ip_addr& hop, wire::mac_addr mac, tcp::instant t) {
+  auto& n = neighbours_[hop];
   n.mac = mac;
   n.tries = 0;
   for (auto& [tuple, e] : conns_) {
@@ -1155,9 +1385,10 @@ void engine::neighbour_resolved(wire::ipv4_addr hop, wire::mac_addr mac, tcp::in
   }
 }
 
-void engine::neighbour_failed(wire::ipv4_addr hop) {
+void engine::neighbour_failed(const wire::ip_addr& hop_in) {
+  const wire::ip_addr hop = hop_in;  // hop_in may be the key erased below
   // Nobody answered: every connection waiting on this next hop fails as the kernel's would.
-  neighbours_.erase(hop.value);
+  neighbours_.erase(hop);
   for (auto& [tuple, e] : conns_) {
     if (e->next_hop != hop || e->started) continue;
     e->started = true;  // nothing to send; lets flush() retire it
@@ -1226,8 +1457,8 @@ std::optional<wire::mac_addr> engine::frame_source_mac() const {
 }
 
 // A segment for a listening port and no connection: RFC 9293 §3.10.7.2 (LISTEN), plus cookies.
-void engine::handle_listen(listener& l, const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant t) {
-  const wire::four_tuple tuple{local_, seg.dst_port, ip.src, seg.src_port};
+void engine::handle_listen(listener& l, const wire::ip_info& ip, const wire::tcp_repr& seg, tcp::instant t) {
+  const wire::four_tuple tuple{ip.dst, seg.dst_port, ip.src, seg.src_port};
   const tcp::segment s = to_segment(seg);
   if (on_segment_) on_segment_(direction::in, t, tuple, s, tcp::state::listen);
   if (s.rst) return;  // first: a RST is ignored
@@ -1289,7 +1520,7 @@ void engine::listener_syn(listener& l, const wire::four_tuple& tuple, const tcp:
   out.ack_num = syn.seq_num + 1;
   out.syn = true;
   out.window = static_cast<std::uint16_t>(std::min<std::size_t>(cfg.recv_buffer, 0xffff));
-  out.options.mss = cfg.mss;
+  out.options.mss = mss_for(tuple.remote_addr);
   if (o.timestamps && cfg.timestamps) {
     // Window scale and SACK-permitted ride in the TSval's low bits. Without timestamps the cookie
     // cannot remember them, so (as Linux) neither is offered.
@@ -1339,14 +1570,14 @@ void engine::listener_cookie_ack(listener& l, const wire::four_tuple& tuple, con
 
 // A child in LISTEN for one remote end (it never talks to anyone else).
 engine::entry* engine::make_child(listener& l, const wire::four_tuple& tuple, tcp::instant t) {
-  wire::ipv4_addr hop;
+  wire::ip_addr hop;
   try {
-    hop = next_hop_for(tuple.remote_addr.v4());
+    hop = next_hop_for(tuple.remote_addr);
   } catch (const std::exception&) {
     return nullptr;  // no route back
   }
   // Learn the next hop's MAC from the segment's own frame rather than ARP for it.
-  auto& n = neighbours_[hop.value];
+  auto& n = neighbours_[hop];
   if (!n.mac) {
     if (auto mac = frame_source_mac()) {
       if (n.tries > 0)
@@ -1363,7 +1594,7 @@ engine::entry* engine::make_child(listener& l, const wire::four_tuple& tuple, tc
     ++l.stats.syn_dropped;
     return nullptr;
   }
-  auto e = std::make_unique<entry>(config_for(*granted, tuple.remote_addr.v4(), t), isns_, tuple, buffer_reserved_);
+  auto e = std::make_unique<entry>(config_for(*granted, tuple.remote_addr, t), isns_, tuple, buffer_reserved_);
   e->next_hop = hop;
   e->started = true;
   e->child = entry::child_state::half_open;

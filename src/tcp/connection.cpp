@@ -343,7 +343,7 @@ icmp_verdict connection::on_icmp_error(instant, const icmp_report& r) {
 
 std::uint16_t connection::path_mtu() const {
   if (pmtu_ != 0) return pmtu_;
-  return static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg_.mss + ip_tcp_headers, 0xffff));
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg_.mss + ip_tcp_headers(), 0xffff));
 }
 
 // Linux tcp_v4_mtu_reduced: the route's MTU is lowered (the engine's cache), then the socket's MSS
@@ -355,7 +355,7 @@ icmp_verdict connection::on_path_mtu(instant now, seq quoted, std::uint16_t mtu,
   if (below_floor) soft_error_ = static_cast<std::uint8_t>(std::errc::message_size);
   if (mtu >= path_mtu()) return icmp_verdict::ignored;  // not lower: the timer handles it
   const std::uint32_t old_mss = effective_mss();
-  pmtu_ = std::max<std::uint16_t>(mtu, 68);  // RFC 791's minimum
+  pmtu_ = std::max<std::uint16_t>(mtu, min_path_mtu());  // RFC 791's 68, RFC 8200's 1280
   if (mtup_high_ > pmtu_) mtup_high_ = pmtu_;  // the search never goes above what ICMP said
   mss_changed(old_mss);
   const bool data = state_ != state::syn_sent && state_ != state::syn_received;
@@ -408,7 +408,7 @@ void connection::detect_blackhole() {
     mtup_enabled_ = true;
     // Linux tcp_mtup_init: the upper bound is the MSS clamp (the peer's MSS, capped by ours) plus
     // the headers, and never above the path MTU ICMP announced.
-    const std::uint32_t clamp = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss) + ip_tcp_headers;
+    const std::uint32_t clamp = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss) + ip_tcp_headers();
     mtup_high_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(path_mtu(), clamp));
     mtup_low_ = static_cast<std::uint16_t>(mss_to_mtu(base_mss));
   } else {

@@ -16,9 +16,10 @@ std::uint32_t syn_cookie::counter(instant now) {
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(now.time_since_epoch() / period));
 }
 
-std::uint8_t syn_cookie::mss_index(std::uint16_t peer_mss) {
-  std::uint8_t i = static_cast<std::uint8_t>(syn_cookie_mss_table.size() - 1);
-  while (i > 0 && syn_cookie_mss_table[i] > peer_mss) --i;
+std::uint8_t syn_cookie::mss_index(std::uint16_t peer_mss, bool ipv6) {
+  const auto& table = mss_table(ipv6);
+  std::uint8_t i = static_cast<std::uint8_t>(table.size() - 1);
+  while (i > 0 && table[i] > peer_mss) --i;
   return i;
 }
 
@@ -47,7 +48,7 @@ std::uint32_t syn_cookie::hash(const wire::four_tuple& t, std::uint32_t count, s
 
 seq syn_cookie::make(const wire::four_tuple& t, seq peer_isn, std::uint16_t peer_mss, instant now) const {
   const std::uint32_t count = counter(now);
-  const std::uint32_t data = mss_index(peer_mss);
+  const std::uint32_t data = mss_index(peer_mss, t.remote_addr.is_v6());
   return seq{hash(t, 0, 0) + peer_isn.value() + (count << 24) + ((hash(t, count, 1) + data) & low24)};
 }
 
@@ -59,8 +60,9 @@ std::optional<std::uint16_t> syn_cookie::check(const wire::four_tuple& t, seq pe
   const std::uint32_t age = (count - (c >> 24)) & 0xff;
   if (age >= max_age) return std::nullopt;
   const std::uint32_t data = (c - hash(t, count - age, 1)) & low24;
-  if (data >= syn_cookie_mss_table.size()) return std::nullopt;
-  return syn_cookie_mss_table[data];
+  const auto& table = mss_table(t.remote_addr.is_v6());
+  if (data >= table.size()) return std::nullopt;
+  return table[data];
 }
 
 std::uint32_t syn_cookie::make_tsval(std::uint32_t ms_clock, std::optional<std::uint8_t> peer_wscale, bool sack) {

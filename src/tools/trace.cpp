@@ -225,7 +225,7 @@ private:
     p.seq = base_seq_ + k;
     p.ip_id = static_cast<std::uint16_t>(base_id_ + k);
     const wire::tcp_repr syn = make_syn(p.seq, mss);
-    p.sent.src = eng_->local_address();
+    p.sent.src = eng_->local_address().v4();
     p.sent.dst = hp_.addr.v4();
     p.sent.ttl = static_cast<std::uint8_t>(ttl);
     p.sent.dscp_ecn = static_cast<std::uint8_t>(o_.tos);

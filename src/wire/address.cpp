@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <ostream>
 
 #include <arpa/inet.h>
 
@@ -99,5 +100,8 @@ std::optional<ip_addr> ip_addr::parse(std::string_view text) {
   if (auto a = ipv6_addr::parse(text)) return ip_addr{*a};
   return std::nullopt;
 }
+
+std::ostream& operator<<(std::ostream& os, const ipv6_addr& a) { return os << a.to_string(); }
+std::ostream& operator<<(std::ostream& os, const ip_addr& a) { return os << a.to_string(); }
 
 }  // namespace synack::wire

@@ -159,8 +159,8 @@ struct path {
     oa.ports = link::port_range{20000, 29999};
     ob.seed = 12;
     ob.ports = link::port_range{server_port, server_port};
-    a = std::make_unique<engine::engine>(oa, std::move(link_a), link::link_facts{mac_a, 1500, addr_a, 24, std::nullopt});
-    b = std::make_unique<engine::engine>(ob, std::move(link_b), link::link_facts{mac_b, 1500, addr_b, 24, std::nullopt});
+    a = std::make_unique<engine::engine>(oa, std::move(link_a), link::link_facts{mac_a, 1500, addr_a, 24, std::nullopt, std::nullopt, 64, std::nullopt});
+    b = std::make_unique<engine::engine>(ob, std::move(link_b), link::link_facts{mac_b, 1500, addr_b, 24, std::nullopt, std::nullopt, 64, std::nullopt});
     a->on_event([this](const wire::four_tuple& t, const tcp::event& e) {
       events_a.emplace_back(t, e);
       if (e.what == tcp::event::kind::error && !error_at_a) error_at_a = now;

@@ -34,6 +34,8 @@ using namespace std::chrono_literals;
 constexpr std::uint16_t server_port = 7000;
 const wire::ipv4_addr addr_a = wire::ipv4_addr::from_octets(10, 99, 0, 1);
 const wire::ipv4_addr addr_b = wire::ipv4_addr::from_octets(10, 99, 0, 2);
+const wire::ipv6_addr addr6_a = *wire::ipv6_addr::parse("fd00:99::1");
+const wire::ipv6_addr addr6_b = *wire::ipv6_addr::parse("fd00:99::2");
 
 // --- the checker -------------------------------------------------------------------------------
 
@@ -101,6 +103,9 @@ struct sim_options {
   // Negative control: the harness copies 64 payload bytes of one connection's A->B data segment
   // into another connection's segment (checksum fixed up), once.
   bool swap_payloads = false;
+  // Every connection over IPv6 (both engines also have their IPv4 address: dual-stack engines);
+  // neighbours found by the engines' own neighbour discovery.
+  bool ipv6 = false;
   tcp::duration time_limit = 600s;  // virtual
 };
 
@@ -197,8 +202,10 @@ sim_result run_simulation(const sim_options& so) {
   auto link_b = std::make_unique<link::memory_link>();
   link::memory_link& la = *link_a;
   link::memory_link& lb = *link_b;
-  link::link_facts fa{wire::mac_addr{{0x02, 0, 0, 0, 0, 0x0a}}, 1500, addr_a, 24, std::nullopt};
-  link::link_facts fb{wire::mac_addr{{0x02, 0, 0, 0, 0, 0x0b}}, 1500, addr_b, 24, std::nullopt};
+  link::link_facts fa{wire::mac_addr{{0x02, 0, 0, 0, 0, 0x0a}}, 1500, addr_a, 24, std::nullopt, std::nullopt, 64, std::nullopt};
+  link::link_facts fb{wire::mac_addr{{0x02, 0, 0, 0, 0, 0x0b}}, 1500, addr_b, 24, std::nullopt, std::nullopt, 64, std::nullopt};
+  fa.address6 = addr6_a;
+  fb.address6 = addr6_b;
   engine::options oa = eo, ob = eo;
   oa.seed = so.seed * 2 + 1;
   oa.ports = link::port_range{20000, 29999};
@@ -273,7 +280,8 @@ sim_result run_simulation(const sim_options& so) {
   });
 
   for (std::size_t i = 0; i < so.connections; ++i) {
-    const wire::four_tuple t = a.connect(addr_b, server_port);
+    const wire::four_tuple t = so.ipv6 ? a.connect(addr6_b, server_port) : a.connect(addr_b, server_port);
+    if (so.ipv6 != t.remote_addr.is_v6()) res.failures.push_back(tag + "connect() picked the wrong family");
     index_of_port[t.local_port] = i;
     session& s = client[t];
     s.index = i;
@@ -462,12 +470,28 @@ BOOST_AUTO_TEST_CASE(hundreds_of_connections_both_ways_over_an_impaired_link) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(hundreds_of_ipv6_connections_both_ways_over_an_impaired_link) {
+  for (std::uint64_t seed : seeds()) {
+    sim_options so;
+    so.seed = seed;
+    so.link = impaired();
+    so.ipv6 = true;
+    so.connections = 200;
+    const sim_result r = run_simulation(so);
+    report(r, seed);
+    std::string first;
+    for (std::size_t i = 0; i < std::min<std::size_t>(r.failures.size(), 10); ++i) first += "\n  " + r.failures[i];
+    BOOST_TEST(r.failures.empty(), "IPv6 seed " << seed << " (replay: SYNACK_SIM_SEED=" << seed << "): "
+                                                << r.failures.size() << " failures" << first);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(engine_on_a_handed_link_refuses_null_io_and_off_link_destinations_without_gateway) {
   tcp::instant now{std::chrono::hours{1}};
   engine::options o;
   o.clock = [&now] { return now; };
   o.seed = 1;
-  link::link_facts f{wire::mac_addr{{0x02, 0, 0, 0, 0, 0x0a}}, 1500, addr_a, 24, std::nullopt};
+  link::link_facts f{wire::mac_addr{{0x02, 0, 0, 0, 0, 0x0a}}, 1500, addr_a, 24, std::nullopt, std::nullopt, 64, std::nullopt};
   BOOST_CHECK_THROW(engine::engine(o, nullptr, f), std::invalid_argument);
   engine::engine e(o, std::make_unique<link::memory_link>(), f);
   BOOST_TEST(e.fd() == -1);

@@ -99,10 +99,10 @@ public:
   executor_type get_executor() noexcept { return ex_; }
 
   // --- open / bind / listen / close ------------------------------------------------------------
-  // Errors: already_open, address_family_not_supported (not v4); error::errc::stack_stopped.
+  // IPv4 or IPv6 (the stack listens on its addresses of both families). Errors: already_open;
+  // error::errc::stack_stopped.
   void open(const protocol_type& p = protocol_type::v4()) { throw_if(open(p, ec_tmp())); }
-  boost::system::error_code open(const protocol_type& p, boost::system::error_code& ec) {
-    if (p != protocol_type::v4()) return ec = boost::asio::error::address_family_not_supported;
+  boost::system::error_code open(const protocol_type& /*v4() or v6()*/, boost::system::error_code& ec) {
     state_->open(ec);
     return ec;
   }

@@ -81,8 +81,7 @@ public:
   // Open without connecting (options can then be set). async_connect() opens a closed socket.
   // Errors: already_open; error::errc::stack_stopped.
   void open(const protocol_type& p = protocol_type::v4()) { throw_if(open(p, ec_tmp())); }
-  boost::system::error_code open(const protocol_type& p, boost::system::error_code& ec) {
-    if (p != protocol_type::v4()) return ec = boost::asio::error::address_family_not_supported;
+  boost::system::error_code open(const protocol_type& /*v4() or v6()*/, boost::system::error_code& ec) {
     state_->open(ec);
     return ec;
   }
@@ -157,7 +156,8 @@ public:
   }
 
   // --- asynchronous operations -----------------------------------------------------------------
-  // Active open to `peer` (IPv4). Opens the socket if closed.
+  // Active open to `peer` (IPv4 or IPv6; a v4-mapped IPv6 address is IPv4, as on Linux). Opens the
+  // socket if closed. No source address of the peer's family: network_unreachable.
   // Completion: void(error_code). Errors: connection_refused (RST to our SYN, or ICMP port
   // unreachable), timed_out (SYN retries exhausted), host_unreachable (no ARP answer, or ICMP
   // host unreachable / prohibited / time exceeded), network_unreachable (no route, or ICMP net

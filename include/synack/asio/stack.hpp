@@ -20,6 +20,7 @@
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 
 #include "synack/asio/detail/stack_impl.hpp"
@@ -32,10 +33,12 @@ public:
   using executor_type = boost::asio::io_context::executor_type;
 
   // `route_hint`: a destination whose route picks the interface and source address when
-  // `opts.interface` / `opts.source` are not given.
-  stack(boost::asio::io_context& ctx, const engine::options& opts,
-        const boost::asio::ip::address_v4& route_hint = {})
-      : impl_(std::make_shared<detail::stack_impl>(ctx, opts, wire::ipv4_addr{route_hint.to_uint()})) {
+  // `opts.interface` / `opts.source` are not given; IPv4 or IPv6 (the stack then also takes the
+  // interface's address of the other family, if it has one, and connects to either).
+  stack(boost::asio::io_context& ctx, const engine::options& opts, const boost::asio::ip::address& route_hint = {})
+      : impl_(std::make_shared<detail::stack_impl>(ctx, opts, route_hint.is_v4()
+                                                                   ? wire::ip_addr{wire::ipv4_addr{route_hint.to_v4().to_uint()}}
+                                                                   : wire::ip_addr{wire::ipv6_addr{route_hint.to_v6().to_bytes()}})) {
     impl_->start();
   }
   ~stack() = default;

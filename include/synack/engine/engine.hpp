@@ -31,6 +31,8 @@
 #include "synack/tcp/syn_cookie.hpp"
 #include "synack/wire/address.hpp"
 #include "synack/wire/arp.hpp"
+#include "synack/wire/frame.hpp"
+#include "synack/wire/icmpv6.hpp"
 #include "synack/wire/icmp.hpp"
 #include "synack/wire/ipv4.hpp"
 #include "synack/wire/tcp.hpp"
@@ -40,7 +42,10 @@ namespace synack::engine {
 
 struct options {
   std::string interface;                  // empty: the interface of the route to the destination
-  std::optional<wire::ipv4_addr> source;  // empty: the route's preferred source address
+  // Source address of the destination's family; empty: the route's preferred source address. The
+  // other family's source is the interface's first usable address of that family, if it has one
+  // (one engine holds IPv4 and IPv6 connections at once).
+  std::optional<wire::ip_addr> source;
   std::optional<link::port_range> ports;  // empty: outside the kernel's ephemeral range
   bool rst_guard = true;                  // install the iptables rule that silences kernel RSTs
   bool qdisc_bypass = false;
@@ -137,6 +142,8 @@ struct engine_stats {
   std::uint64_t segments_no_connection = 0;  // answered with RST as a closed port would
   std::uint64_t arp_requests_sent = 0;
   std::uint64_t arp_replies_sent = 0;
+  std::uint64_t ndp_solicitations_sent = 0;    // IPv6 neighbour solicitations (our own NDP)
+  std::uint64_t ndp_advertisements_sent = 0;   // ... and advertisements for an address we answer for
   wire::parse_counters dropped;  // frames dropped or ignored, by reason
   // Resource limits (options::max_connections, max_buffered_bytes).
   std::uint64_t syn_dropped_table_full = 0;    // SYNs (and cookie ACKs) dropped: the table was full
@@ -204,7 +211,7 @@ public:
 
   // Resolves the interface and source address (from `destination`'s route unless the options
   // say), opens the packet socket and installs the RST guard. Throws link::setup_error.
-  engine(const options& opts, wire::ipv4_addr destination);
+  engine(const options& opts, wire::ip_addr destination);
   // An engine on a link it is handed (a memory_link, later a tunnel), told what it would otherwise
   // learn from netlink. It touches nothing of the host: no netlink (destinations inside
   // facts.address/prefix_len are on-link, others go via facts.gateway; neighbours by our own ARP,
@@ -224,9 +231,11 @@ public:
 
   // Active open to dst:port from a free local port. The SYN goes out at once if the next hop's
   // MAC is known, else after ARP. Throws std::runtime_error when no local port is free.
-  wire::four_tuple connect(wire::ipv4_addr dst, std::uint16_t port);
+  // dst is IPv4 or IPv6; the source is local_address(dst.family()) (setup_error no_route when the
+  // engine has no address of that family).
+  wire::four_tuple connect(wire::ip_addr dst, std::uint16_t port);
   // The same with per-connection settings (start from tcp_config(): its MSS follows the MTU).
-  wire::four_tuple connect(wire::ipv4_addr dst, std::uint16_t port, const tcp::config& cfg);
+  wire::four_tuple connect(wire::ip_addr dst, std::uint16_t port, const tcp::config& cfg);
   // The TCP settings connect() uses: options::tcp with the MSS clamped to the interface's MTU.
   const tcp::config& tcp_config() const { return tcp_cfg_; }
   tcp::connection* find(const wire::four_tuple& t);
@@ -322,7 +331,9 @@ public:
   // (run the engine and try again; ARP retries every options::arp_interval). Throws
   // link::setup_error when there is no route to dst, std::invalid_argument for a port outside
   // ports().
-  std::error_code send_segment(wire::ipv4_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& ip);
+  // For IPv6, ttl is the hop limit and dscp_ecn the traffic class; identification and
+  // dont_fragment do not apply.
+  std::error_code send_segment(wire::ip_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& ip);
 
   std::size_t connection_count() const { return conns_.size(); }
   // Send + receive buffer caps of every connection now (options::max_buffered_bytes bounds it).
@@ -334,8 +345,16 @@ public:
   const link::interface_info& interface() const { return iface_; }
   // The path MTU learned from ICMP for `dst` (kept options::pmtu_expires), if any: new connections
   // to it start with the MSS it allows.
-  std::optional<std::uint16_t> cached_path_mtu(wire::ipv4_addr dst) const;
-  wire::ipv4_addr local_address() const { return local_; }
+  std::optional<std::uint16_t> cached_path_mtu(wire::ip_addr dst) const;
+  // The source address of the construction destination's family.
+  wire::ip_addr local_address() const { return primary_; }
+  // Our address of a family, if the engine has one.
+  std::optional<wire::ip_addr> local_address(wire::ip_family f) const {
+    if (f == wire::ip_family::v4) return local4_ ? std::optional<wire::ip_addr>{*local4_} : std::nullopt;
+    return local6_ ? std::optional<wire::ip_addr>{*local6_} : std::nullopt;
+  }
+  // The MSS we offer to a destination's family on this interface (MTU - 40, IPv6 MTU - 60).
+  std::uint16_t mss_for(const wire::ip_addr& dst) const;
   // The frame I/O the engine talks to (for a harness that owns the link's other side).
   link::frame_io& link_io() { return *io_; }
   link::port_range ports() const { return ports_; }
@@ -350,7 +369,7 @@ private:
     std::deque<wire::four_tuple> accept_queue;
     std::optional<tcp::instant> last_cookie;  // cookie ACKs are checked while this is recent
   };
-  void handle_listen(listener& l, const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
+  void handle_listen(listener& l, const wire::ip_info& ip, const wire::tcp_repr& seg, tcp::instant now);
   void listener_syn(listener& l, const wire::four_tuple& t, const tcp::segment& syn, tcp::instant now);
   void listener_cookie_ack(listener& l, const wire::four_tuple& t, const tcp::segment& ack, tcp::instant now);
   entry* make_child(listener& l, const wire::four_tuple& t, tcp::instant now);
@@ -359,15 +378,23 @@ private:
 
   void handle_frame(const link::rx_frame& frame, tcp::instant now);
   void handle_arp(const wire::arp_repr& arp);
-  void handle_tcp(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
-  void handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr& icmp, tcp::instant now);
+  void handle_ndp(const wire::ip_info& ip, const wire::ndp_repr& nd);
+  void handle_tcp(const wire::ip_info& ip, const wire::tcp_repr& seg, tcp::instant now);
+  // One ICMP or ICMPv6 error, family-agnostic: type/code in its own family's numbering.
+  struct icmp_in {
+    bool v6 = false;
+    std::uint8_t type = 0, code = 0;
+    std::uint32_t mtu = 0;  // fragmentation needed / packet too big, else 0
+    const wire::icmp_quote* quote = nullptr;
+  };
+  void handle_icmp(const wire::ip_info& ip, const icmp_in& m, tcp::instant now);
   bool icmp_allowed(tcp::instant now);
   static void sanitize_icmp_limits(options& o);
-  void learn_path_mtu(wire::ipv4_addr dst, std::uint16_t mtu, tcp::instant now);
+  void learn_path_mtu(wire::ip_addr dst, std::uint16_t mtu, tcp::instant now);
   // The settings for a new connection to `dst`: its MSS capped by the route (RTAX_MTU/ADVMSS) and
   // the path MTU cache.
-  tcp::config config_for(const tcp::config& base, wire::ipv4_addr dst, tcp::instant now);
-  void reply_rst(const wire::ipv4_repr& ip, const wire::tcp_repr& seg, tcp::instant now);
+  tcp::config config_for(const tcp::config& base, wire::ip_addr dst, tcp::instant now);
+  void reply_rst(const wire::ip_info& ip, const wire::tcp_repr& seg, tcp::instant now);
   void fire_timers(tcp::instant now);
   void mark_dirty(entry& e);
   void flush(tcp::instant now);
@@ -384,20 +411,36 @@ private:
   // Spare buffers for dispatch(): no allocation per round.
   std::vector<std::pair<wire::four_tuple, tcp::event>> spare_batch_;
   std::vector<std::uint16_t> accepting_;
-  void resolve(wire::ipv4_addr next_hop, tcp::instant now);
+  // Neighbours: IPv4 by ARP, IPv6 by neighbour discovery (RFC 4861: a solicitation to the
+  // target's solicited-node multicast group).
+  void resolve(const wire::ip_addr& next_hop, tcp::instant now);
+  void send_solicitation(const wire::ip_addr& target);
   void send_arp_request(wire::ipv4_addr target);
-  void neighbour_resolved(wire::ipv4_addr next_hop, wire::mac_addr mac, tcp::instant now);
-  void neighbour_failed(wire::ipv4_addr next_hop);
-  wire::ipv4_addr next_hop_for(wire::ipv4_addr dst);
+  void send_neighbour_solicitation(const wire::ipv6_addr& target);
+  void send_ndp(const wire::ndp_repr& nd, const wire::ipv6_addr& dst, const wire::mac_addr& dst_mac);
+  void neighbour_resolved(const wire::ip_addr& next_hop, wire::mac_addr mac, tcp::instant now);
+  void neighbour_failed(const wire::ip_addr& next_hop);
+  wire::ip_addr next_hop_for(const wire::ip_addr& dst);
+  bool on_link(const wire::ip_addr& a) const;
+  // Our address for talking to `remote` (its family); throws setup_error(no_route) without one.
+  wire::ip_addr local_for(const wire::ip_addr& remote) const;
+  bool is_local(const wire::ip_addr& a) const {
+    return a.is_v4() ? (local4_ && a.v4() == *local4_) : (local6_ && a.v6() == *local6_);
+  }
   void configure_tcp();  // tcp_cfg_ from options::tcp and the link's MTU and receive ring
 
   options opts_;
   std::optional<link::netlink> netlink_;  // none for a link the engine was handed (frame_io ctor)
   std::optional<wire::ipv4_addr> gateway_;  // frame_io ctor: where off-link destinations go
+  std::optional<wire::ipv6_addr> gateway6_;
+  std::uint8_t prefix6_len_ = 64;           // frame_io ctor: local6_/prefix6_len_ is on-link
   link::interface_info iface_;
   wire::mac_addr mac_;
-  wire::ipv4_addr local_;
-  bool local_is_kernel_address_ = true;
+  std::optional<wire::ipv4_addr> local4_;  // our IPv4 address, if we have one
+  std::optional<wire::ipv6_addr> local6_;  // our IPv6 address, if we have one
+  wire::ip_addr primary_;                  // the one of the construction destination's family
+  bool local_is_kernel_address_ = true;    // for local4_ (a --source the kernel does not own: we answer ARP)
+  bool local6_is_kernel_address_ = true;   // for local6_ (... and neighbour solicitations)
   link::port_range ports_;
   link::port_allocator port_alloc_;
   std::unique_ptr<link::frame_io> io_;  // the packet socket, or the link we were handed
@@ -421,8 +464,8 @@ private:
   std::vector<entry*> dirty_;
   timer_wheel wheel_{clock_now()};             // one timer per connection: its next_deadline()
   std::vector<wheel_hook*> due_;          // scratch for fire_timers
-  std::unordered_map<std::uint32_t, neighbour> neighbours_;   // by next-hop address
-  std::unordered_map<std::uint32_t, wire::ipv4_addr> next_hops_;  // destination -> next hop
+  std::unordered_map<wire::ip_addr, neighbour, wire::ip_addr_hash> neighbours_;   // by next-hop address
+  std::unordered_map<wire::ip_addr, wire::ip_addr, wire::ip_addr_hash> next_hops_;  // destination -> next hop
   // The route's MSS cap per destination (netlink's RTAX_MTU / RTAX_ADVMSS, when set), read by
   // connect() only (never per received SYN) and re-read after a minute: the kernel's own path MTU
   // exceptions and `ip route change ... mtu` come and go.
@@ -430,8 +473,8 @@ private:
     std::uint16_t mss;  // 0: the route sets neither
     tcp::instant expires;
   };
-  std::unordered_map<std::uint32_t, route_mss_entry> route_mss_;
-  void read_route_metrics(wire::ipv4_addr dst, tcp::instant now);
+  std::unordered_map<wire::ip_addr, route_mss_entry, wire::ip_addr_hash> route_mss_;
+  void read_route_metrics(const wire::ip_addr& dst, tcp::instant now);
   // Keeps route_mss_ and pmtu_cache_ bounded: past max_cached_paths entries, expired ones go.
   static constexpr std::size_t max_cached_paths = 4096;
   void sweep_path_caches(tcp::instant now);
@@ -440,7 +483,7 @@ private:
     std::uint16_t mtu;
     tcp::instant expires;
   };
-  std::unordered_map<std::uint32_t, pmtu_entry> pmtu_cache_;
+  std::unordered_map<wire::ip_addr, pmtu_entry, wire::ip_addr_hash> pmtu_cache_;
   // Who sent the ICMP error a connection took (attached to its `error` event); few entries.
   std::unordered_map<wire::four_tuple, tcp::icmp_origin, wire::four_tuple_hash> icmp_origins_;
   // The ICMP token bucket (options::icmp_rate).

@@ -77,6 +77,11 @@ struct link_facts {
   std::uint8_t prefix_len = 24;  // destinations inside address/prefix_len are on-link (ARPed)
   // Off-link destinations go via this router (its MAC by ARP); none: they are unreachable.
   std::optional<wire::ipv4_addr> gateway;
+  // IPv6, optional: our address, its on-link prefix (neighbours by our own NDP; we answer
+  // solicitations for the address) and the router for the rest.
+  std::optional<wire::ipv6_addr> address6;
+  std::uint8_t prefix6_len = 64;
+  std::optional<wire::ipv6_addr> gateway6;
 };
 
 class frame_io {

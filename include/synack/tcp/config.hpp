@@ -23,9 +23,12 @@ struct keepalive_config {
   unsigned probes = 9;                            // unanswered probes before giving up
 };
 
-// The MSS to offer for an interface MTU (IPv4 and TCP headers without options: 40 bytes).
-constexpr std::uint16_t mss_for_mtu(unsigned mtu) {
-  return static_cast<std::uint16_t>(mtu > 40 + 64 ? (mtu - 40 > 0xffff ? 0xffff : mtu - 40) : 64);
+// The MSS to offer for an interface MTU (IPv4 and TCP headers without options: 40 bytes; IPv6:
+// 60 bytes, and an IPv6 link has at least 1280, so never below 1220 there, RFC 8200 §5).
+constexpr std::uint16_t mss_for_mtu(unsigned mtu, bool ipv6 = false) {
+  const unsigned headers = ipv6 ? 60 : 40;
+  if (ipv6 && mtu < 1280) mtu = 1280;
+  return static_cast<std::uint16_t>(mtu > headers + 64 ? (mtu - headers > 0xffff ? 0xffff : mtu - headers) : 64);
 }
 
 struct config {

@@ -426,15 +426,18 @@ private:
   // Eff.snd.MSS (RFC 9293 §3.7.1): the peer's MSS, capped by ours, minus option space we always
   // use; without SACK blocks (the congestion-control SMSS).
   // The path MTU (ICMP, RFC 1191) and the RFC 4821 search's lower bound (after a black hole) cap it
-  // too (Linux tcp_mtu_to_mss: MTU - 40, capped by the MSS clamp, minus the options).
+  // too (Linux tcp_mtu_to_mss: MTU - 40 (IPv6: 60), capped by the MSS clamp, minus the options).
   std::uint32_t effective_mss() const {
     std::uint32_t m = std::min<std::uint32_t>(opts_.peer_mss, cfg_.mss);
-    if (pmtu_ != 0) m = std::min<std::uint32_t>(m, pmtu_ - ip_tcp_headers);
-    if (mtup_enabled_) m = std::min<std::uint32_t>(m, mtup_low_ - ip_tcp_headers);
+    if (pmtu_ != 0) m = std::min<std::uint32_t>(m, pmtu_ - ip_tcp_headers());
+    if (mtup_enabled_) m = std::min<std::uint32_t>(m, mtup_low_ - ip_tcp_headers());
     if (opts_.timestamps) m -= std::min(m, timestamp_option_space);
     return std::max(m, min_send_mss);
   }
-  static constexpr std::uint32_t ip_tcp_headers = 40;          // IPv4 + TCP without options
+  // IP + TCP headers without options: 40 for IPv4, 60 for IPv6 (Linux icsk_af_ops->net_header_len).
+  std::uint32_t ip_tcp_headers() const { return tuple_.remote_addr.is_v6() ? 60 : 40; }
+  // The smallest MTU a path may have: IPv4 68 (RFC 791), IPv6 1280 (RFC 8200 §5).
+  std::uint16_t min_path_mtu() const { return tuple_.remote_addr.is_v6() ? 1280 : 68; }
   // RFC 4821 / Linux: tcp_base_mss (the MSS a black hole falls back to), tcp_probe_threshold (the
   // search stops when its bounds are closer than this), tcp_retries1 (timeouts before a black hole
   // is suspected).
@@ -444,9 +447,9 @@ private:
   // MSS <-> MTU for this connection (options every segment carries included: Linux tcp_mss_to_mtu).
   std::uint32_t option_space() const { return opts_.timestamps ? timestamp_option_space : 0; }
   std::uint32_t mtu_to_mss(std::uint32_t mtu) const {
-    return mtu > ip_tcp_headers + option_space() ? mtu - ip_tcp_headers - option_space() : 0;
+    return mtu > ip_tcp_headers() + option_space() ? mtu - ip_tcp_headers() - option_space() : 0;
   }
-  std::uint32_t mss_to_mtu(std::uint32_t mss) const { return mss + ip_tcp_headers + option_space(); }
+  std::uint32_t mss_to_mtu(std::uint32_t mss) const { return mss + ip_tcp_headers() + option_space(); }
   bool quoted_in_flight(seq quoted) const { return in_range_closed(tcb_.snd_una, quoted, snd_max_); }
   void fail_icmp(std::errc why) {
     error_from_icmp_ = true;

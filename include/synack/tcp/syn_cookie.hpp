@@ -35,6 +35,8 @@ namespace synack::tcp {
 
 // Linux's msstab (syncookies.c): the MSS a cookie can remember, largest not above the peer's.
 inline constexpr std::array<std::uint16_t, 4> syn_cookie_mss_table{536, 1300, 1440, 1460};
+// Linux's msstab for IPv6 (net/ipv6/syncookies.c): MTUs 1280, 1480, 1500 and 9000 minus 60.
+inline constexpr std::array<std::uint16_t, 4> syn_cookie_mss_table_v6{1220, 1420, 1440, 8940};
 
 // What a valid cookie ACK says about the peer's SYN.
 struct syn_cookie_decoded {
@@ -59,8 +61,12 @@ public:
 
   // The 64-second counter at `now`.
   static std::uint32_t counter(instant now);
-  // Index into syn_cookie_mss_table for a peer's MSS (the largest entry not above it; 0 below 536).
-  static std::uint8_t mss_index(std::uint16_t peer_mss);
+  // Index into syn_cookie_mss_table (or, for an IPv6 tuple, syn_cookie_mss_table_v6) for a peer's
+  // MSS: the largest entry not above it; 0 below the smallest.
+  static std::uint8_t mss_index(std::uint16_t peer_mss, bool ipv6 = false);
+  static const std::array<std::uint16_t, 4>& mss_table(bool ipv6) {
+    return ipv6 ? syn_cookie_mss_table_v6 : syn_cookie_mss_table;
+  }
 
   // The cookie ISS for a SYN with sequence number `peer_isn` from the tuple's remote end.
   seq make(const wire::four_tuple& t, seq peer_isn, std::uint16_t peer_mss, instant now) const;

@@ -5,6 +5,7 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,6 +99,10 @@ struct ip_addr {
   static std::optional<ip_addr> parse(std::string_view text);
   friend constexpr auto operator<=>(const ip_addr&, const ip_addr&) = default;
 };
+
+// Text forms for logs and test failure messages.
+std::ostream& operator<<(std::ostream& os, const ipv6_addr& a);
+std::ostream& operator<<(std::ostream& os, const ip_addr& a);
 
 struct ip_addr_hash {
   std::size_t operator()(const ip_addr& a) const noexcept {

@@ -78,6 +78,7 @@ private:
   bool open_ = false;
   bool listening_ = false;
   std::optional<std::uint16_t> port_;
+  bool bound_v6_ = false;  // local_endpoint() reports the address of the family bound
   op_queue ops_;
 };
 

@@ -28,7 +28,7 @@ class acceptor_state;
 
 class stack_impl : public std::enable_shared_from_this<stack_impl> {
 public:
-  stack_impl(boost::asio::io_context& ctx, const engine::options& opts, wire::ipv4_addr route_hint);
+  stack_impl(boost::asio::io_context& ctx, const engine::options& opts, wire::ip_addr route_hint);
   ~stack_impl();
   stack_impl(const stack_impl&) = delete;
   stack_impl& operator=(const stack_impl&) = delete;
