@@ -194,7 +194,8 @@ std::optional<interface_info> netlink::get_link(int index, std::string_view name
       // IFA_FLAGS (32 bits, Linux 3.14+) supersedes the 8-bit ifa_flags, which cannot hold the
       // newer flags; the three that matter here fit in both.
       std::uint32_t flags = msg->ifa_flags;
-      if (attrs[IFA_FLAGS] && mnl_attr_get_payload_len(attrs[IFA_FLAGS]) == 4) flags = mnl_attr_get_u32(attrs[IFA_FLAGS]);
+      if (attrs[IFA_FLAGS] && mnl_attr_get_payload_len(attrs[IFA_FLAGS]) == 4)
+        flags = mnl_attr_get_u32(attrs[IFA_FLAGS]);
       // Tentative: DAD still running (or the link is down, so it never ran), the kernel drops
       // packets to it and will not send from it. Deprecated: not to be used for new connections.
       // DAD-failed: another host owns it.

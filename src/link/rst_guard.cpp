@@ -211,6 +211,12 @@ std::vector<rule_record> rst_guard::list_rules() {
     if (path.empty() && family == wire::ip_family::v6) continue;
     if (path.empty()) path = need_program(save);  // throws the one-line fix
     auto result = run(path, {"-t", "filter"});
+    // A kernel without IPv6 netfilter (legacy ip6tables without ip6_tables, or IPv6 disabled)
+    // cannot hold an IPv6 rule either: nothing to list, and no reason to fail an IPv4 user.
+    if (result.status != 0 && family == wire::ip_family::v6 &&
+        (result.err.find("does not exist") != std::string::npos ||
+         result.err.find("not supported") != std::string::npos))
+      continue;
     if (result.status != 0)
       throw setup_error(result.err.find("ermission denied") != std::string::npos ? setup_errc::permission
                                                                                    : setup_errc::iptables_failed,

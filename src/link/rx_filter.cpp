@@ -32,7 +32,12 @@ constexpr std::uint32_t drop = 0;
 // below reads like BPF assembly and optional parts do not shift hand-counted offsets.
 class assembler {
  public:
-  enum label : int { next = -1, accept, reject, ipv4, tcp, icmp_quote, ipv6, tcp6, icmp6, nd, nd_group, icmp6_error, count };
+  enum label : int {
+    next = -1, accept, reject,
+    ipv4, tcp, icmp_quote,                                  // IPv4
+    ipv6, ext6, tcp6, icmp6, nd, nd_group, icmp6_error,     // IPv6
+    count
+  };
 
   void stmt(std::uint16_t code, std::uint32_t k) { code_.push_back({code, 0, 0, k}); }
   void jump(std::uint16_t code, std::uint32_t k, label jt, label jf) {
@@ -137,15 +142,14 @@ std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range por
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 58, icmp6, next);
     // Extension headers before the transport header: passed to the engine when addressed to us
     // (see rx_filter.hpp); the fragment header (44) and everything else are dropped here.
-    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0, tcp6, next);  // hop-by-hop options
-    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 43, tcp6, next);  // routing
-    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 60, next, reject);  // destination options
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0, ext6, next);      // hop-by-hop options
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 43, ext6, next);     // routing
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 60, ext6, reject);   // destination options
+    a.mark(ext6);
     a.match_ipv6(ip6_dst, *local6, accept, reject);
 
-    a.mark(tcp6);  // A: the next header, 6 (TCP) or an extension header
+    a.mark(tcp6);
     a.match_ipv6(ip6_dst, *local6, next, reject);
-    a.stmt(BPF_LD | BPF_B | BPF_ABS, ip6_next);
-    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, next, accept);  // an extension header to us: passed
     a.stmt(BPF_LD | BPF_H | BPF_ABS, ip6_payload + tcp_dport);
     a.port_in(ports);
 

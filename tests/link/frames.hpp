@@ -93,7 +93,8 @@ inline std::vector<std::byte> make_syn6(wire::mac_addr src_mac, wire::mac_addr d
   wire::store_u32(tcp, 20, 0x020405a0);  // MSS 1440
   std::uint32_t pseudo = 6 + 24;         // RFC 8200 §8.1: addresses, length, next header
   for (int i = 0; i < 16; i += 2)
-    pseudo += (std::uint32_t{src.octets[i]} << 8 | src.octets[i + 1]) + (std::uint32_t{dst.octets[i]} << 8 | dst.octets[i + 1]);
+    pseudo += (std::uint32_t{src.octets[i]} << 8 | src.octets[i + 1]) +
+              (std::uint32_t{dst.octets[i]} << 8 | dst.octets[i + 1]);
   wire::store_u16(tcp, 16, inet_checksum(tcp, pseudo));
   return f;
 }

@@ -51,7 +51,8 @@ void udp_poke6(const ipv6_addr& dst) {  // makes the kernel resolve dst's MAC (n
 }
 
 bool has_address6(const interface_info& info, const ipv6_addr& addr) {
-  return std::any_of(info.addresses6.begin(), info.addresses6.end(), [&](const ipv6_prefix& p) { return p.addr == addr; });
+  return std::any_of(info.addresses6.begin(), info.addresses6.end(),
+                     [&](const ipv6_prefix& p) { return p.addr == addr; });
 }
 
 }  // namespace

@@ -121,6 +121,9 @@ BOOST_AUTO_TEST_SUITE_END()
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "link/netns.hpp"
 
 BOOST_AUTO_TEST_SUITE(ports_in_netns, *boost::unit_test::precondition(synack::link::test::root_available))
@@ -155,6 +158,32 @@ BOOST_AUTO_TEST_CASE(allocator_sees_kernel_listeners_of_the_calling_threads_name
   BOOST_TEST((s.first == std::optional<std::uint16_t>(61004)));
   BOOST_TEST(!s.second.has_value());
   BOOST_TEST((s.after_close == std::optional<std::uint16_t>(61005)));
+}
+
+// An IPV6_V6ONLY listener is listed in /proc/net/tcp6 only: the allocator must skip its port too.
+BOOST_AUTO_TEST_CASE(allocator_skips_ports_of_ipv6_only_kernel_listeners) {
+  synack::link::test::veth_pair net;
+  auto s = synack::link::test::in_netns(net.a, [] {
+    std::pair<bool, std::optional<std::uint16_t>> out{false, std::nullopt};
+    int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    sockaddr_in6 sin{};
+    sin.sin6_family = AF_INET6;
+    sin.sin6_port = htons(61007);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) != 0 || ::listen(fd, 1) != 0) return out;
+    std::ifstream in("/proc/thread-self/net/tcp");  // this thread's namespace
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto v4_only = parse_proc_net_tcp(text);
+    out.first = std::find(v4_only.begin(), v4_only.end(), 61007) == v4_only.end();  // not in /proc/net/tcp
+    port_allocator alloc({61006, 61007}, 3);
+    alloc.acquire();
+    out.second = alloc.acquire();  // 61007 is the kernel's
+    ::close(fd);
+    return out;
+  });
+  BOOST_TEST(s.first);
+  BOOST_TEST(!s.second.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

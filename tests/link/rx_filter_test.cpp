@@ -371,7 +371,8 @@ BOOST_AUTO_TEST_CASE(ipv4_verdicts_do_not_change_with_an_ipv6_address) {
     auto v4 = rx_filter_program(local, ports, icmp);
     auto both = rx_filter_program(local, ports, icmp, local6);
     check_structure(both);
-    for (std::size_t i = 0; i < frames.size(); ++i) BOOST_TEST(run(v4, frames[i]) == run(both, frames[i]), "frame " << i);
+    for (std::size_t i = 0; i < frames.size(); ++i)
+      BOOST_TEST(run(v4, frames[i]) == run(both, frames[i]), "frame " << i);
   }
 }
 
