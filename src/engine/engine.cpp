@@ -1053,7 +1053,7 @@ void engine::handle_icmp(const wire::ipv4_repr& ip, const wire::icmp_error_repr&
     // Only here, past icmp_check (a live connection's quoted sequence number was outstanding), does
     // the MTU go into the per-destination cache: a forged or TIME_WAIT one never does.
     if (v != tcp::icmp_verdict::out_of_window) {
-      learn_path_mtu(q.dst, mtu, t);
+      learn_path_mtu(q.dst.v4(), mtu, t);  // an IPv4 ICMP error quotes IPv4
       if (below_floor) {
         ++stats_.pmtu_clamped;
         icmp_origins_[tuple] = origin;  // EMSGSIZE remembered for a timeout

@@ -97,8 +97,8 @@ void icmp_error_repr::emit(mutable_bytes out) const {
   if (type == icmp_type::dest_unreachable && code == icmp_unreach::frag_needed)
     store_u16(out, icmp_view::field::mtu, next_hop_mtu);
   if (type == icmp_type::parameter_problem) store_u8(out, icmp_view::field::pointer, pointer);
-  ipv4_repr ip{.src = quote.src,
-               .dst = quote.dst,
+  ipv4_repr ip{.src = quote.src.v4(),
+               .dst = quote.dst.v4(),
                .protocol = quote.protocol,
                .ttl = quote.ttl,
                .dscp_ecn = quote.dscp_ecn,

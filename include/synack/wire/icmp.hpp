@@ -89,17 +89,21 @@ private:
   bytes msg_;
 };
 
-// The datagram an ICMP error quotes, as we sent it (so src is us and dst the far end), read only
-// as far as it is there: routers may quote just the 8 bytes of TCP RFC 792 requires.
+// The datagram an ICMP or ICMPv6 error quotes, as we sent it (so src is us and dst the far end),
+// read only as far as it is there: routers may quote just the 8 bytes of TCP RFC 792 requires.
+// One struct for both families, so the engine matches a quotation to its connection once; for an
+// IPv6 quotation (icmpv6.hpp) the IPv4-only fields take what IPv6 implies (see each field).
 struct icmp_quote {
-  ipv4_addr src;
-  ipv4_addr dst;
-  std::uint8_t protocol = 0;
-  std::uint8_t ttl = 0;  // as the reporting router saw it (RFC 1812: decremented)
-  std::uint8_t dscp_ecn = 0;
-  std::uint16_t identification = 0;
-  std::uint16_t total_length = 0;  // of the original datagram: what did not fit the next hop
-  bool dont_fragment = false;
+  ip_addr src;
+  ip_addr dst;
+  std::uint8_t protocol = 0;  // IPv6: the upper-layer protocol, after the quoted extension headers
+  std::uint8_t ttl = 0;       // as the reporting router saw it (RFC 1812: decremented); IPv6: hop limit
+  std::uint8_t dscp_ecn = 0;  // IPv6: traffic class
+  std::uint16_t identification = 0;  // IPv6: 0 (only a fragment header has one)
+  // Of the original datagram: what did not fit the next hop. IPv6: 40 + payload length, at most
+  // 65535 (a payload of 65496 bytes or more is held at that).
+  std::uint16_t total_length = 0;
+  bool dont_fragment = false;  // IPv6: true (routers never fragment, RFC 8200 §5)
   std::uint16_t src_port = 0;  // the first 8 bytes of TCP
   std::uint16_t dst_port = 0;
   std::uint32_t seq = 0;
