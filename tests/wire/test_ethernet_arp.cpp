@@ -59,12 +59,20 @@ BOOST_AUTO_TEST_CASE(vlan_tagged_frame_is_ignored_as_unsupported) {
   BOOST_TEST(p.error == parse_error::vlan_tagged);
 }
 
-BOOST_AUTO_TEST_CASE(ipv6_frame_is_ignored_as_unsupported_ethertype) {
+BOOST_AUTO_TEST_CASE(ipv6_ethertype_goes_to_the_ipv6_parser) {
+  // Before issue 14 this was unsupported_ethertype; now two bytes of IPv6 are a truncated header.
   byte_vec frame = from_hex("ff ff ff ff ff ff 02 00 00 00 01 74 86 dd 60 00");
+  const parsed_frame p = parse_frame(frame, {});
+  BOOST_TEST(p.kind == frame_kind::malformed);
+  BOOST_TEST(p.error == parse_error::truncated_ipv6);
+  BOOST_TEST(p.ethernet.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(other_ethertypes_are_ignored) {
+  byte_vec frame = from_hex("ff ff ff ff ff ff 02 00 00 00 01 74 88 cc 00 00");  // LLDP
   const parsed_frame p = parse_frame(frame, {});
   BOOST_TEST(p.kind == frame_kind::ignored);
   BOOST_TEST(p.error == parse_error::unsupported_ethertype);
-  BOOST_TEST(p.ethernet.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
