@@ -1,5 +1,6 @@
 #include "wire/helpers.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
@@ -47,6 +48,30 @@ byte_vec build_tcp_frame(mac_addr dst, mac_addr src, ipv4_repr ip, const tcp_rep
   ip.emit(out.subspan(ethernet_header_len));
   tcp.emit(out.subspan(ethernet_header_len + ipv4_repr::header_len()), ip.src, ip.dst);
   return frame;
+}
+
+byte_vec build_ipv6_frame(ipv6_repr ip, const byte_vec& ext, bytes upper) {
+  ip.payload_len = static_cast<std::uint16_t>(ext.size() + upper.size());
+  byte_vec frame(ethernet_header_len + ip.buffer_len());
+  const mutable_bytes out{frame};
+  emit_ethernet(out, mac_addr{{2, 0, 0, 0, 1, 0x7b}}, mac_addr{{2, 0, 0, 0, 1, 0x74}}, ethertype::ipv6);
+  ip.emit(out.subspan(ethernet_header_len));
+  std::ranges::copy(ext, frame.begin() + ethernet_header_len + ipv6_header_len);
+  std::ranges::copy(upper, frame.begin() + static_cast<std::ptrdiff_t>(ethernet_header_len + ipv6_header_len + ext.size()));
+  return frame;
+}
+
+byte_vec build_tcp6_frame(const ipv6_repr& ip, const byte_vec& ext, const tcp_repr& tcp) {
+  byte_vec seg(tcp.buffer_len());
+  tcp.emit(seg, ip.src, ip.dst);
+  return build_ipv6_frame(ip, ext, seg);
+}
+
+byte_vec ext_header(std::uint8_t next, std::uint8_t len8) {
+  byte_vec h((std::size_t{len8} + 1) * 8);
+  h[0] = std::byte{next};
+  h[1] = std::byte{len8};
+  return h;
 }
 
 }  // namespace wire_test
