@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "kernel_probe.hpp"
 #include "histogram.hpp"
 #include "pcap_writer.hpp"
 #include "synack/link/capabilities.hpp"
@@ -227,7 +228,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
   eo.rx_ring_bytes = std::max<std::size_t>(16 << 20, std::size_t{o.concurrency} * 4 * 2048);
   std::optional<pcap_writer> pcap;
   if (!o.common.pcap.empty()) pcap.emplace(o.common.pcap);
-  engine::engine eng(eo, hp.addr.v4());
+  engine::engine eng(eo, hp.addr);
   if (pcap)
     eng.on_frame([&](engine::direction d, tcp::instant, std::span<const std::byte> f) { pcap->on_frame(eng, d, f); });
   if (o.common.trace)
@@ -296,8 +297,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
     }
   };
   auto name_of = [](const wire::four_tuple& t) {
-    return fmt::format("{}:{} -> {}:{}", t.local_addr.to_string(), t.local_port, t.remote_addr.to_string(),
-                       t.remote_port);
+    return t.local_addr.to_string(t.local_port) + " -> " + t.remote_addr.to_string(t.remote_port);
   };
 
   // --echo: send what the send buffer takes, read and check what came back, until neither moves;
@@ -437,7 +437,7 @@ result run_synack(const bench_options& o, const host_port& hp, std::uint16_t por
       wire::four_tuple t;
       tcp::instant at = engine::engine::now();
       try {
-        t = eng.connect(hp.addr.v4(), port);
+        t = eng.connect(hp.addr, port);
       } catch (const std::runtime_error&) {
         ports_exhausted = true;
         break;
@@ -500,10 +500,8 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
     std::uint64_t verified = 0;  // --echo: payload bytes back and checked
   };
   std::unordered_map<int, conn> conns;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(hp.addr.v4().value);
+  sockaddr_storage sa;
+  const socklen_t sa_len = to_sockaddr(hp.addr, port, sa);
   char sink[65536];
   const bool echo = o.echo_size > 0;
   echo_payload payload(o.echo_size, 2);
@@ -531,11 +529,10 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
     conns.erase(it);
   };
   auto name_of = [&](int fd) {
-    sockaddr_in local{};
+    sockaddr_storage local{};
     socklen_t len = sizeof local;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
-    return fmt::format("{}:{} -> {}:{}", wire::ipv4_addr{ntohl(local.sin_addr.s_addr)}.to_string(),
-                       ntohs(local.sin_port), hp.addr.to_string(), port);
+    return sockaddr_text(local) + " -> " + hp.addr.to_string(port);
   };
   auto echo_failure = [&](int fd, const std::string& why, const std::string& what, clock::time_point at) {
     report_echo_failure("kernel", name_of(fd), what);
@@ -611,7 +608,7 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
   while (true) {
     auto now = clock::now();
     while (pace.may_start(now, conns.size())) {
-      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int fd = ::socket(hp.addr.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) break;
       if (!o.common.interface.empty())
         ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.common.interface.c_str(),
@@ -622,7 +619,7 @@ result run_kernel(const bench_options& o, const host_port& hp, std::uint16_t por
       ++r.connections;
       auto start = clock::now();
       conns[fd] = conn{start, false, payload.seed_for(r.connections)};
-      int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+      int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sa_len);
       if (rc != 0 && errno != EINPROGRESS) {
         finish(fd, false, error_name({errno, std::system_category()}), start);
         continue;
@@ -865,7 +862,6 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
   cmd->callback([&action, o] {
     action = [o]() -> int {
       host_port hp = resolve_host(o->target, o->common.family);
-      require_v4(hp, "synack bench");  // until the engine takes IPv6
       std::uint16_t port = hp.port ? *hp.port : o->port;
       bool synack = o->engine != "kernel";
       if (synack) {
@@ -879,7 +875,7 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       print_table(rs, o->echo_size > 0);
       if (!o->json_file.empty()) {
         nlohmann::json j;
-        j["target"] = fmt::format("{}:{}", hp.addr.to_string(), port);
+        j["target"] = hp.addr.to_string(port);
         j["concurrency"] = o->concurrency;
         j["close"] = o->close_mode;
         if (o->echo_size > 0) j["echo"] = o->echo_size;

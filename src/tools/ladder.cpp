@@ -136,8 +136,7 @@ void ladder_recorder::erase(const wire::four_tuple& t) {
 std::string ladder_recorder::render(const wire::four_tuple& t) const {
   const auto* s = steps(t);
   if (s == nullptr) return {};
-  ladder_ends ends{fmt::format("{}:{}", t.local_addr.to_string(), t.local_port),
-                   fmt::format("{}:{}", t.remote_addr.to_string(), t.remote_port)};
+  ladder_ends ends{t.local_addr.to_string(t.local_port), t.remote_addr.to_string(t.remote_port)};
   return render_ladder(ends, *s);
 }
 

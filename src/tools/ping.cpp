@@ -95,7 +95,7 @@ public:
     eo.tx_timestamps = !o.kernel && o.common.busy_poll.empty();
     port_ = hp.port ? *hp.port : o.port;
     if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
-    eng_.emplace(eo, hp.addr.v4());
+    eng_.emplace(eo, hp.addr);
     eng_->on_event([this](const wire::four_tuple& t, const tcp::event& ev) { on_event(t, ev); });
     eng_->on_segment([this](engine::direction d, tcp::instant at, const wire::four_tuple& t, const tcp::segment& s,
                             tcp::state st) { on_segment(d, at, t, s, st); });
@@ -113,7 +113,9 @@ public:
 
   int run() {
     if (!o_.json) {
-      std::printf("SYNACK PING %s:%u (%s) from %s via %s: one handshake per probe, close %s%s\n", hp_.name.c_str(),
+      // The name (or literal) as given, bracketed when it holds colons, and the address used.
+      const std::string shown = hp_.name.find(':') != std::string::npos ? "[" + hp_.name + "]" : hp_.name;
+      std::printf("SYNACK PING %s:%u (%s) from %s via %s: one handshake per probe, close %s%s\n", shown.c_str(),
                   port_, hp_.addr.to_string().c_str(), eng_->local_address().to_string().c_str(),
                   eng_->interface().name.c_str(), o_.close_mode.c_str(),
                   o_.kernel ? ", interleaved with the kernel's connect()" : "");
@@ -234,7 +236,7 @@ private:
     // As the kernel's probe: from the call to connect() (port choice and SYN included) to the
     // program learning the handshake completed.
     const tcp::instant before = engine::engine::now();
-    wire::four_tuple t = eng_->connect(hp_.addr.v4(), port_);
+    wire::four_tuple t = eng_->connect(hp_.addr, port_);
     ++synack_.sent;
     probe& p = probes_[t];
     p.seq = seq;
@@ -342,7 +344,7 @@ private:
 
   void run_kernel_probe(unsigned seq) {
     kernel_probe_options ko;
-    ko.dst = hp_.addr.v4();
+    ko.dst = hp_.addr;
     ko.port = port_;
     ko.interface = o_.common.interface;
     ko.timeout_s = o_.timeout_s;
@@ -357,7 +359,7 @@ private:
     } else {
       ++kernel_.failed;
     }
-    std::string remote = fmt::format("{}:{}", hp_.addr.to_string(), port_);
+    std::string remote = hp_.addr.to_string(port_);
     if (o_.json) {
       nlohmann::json j = {{"type", "probe"},   {"seq", seq},     {"engine", "kernel"},
                           {"local", r.local},  {"remote", remote}, {"ok", r.ok},
@@ -378,8 +380,8 @@ private:
   }
 
   void report(const probe& p) {
-    std::string local = fmt::format("{}:{}", p.tuple.local_addr.to_string(), p.tuple.local_port);
-    std::string remote = fmt::format("{}:{}", p.tuple.remote_addr.to_string(), p.tuple.remote_port);
+    std::string local = p.tuple.local_addr.to_string(p.tuple.local_port);
+    std::string remote = p.tuple.remote_addr.to_string(p.tuple.remote_port);
     if (o_.json) {
       nlohmann::json j = {{"type", "probe"},      {"seq", p.seq},         {"engine", "synack"},
                           {"local", local},       {"remote", remote},     {"ok", p.ok},
@@ -467,7 +469,8 @@ private:
       return;
     }
     auto block = [&](const char* name, const tally& s, const char* wire_name) {
-      std::printf("--- %s:%u %s ping statistics ---\n", hp_.name.c_str(), port_, name);
+      const std::string shown = hp_.name.find(':') != std::string::npos ? "[" + hp_.name + "]" : hp_.name;
+      std::printf("--- %s:%u %s ping statistics ---\n", shown.c_str(), port_, name);
       std::printf("%u probes sent, %u ok, %u failed, %.1f%% loss\n", s.sent, s.ok, s.failed, s.loss_pct());
       if (!s.handshake.empty())
         std::printf("handshake min/avg/p50/p90/p99/max/mdev = %s\n", stats_line(s.handshake).c_str());
@@ -564,7 +567,6 @@ void add_ping_command(CLI::App& app, std::function<int()>& action) {
   cmd->callback([&action, o] {
     action = [o]() -> int {
       host_port hp = resolve_host(o->target, o->common.family);
-      require_v4(hp, "synack ping");  // until the engine takes IPv6
       link::require_net_raw_and_admin();
       keep_capabilities_for_children();
       install_signal_handlers();
