@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include <algorithm>
 #include <stdexcept>
@@ -225,10 +226,21 @@ engine::engine(const options& opts, wire::ip_addr destination)
 
   // Order matters: the guard is in place before anything can make the kernel answer.
   if (opts_.rst_guard) {
-    if (local4_)
-      guard_.emplace(*local4_, ports_, local6_);
-    else
+    if (!local4_) {
       guard_.emplace(wire::ip_addr{*local6_}, ports_);
+    } else if (!local6_ || destination.is_v6()) {
+      guard_.emplace(*local4_, ports_, local6_);
+    } else {
+      // IPv6 is the second family here: without its rule (no ip6tables, no IPv6 netfilter) the
+      // engine carries on with IPv4 only rather than refuse the IPv4 run it was asked for.
+      try {
+        guard_.emplace(*local4_, ports_, local6_);
+      } catch (const link::setup_error& e) {
+        std::fprintf(stderr, "synack: IPv6 disabled for this run (its RST guard failed: %s)\n", e.what());
+        local6_.reset();
+        guard_.emplace(*local4_, ports_);
+      }
+    }
   }
   link::packet_socket::options so;
   so.ifindex = iface_.index;

@@ -247,11 +247,13 @@ it_capture_start() {
 }
 it_capture_stop() { netns_capture_stop "$1"; }
 
-# it_rules NS: synack's firewall rules in NS (iptables-save, plus legacy tables and nft if present).
+# it_rules NS: synack's firewall rules in NS (iptables-save, ip6tables-save lines prefixed "ip6: ",
+# plus legacy tables and nft if present).
 it_rules() {
   local ns=${1:-$NETNS_C}
   {
     ip netns exec "$ns" iptables-save 2>/dev/null
+    ip netns exec "$ns" ip6tables-save 2>/dev/null | sed 's/^/ip6: /'
     if command -v iptables-legacy-save >/dev/null 2>&1; then
       ip netns exec "$ns" iptables-legacy-save 2>/dev/null
     fi
@@ -334,7 +336,7 @@ def _tcp_options(b):
     return ','.join(names)
 
 def segments(pcap):
-    """IPv4 TCP segments in a capture, in order: dicts t, src, sport, dst, dport, flags
+    """IPv4 and IPv6 TCP segments in a capture, in order (IPv6 addresses as inet_ntop writes them): dicts t, src, sport, dst, dport, flags
     (tcpdump's letters: 'S', 'S.', '.', 'F.', 'R', 'R.', 'P.'), seq, ack (absolute; ack is None
     without the ACK flag), len (payload), win, options (tcpdump-like text), syn/fin/rst/ackf
     booleans, and line (a tcpdump-like description)."""
@@ -350,15 +352,23 @@ def segments(pcap):
             off, etype = 0, 0x0800
         else:
             continue
-        if etype != 0x0800 or len(fr) < off + 20:
-            continue
         ip = fr[off:]
-        ihl = (ip[0] & 0x0f) * 4
-        total = struct.unpack('>H', ip[2:4])[0]
-        if ip[9] != 6 or len(ip) < ihl + 20:
+        if etype == 0x86dd and len(ip) >= 60:   # IPv6 with TCP right after the fixed header
+            if ip[6] != 6:
+                continue
+            src = socket.inet_ntop(socket.AF_INET6, bytes(ip[8:24]))
+            dst = socket.inet_ntop(socket.AF_INET6, bytes(ip[24:40]))
+            plen = struct.unpack('>H', ip[4:6])[0]
+            tcp = ip[40:40 + plen] if plen >= 20 else ip[40:]
+        elif etype == 0x0800 and len(ip) >= 20:
+            ihl = (ip[0] & 0x0f) * 4
+            total = struct.unpack('>H', ip[2:4])[0]
+            if ip[9] != 6 or len(ip) < ihl + 20:
+                continue
+            src = socket.inet_ntoa(ip[12:16]); dst = socket.inet_ntoa(ip[16:20])
+            tcp = ip[ihl:total] if total >= ihl + 20 else ip[ihl:]
+        else:
             continue
-        src = socket.inet_ntoa(ip[12:16]); dst = socket.inet_ntoa(ip[16:20])
-        tcp = ip[ihl:total] if total >= ihl + 20 else ip[ihl:]
         sport, dport, seq, ack, offflags, win = struct.unpack('>HHIIHH', tcp[:16])
         doff = (offflags >> 12) * 4
         fl = offflags & 0xff
