@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "synack/wire/arp.hpp"
 #include "synack/wire/ethernet.hpp"
@@ -236,9 +237,10 @@ engine::engine(const options& opts, wire::ip_addr destination)
       try {
         guard_.emplace(*local4_, ports_, local6_);
       } catch (const link::setup_error& e) {
-        std::fprintf(stderr, "synack: IPv6 disabled for this run (its RST guard failed: %s)\n", e.what());
+        const std::string why = e.what();
+        guard_.emplace(*local4_, ports_);  // throws its own error if IPv4 fails too (no iptables)
+        std::fprintf(stderr, "synack: IPv6 disabled for this run (its RST guard failed: %s)\n", why.c_str());
         local6_.reset();
-        guard_.emplace(*local4_, ports_);
       }
     }
   }

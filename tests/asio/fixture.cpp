@@ -28,6 +28,7 @@ link::test::veth_pair& shared_pair() {
   static std::unique_ptr<link::test::veth_pair> pair = [] {
     auto owned = std::make_unique<link::test::veth_pair>();
     auto& p = *owned;
+    p.add_ipv6();  // dual-stack: every stack also holds fd00:200::1 (issue 14)
     // Wait for the carrier on both ends, so the first SYN is not lost.
     for (int i = 0; i < 200; ++i) {
       auto ra = link::test::run_command({"ip", "-n", p.a, "-o", "link", "show", p.if_a});
@@ -71,6 +72,18 @@ void world::run_until(const std::function<bool()>& pred, std::chrono::millisecon
 void world::run_for(std::chrono::milliseconds d) {
   auto deadline = std::chrono::steady_clock::now() + d;
   while (std::chrono::steady_clock::now() < deadline) ctx.run_one_for(1ms);
+}
+
+net::ip::tcp::acceptor world::listen6(unsigned short port) {
+  link::test::enter_netns in_b(pair.b);
+  net::ip::tcp::acceptor a(ctx);
+  net::ip::tcp::endpoint ep(peer_addr6, port);
+  a.open(ep.protocol());
+  a.set_option(net::socket_base::reuse_address(true));
+  a.set_option(net::ip::v6_only(true));
+  a.bind(ep);
+  a.listen();
+  return a;
 }
 
 net::ip::tcp::acceptor world::listen(unsigned short port) {

@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 
 #include "link/netns.hpp"
 #include "source_location.hpp"
@@ -29,6 +30,9 @@ link::test::veth_pair& shared_pair();
 
 inline const net::ip::address_v4 peer_addr = net::ip::make_address_v4("10.200.0.2");
 inline const net::ip::address_v4 nobody_addr = net::ip::make_address_v4("10.200.0.3");
+inline const net::ip::address_v6 our_addr6 = net::ip::make_address_v6("fd00:200::1");
+inline const net::ip::address_v6 peer_addr6 = net::ip::make_address_v6("fd00:200::2");
+inline const net::ip::address_v6 nobody_addr6 = net::ip::make_address_v6("fd00:200::3");
 
 // A self-signed certificate for 10.200.0.2 / 10.111.0.2 / localhost and its key (test only).
 extern const char* const test_cert_pem;
@@ -46,6 +50,8 @@ struct world {
 
   // A kernel listener in namespace b on 10.200.0.2:port (port 0: any).
   net::ip::tcp::acceptor listen(unsigned short port = 0);
+  // The same on [fd00:200::2]:port.
+  net::ip::tcp::acceptor listen6(unsigned short port = 0);
   net::ip::tcp::endpoint peer(const net::ip::tcp::acceptor& a) const {
     return {peer_addr, a.local_endpoint().port()};
   }

@@ -21,7 +21,9 @@ netns_http_server 8081 || fail "python3 -m http.server (8081) did not start"
 ip netns exec "$NETNS_C" iptables -A OUTPUT -p tcp --dport 9999 -m comment --comment it-user-rule -j ACCEPT
 
 has_rule() { it_rules "$NETNS_C" | grep -q "synack pid=$1 "; }
-rule_count() { it_rules "$NETNS_C" | grep -c 'synack pid=' || true; }
+# IPv4 rules (a dual-stack engine also has an ip6tables rule, listed with an "ip6: " prefix).
+rule_count() { it_rules "$NETNS_C" | grep -v '^ip6: ' | grep -c 'synack pid=' || true; }
+rule_count6() { it_rules "$NETNS_C" | grep '^ip6: ' | grep -c 'synack pid=' || true; }
 curl_page() {
   ip netns exec "$NETNS_S" curl -sS -m 5 -o /dev/null -w '%{http_code}' "http://$NETNS_IP_C:$SERVE_PORT/" 2>/dev/null
 }
@@ -77,6 +79,7 @@ it_synack next 30 ping "$NETNS_IP_S" -p 8081 -c 1 --ports 22000-22999
 ! has_rule "$$" || fail "the forged stale rule (pid $$, wrong start) survived the next start: $(it_rules)"
 has_rule "$APID" || fail "a start removed the rule of live synack $APID"
 [ "$(rule_count)" = 1 ] || fail "expected only the live synack's rule, got: $(it_rules)"
+[ "$(rule_count6)" -le 1 ] || fail "expected at most the live synack's ip6tables rule, got: $(it_rules)"
 ok "stale rules gone, live pid $APID's rule kept"
 kill -TERM "$APID"
 it_wait_bg alive "$APID" 15
