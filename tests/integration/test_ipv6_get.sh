@@ -52,9 +52,9 @@ ok "unbracketed IPv6 in a URL: exit 2, '$(cat "$IT_ERR")'"
 
 it_section "a name with A and AAAA, -4 / -6"
 # `ip netns exec` bind-mounts /etc/netns/NS/hosts over /etc/hosts for what it runs.
-mkdir -p "/etc/netns/$NETNS_C"
-NETNS_CLEANUP_HOOKS+=(rm_hosts)
 rm_hosts() { rm -rf "/etc/netns/$NETNS_C"; }
+NETNS_CLEANUP_HOOKS+=(rm_hosts)
+mkdir -p "/etc/netns/$NETNS_C"
 printf '127.0.0.1 localhost\n%s dual.synack.test\n%s dual.synack.test\n' "$NETNS_IP_S" "$NETNS_IP6_S" \
   >"/etc/netns/$NETNS_C/hosts"
 it_synack name6 30 get "http://dual.synack.test:8080/index.html" -6
