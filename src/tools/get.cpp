@@ -66,15 +66,51 @@ struct get_options {
 
 struct url_parts {
   bool tls = false;
-  std::string host;
+  std::string host;  // without brackets: a name, an IPv4 literal or an IPv6 literal
   std::uint16_t port = 80;
   std::string target = "/";
 
+  // The host as a URL writes it: an IPv6 literal in brackets (RFC 3986 3.2.2).
+  std::string host_text() const {
+    if (host.find(':') == std::string::npos) return host;
+    std::string h = "[";
+    h.append(host).append("]");
+    return h;
+  }
+  // The Host header (RFC 7230 5.4: the URL's authority, brackets kept), the port unless default.
   std::string host_header() const {
     bool default_port = (tls && port == 443) || (!tls && port == 80);
-    return default_port ? host : host + ":" + std::to_string(port);
+    std::string h = host_text();
+    if (!default_port) h.append(":").append(std::to_string(port));
+    return h;
+  }
+  // HOST:PORT, [IPv6]:PORT.
+  std::string authority() const {
+    std::string h = host_text();
+    h.append(":").append(std::to_string(port));
+    return h;
   }
 };
+
+// wire::ip_addr -> the Asio address of the same family.
+net::ip::address to_asio(const wire::ip_addr& a) {
+  if (a.is_v4()) return net::ip::address_v4(a.v4().value);
+  net::ip::address_v6::bytes_type b{};
+  std::copy(a.v6().octets.begin(), a.v6().octets.end(), b.begin());
+  return net::ip::address_v6(b);
+}
+
+// "1.2.3.4:80", "[fd00::2]:80".
+std::string endpoint_text(const net::ip::tcp::endpoint& e) {
+  std::string s;
+  if (e.address().is_v6()) {
+    s.append("[").append(e.address().to_string()).append("]");
+  } else {
+    s.append(e.address().to_string());
+  }
+  s.append(":").append(std::to_string(e.port()));
+  return s;
+}
 
 url_parts parse_url(const std::string& url) {
   url_parts u;
@@ -96,6 +132,23 @@ url_parts parse_url(const std::string& url) {
   if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
   if (authority.find('@') != std::string::npos)
     throw link::setup_error(link::setup_errc::invalid_argument, "user:password@ in URLs is not supported");
+  bool bracketed = false;
+  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:PORT (RFC 3986 3.2.2)
+    std::size_t close = authority.find(']');
+    if (close == std::string::npos)
+      throw link::setup_error(link::setup_errc::invalid_argument, "missing ']' in URL '" + url + "'");
+    std::string literal = authority.substr(1, close - 1);
+    auto a = wire::ip_addr::parse(literal);
+    if (!a || !a->is_v6())
+      throw link::setup_error(link::setup_errc::invalid_argument,
+                              "bad IPv6 literal '" + literal + "' in URL '" + url + "'");
+    std::string after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':')
+      throw link::setup_error(link::setup_errc::invalid_argument, "junk after ']' in URL '" + url + "'");
+    authority = literal;
+    authority.append(after);
+    bracketed = true;
+  }
   if (auto colon = authority.rfind(':'); colon != std::string::npos) {
     std::string p = authority.substr(colon + 1);
     char* end = nullptr;
@@ -106,6 +159,9 @@ url_parts parse_url(const std::string& url) {
     authority.resize(colon);
   }
   if (authority.empty()) throw link::setup_error(link::setup_errc::invalid_argument, "URL '" + url + "' has no host");
+  if (!bracketed && authority.find(':') != std::string::npos)
+    throw link::setup_error(link::setup_errc::invalid_argument,
+                            "an IPv6 address in a URL goes in brackets: http://[" + authority + "]:PORT/ ('" + url + "')");
   u.host = authority;
   return u;
 }
@@ -176,7 +232,7 @@ public:
       // A bulk download: 512 ring slots, so the receive window (slots x MSS) is ~740 KB.
       eo.rx_ring_bytes = 32 << 20;
       if (o_.retries) eo.tcp.data_retries = *o_.retries;
-      stack_.emplace(ctx_, eo, net::ip::address_v4(hp.addr.v4().value));
+      stack_.emplace(ctx_, eo, to_asio(hp.addr));  // the route hint: the address used (either family)
       if (o_.common.trace || o_.ladder)
         stack_->engine().on_segment([this](engine::direction d, tcp::instant at, const wire::four_tuple& t,
                                            const tcp::segment& s, tcp::state st) {
@@ -264,17 +320,17 @@ private:
 
   net::awaitable<outcome> fetch(const url_parts& u) {
     host_port hp = resolve_host(u.host, o_.common.family);
-    require_v4(hp, "synack get");  // until the engine takes IPv6
+    if (!hp.literal && hp.resolved.size() > 1) say("resolved " + hp.name + " to " + hp.addr.to_string());
     synack::asio::stack& st = session_.stack_for(hp);
     socket_.emplace(st);
-    net::ip::tcp::endpoint peer(net::ip::address_v4(hp.addr.v4().value), u.port);
+    net::ip::tcp::endpoint peer(to_asio(hp.addr), u.port);
 
     auto t0 = clock_type::now();
     auto [cec] = co_await socket_->async_connect(peer, net::as_tuple(net::use_awaitable));
     if (cec) {
       // An ICMP error says who answered: "connect to H:P failed: Connection refused (ICMP port
       // unreachable from 10.88.2.2)".
-      std::string what = "connect to " + u.host + ":" + std::to_string(u.port);
+      std::string what = "connect to " + u.authority();
       // The connection's own error event says whether ICMP ended it (not the engine's last ICMP
       // from that host, which may be stale: a plain RST or timeout shows no origin).
       if (auto icmp = socket_->error_icmp())
@@ -282,9 +338,8 @@ private:
       co_return fail(what, cec);
     }
     auto t_conn = clock_type::now();
-    say(fmt::format("connected {}:{} -> {}:{} via {}", socket_->local_endpoint().address().to_string(),
-                   socket_->local_endpoint().port(), peer.address().to_string(), peer.port(),
-                   st.engine().interface().name));
+    say(fmt::format("connected {} -> {} via {}", endpoint_text(socket_->local_endpoint()), endpoint_text(peer),
+                    st.engine().interface().name));
 
     outcome r;
     if (u.tls) {
@@ -305,7 +360,8 @@ private:
       }
       ssl::stream<synack::asio::socket&> s(*socket_, tls);
       if (!o_.insecure) s.set_verify_callback(ssl::host_name_verification(u.host));
-      if (!wire::ipv4_addr::parse(u.host)) SSL_set_tlsext_host_name(s.native_handle(), u.host.c_str());  // SNI
+      // SNI for names only (RFC 6066 3: no IP literals, of either family).
+      if (!wire::ip_addr::parse(u.host)) SSL_set_tlsext_host_name(s.native_handle(), u.host.c_str());  // SNI
       auto [hec] = co_await s.async_handshake(ssl::stream_base::client, net::as_tuple(net::use_awaitable));
       if (hec) {
         std::string hint = o_.insecure ? "" : " (pass --cacert FILE for a private CA, or --insecure)";
@@ -443,8 +499,7 @@ void check_one_interface(const get_options& o) {
   for (const auto& url : o.urls) {
     url_parts u = parse_url(url);
     host_port hp = resolve_host(u.host, o.common.family);
-    require_v4(hp, "synack get");  // until the engine takes IPv6
-    std::optional<link::route_info> r = nl.route_to(hp.addr.v4());
+    std::optional<link::route_info> r = nl.route_to(hp.addr);
     if (!r)
       throw link::setup_error(link::setup_errc::no_route,
                               "no route to " + hp.addr.to_string() + " (" + url + "; check `ip route`, or pass -I IFACE)");
@@ -552,6 +607,7 @@ void add_get_command(CLI::App& app, std::function<int()>& action) {
       "TCP handshake, TLS handshake, first byte (from the start), total, bytes and rate.\n\n"
       "Examples:\n"
       "  synack get http://10.111.0.2:8080/index.html\n"
+      "  synack get http://[fd00:111::2]:8080/index.html          IPv6 (names: -4 / -6 pick the family)\n"
       "  synack get https://example.net/ -o page.html             verified with the system CA store\n"
       "  synack get https://10.111.0.2:8443/big.bin --cacert ca.pem -o big.bin\n"
       "  synack get http://10.111.0.2:8080/old -L                 follow redirects\n"
@@ -564,7 +620,7 @@ void add_get_command(CLI::App& app, std::function<int()>& action) {
       "Exit status: 0 a 2xx response (for every URL), 1 the network or the server said no (refused,\n"
       "timed out, reset, TLS verification, non-2xx status; for any URL), 2 usage or set-up error.");
   cmd->add_option("url", o->urls,
-                  "http://HOST[:PORT]/PATH or https://...; several are downloaded at once (needs -O DIR)")
+                  "http://HOST[:PORT]/PATH, http://[IPv6]:PORT/PATH or https://...; several are downloaded at once (needs -O DIR)")
       ->required();
   cmd->add_option("-o,--output", o->output, "Write the body to FILE instead of stdout (one URL only)");
   cmd->add_option("-O,--output-dir", o->output_dir,

@@ -6,9 +6,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -84,6 +86,35 @@ std::optional<owner> interface_owning(wire::ipv4_addr addr) {
   return found;
 }
 
+// The same for IPv6 (getifaddrs, AF_INET6): the interface, and as the route hint the prefix's
+// address with every host bit set (IPv6 has no broadcast; any address of the on-link prefix that
+// is not ours routes out of the interface). A /128 (no host bits): the address with its last bit
+// flipped (the engine takes the interface by name then, whatever the route says).
+struct owner6 {
+  std::string name;
+  wire::ipv6_addr hint;
+};
+std::optional<owner6> interface_owning(const wire::ipv6_addr& addr) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<owner6> found;
+  for (ifaddrs* i = list; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6) continue;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+    if (std::memcmp(&sin6->sin6_addr, addr.octets.data(), 16) != 0) continue;
+    wire::ipv6_addr hint = addr;
+    if (i->ifa_netmask) {
+      std::array<std::uint8_t, 16> mask{};
+      std::memcpy(mask.data(), &reinterpret_cast<const sockaddr_in6*>(i->ifa_netmask)->sin6_addr, 16);
+      for (std::size_t b = 0; b < 16; ++b) hint.octets[b] = static_cast<std::uint8_t>(addr.octets[b] | ~mask[b]);
+    }
+    if (hint == addr) hint.octets[15] ^= 1;
+    found = owner6{i->ifa_name, hint};
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -100,18 +131,36 @@ std::string state_name(tcp::state s) { return std::string(tcp::to_string(s)); }
 
 class server {
 public:
-  server(const serve_options& o, wire::ipv4_addr addr, std::uint16_t port, mode m)
+  server(const serve_options& o, wire::ip_addr addr, std::uint16_t port, mode m)
       : o_(o), addr_(addr), port_(port), mode_(m) {
     engine::options eo = to_engine_options(o.common);
-    wire::ipv4_addr hint{0xffffffff};
-    if (auto own = interface_owning(addr)) {
-      if (eo.interface.empty()) eo.interface = own->name;
-      hint = own->broadcast;
-    } else if (eo.interface.empty()) {
+    // The engine's destination hint picks the family of its primary address (the listen address);
+    // the interface is the one owning the address (a route to our own address goes via lo).
+    wire::ip_addr hint = wire::ipv4_addr{0xffffffff};
+    bool owned = false;
+    if (addr.is_v4()) {
+      if (auto own = interface_owning(addr.v4())) {
+        if (eo.interface.empty()) eo.interface = own->name;
+        hint = own->broadcast;
+        owned = true;
+      }
+    } else {
+      // Not the address itself: a route to our own address is refused (type local, via lo).
+      // The source is --source = the address either way.
+      wire::ipv6_addr h = addr.v6();
+      h.octets[15] ^= 1;  // not owned (-I IFACE): a neighbour's address, for the hint only
+      hint = h;
+      if (auto own = interface_owning(addr.v6())) {
+        if (eo.interface.empty()) eo.interface = own->name;
+        hint = own->hint;
+        owned = true;
+      }
+    }
+    if (!owned && eo.interface.empty()) {
       throw link::setup_error(link::setup_errc::invalid_argument,
                               addr.to_string() +
                                   " is not an address of any interface here (pass -I IFACE to serve on an "
-                                  "address the kernel does not own; synack then answers ARP for it)");
+                                  "address the kernel does not own; synack then answers ARP or NDP for it)");
     }
     eo.source = addr;
     eo.ports = link::port_range{port, port};
@@ -146,8 +195,8 @@ public:
 
   int run() {
     static constexpr const char* names[] = {"echo", "discard", "http"};
-    std::printf("synack serve: listening on %s:%u via %s (%s, backlog %zu, max-connections %s)\n",
-                addr_.to_string().c_str(), port_, eng_->interface().name.c_str(),
+    std::printf("synack serve: listening on %s via %s (%s, backlog %zu, max-connections %s)\n",
+                addr_.to_string(port_).c_str(), eng_->interface().name.c_str(),
                 names[static_cast<int>(mode_)], o_.backlog,
                 o_.max_connections ? std::to_string(o_.max_connections).c_str() : "unlimited");
     std::fflush(stdout);
@@ -419,7 +468,7 @@ private:
                                   "Local Address:Port", "Peer Address:Port", "Retrans", "RTT(ms)");
     if (const auto* l = eng_->listener_statistics(port_))
       out += fmt::format("{:<12} {:>7} {:>7} {:<22} {:<22} {:>7} {:>9}\n", "LISTEN", l->accept_queue, o_.backlog,
-                         fmt::format("{}:{}", addr_.to_string(), port_), "0.0.0.0:*", "-", "-");
+                         addr_.to_string(port_), addr_.is_v4() ? "0.0.0.0:*" : "[::]:*", "-", "-");
     std::vector<std::string> rows;
     std::map<std::string, unsigned> by_state;
     eng_->for_each_connection([&](const tcp::connection& c) {
@@ -433,8 +482,7 @@ private:
       if (st == tcp::state::listen) return;  // a child between requests (about to be retired)
       rows.push_back(fmt::format(
           "{:<12} {:>7} {:>7} {:<22} {:<22} {:>7} {:>9}\n", state_name(st), c.available(), send_q,
-          fmt::format("{}:{}", t.local_addr.to_string(), t.local_port),
-          fmt::format("{}:{}", t.remote_addr.to_string(), t.remote_port), c.stats().retransmits,
+          t.local_addr.to_string(t.local_port), t.remote_addr.to_string(t.remote_port), c.stats().retransmits,
           rtt ? fmt::format("{:.3f}", std::chrono::duration<double, std::milli>(*rtt).count()) : std::string("-")));
     });
     std::sort(rows.begin(), rows.end());
@@ -448,7 +496,7 @@ private:
   }
 
   serve_options o_;
-  wire::ipv4_addr addr_;
+  wire::ip_addr addr_;
   std::uint16_t port_;
   mode mode_;
   std::optional<pcap_writer> pcap_;
@@ -481,8 +529,13 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       "Examples:\n"
       "  synack serve --listen 10.111.0.1:8080 --echo\n"
       "  synack serve --listen 10.111.0.1:8080 --http --backlog 512     then: curl http://10.111.0.1:8080/\n"
+      "  synack serve --listen [fd00:111::1]:8080 --echo                IPv6 (and the interface's IPv4 too)\n"
       "  kill -USR1 $(pidof synack)                                       the connection table");
-  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (an address of a local interface)")->required();
+  cmd->add_option("--listen", o->listen,
+                  "IP:PORT or [IPv6]:PORT to listen on (an address of a local interface; a name resolves with "
+                  "-4 / -6)")
+      ->required();
+  add_family_flags(*cmd, o->common.family);
   auto* echo = cmd->add_flag("--echo", o->echo, "Send back every byte received");
   auto* discard = cmd->add_flag("--discard", o->discard, "Read and drop everything");
   auto* http = cmd->add_flag("--http", o->http, "Answer every GET with a small fixed HTML page (HTTP/1.1, keep-alive)");
@@ -527,11 +580,11 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       if (modes != 1)
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 "pick exactly one of --echo, --discard, --http");
-      const listen_spec ls = parse_listen(o->listen);
+      const listen_spec ls = parse_listen(o->listen, o->common.family);
       if (!ls.addr)
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 "--listen '" + o->listen + "' needs an address (IP:PORT or [IPv6]:PORT)");
-      const wire::ipv4_addr listen_addr = require_v4(*ls.addr, "synack serve");  // until the engine takes IPv6
+      const wire::ip_addr listen_addr = *ls.addr;
       const auto kernel = link::kernel_tcp_ports();
       if (std::find(kernel.begin(), kernel.end(), ls.port) != kernel.end())
         throw link::setup_error(link::setup_errc::invalid_argument,

@@ -11,12 +11,13 @@ get_make_blob() {
   GET_WANT=$(sha256sum <"$NETNS_TMP/www/blob.bin" | cut -d' ' -f1)
 }
 
-# get_make_cert: a self-signed certificate for 10.111.0.2 -> $NETNS_TMP/tls/{cert,key}.pem.
+# get_make_cert: a self-signed certificate for 10.111.0.2 (and $NETNS_IP6_S when the lab has IPv6)
+# -> $NETNS_TMP/tls/{cert,key}.pem.
 get_make_cert() {
   mkdir -p "$NETNS_TMP/tls"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -keyout "$NETNS_TMP/tls/key.pem" -out "$NETNS_TMP/tls/cert.pem" -subj "/CN=synack test peer" \
-    -addext "subjectAltName=IP:$NETNS_IP_S" >/dev/null 2>&1 || fail "openssl could not make a test certificate"
+    -addext "subjectAltName=IP:$NETNS_IP_S${NETNS_IP6_S:+,IP:$NETNS_IP6_S}" >/dev/null 2>&1 || fail "openssl could not make a test certificate"
 }
 
 # get_nginx PLAIN_PORT TLS_PORT: nginx in $NETNS_S serving $NETNS_TMP/www on both ports.
