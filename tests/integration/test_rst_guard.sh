@@ -19,7 +19,7 @@ netns_http_server 8080 || fail "python3 -m http.server (8080) did not start"
 netns_http_server 8081 || fail "python3 -m http.server (8081) did not start"
 ip netns exec "$NETNS_C" iptables -A OUTPUT -p tcp --dport 9999 -m comment --comment it-user-rule -j ACCEPT
 
-has_rule()   { it_rules "$NETNS_C" | grep -q "synack pid=$1\b"; }
+has_rule()   { it_rules "$NETNS_C" | grep -v '^ip6: ' | grep -q "synack pid=$1\b"; }
 no_rules()   { [ -z "$(it_rules "$NETNS_C")" ]; }
 ok_probes()  { grep -c '"ok":[[:space:]]*true' "$NETNS_TMP/$1.out" 2>/dev/null || true; }
 has_probes() { [ "$(ok_probes "$1")" -ge "$2" ]; }
