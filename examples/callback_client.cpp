@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   }
   try {
     net::io_context ctx(1);
-    auto addr = net::ip::make_address_v4(argv[1]);
+    auto addr = net::ip::make_address(argv[1]);  // IPv4 or IPv6
     synack::engine::options opts;  // interface and source from the route to addr
     synack::asio::stack stack(ctx, opts, addr);
     auto c = std::make_shared<client>(stack, net::ip::tcp::endpoint(addr, static_cast<unsigned short>(std::stoi(argv[2]))),

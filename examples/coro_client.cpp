@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   }
   try {
     net::io_context ctx(1);
-    auto addr = net::ip::make_address_v4(argv[1]);
+    auto addr = net::ip::make_address(argv[1]);  // IPv4 or IPv6
     synack::asio::stack stack(ctx, synack::engine::options{}, addr);
     net::ip::tcp::endpoint peer(addr, static_cast<unsigned short>(std::stoi(argv[2])));
     std::chrono::milliseconds limit{argc > 3 ? std::stoi(argv[3]) : 3000};

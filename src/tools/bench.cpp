@@ -834,7 +834,7 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       "  synack bench 10.111.0.2:80 -n 500 --request $'GET / HTTP/1.0\\r\\n\\r\\n'\n"
       "  synack bench 10.111.0.2:7 -n 200 -c 50 --echo 64K --engine both\n\n"
       "Exit status: 0 no connection failed, 1 some failed, 2 usage or set-up error.");
-  cmd->add_option("target", o->target, "HOST:PORT (or HOST with -p)")->required();
+  cmd->add_option("target", o->target, "HOST:PORT or [IPv6]:PORT (or HOST with -p)")->required();
   cmd->add_option("-p,--port", o->port, "Destination port when HOST has none (default 80)")->check(CLI::Range(1, 65535));
   cmd->add_option("-n,--connections", o->connections, "Connections to open (default 1000, or unlimited with --duration)");
   cmd->add_option("-c,--concurrency", o->concurrency, "Connections in flight at most (default 64)")

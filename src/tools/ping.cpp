@@ -542,10 +542,13 @@ void add_ping_command(CLI::App& app, std::function<int()>& action) {
       "  synack ping example.net:443 -c 0 -i 0.2          until Ctrl-C, then the summary\n"
       "  synack ping 10.111.0.2:80 --json --close rst     NDJSON, abort with RST after the handshake\n"
       "  synack ping 10.111.0.2:80 -c 20 -i 0.05 --kernel synack and the kernel side by side\n"
-      "  synack ping 10.111.0.2:80 -c 3 --pcap ping.pcap  and read it with tshark -r ping.pcap\n\n"
+      "  synack ping 10.111.0.2:80 -c 3 --pcap ping.pcap  and read it with tshark -r ping.pcap\n"
+      "  synack ping [fd00:111::2]:8080 -c 3 --kernel     IPv6, synack and the kernel side by side\n\n"
       "Exit status: 0 every probe succeeded, 1 a probe failed (refused, timed out, unreachable),\n"
       "2 usage or set-up error.");
-  cmd->add_option("host", o->target, "HOST or HOST:PORT (IPv4 address or name)")->required();
+  cmd->add_option("host", o->target,
+                  "HOST, HOST:PORT, an IPv6 literal or [IPv6]:PORT (a name: A and AAAA, -4/-6 choose)")
+      ->required();
   cmd->add_option("-p,--port", o->port, "Destination port (default 80)")->check(CLI::Range(1, 65535));
   cmd->add_option("-c,--count", o->count, "Number of probes; 0 = until interrupted (default 5)");
   cmd->add_option("-i,--interval", o->interval_s, "Seconds between probe starts; 0 = back to back (default 1)")
