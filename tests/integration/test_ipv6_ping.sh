@@ -75,6 +75,22 @@ EOF
 ok "12 synack and 12 kernel handshakes over IPv6; SYN MSS fits IPv6; four-way close on the wire"
 
 # ------------------------------------------------------------------------------------------------
+it_section "--pcap over IPv6: tshark reads it with good checksums; --trace and --ladder show IPv6"
+it_synack pcap 60 ping "$S6" -p 8080 -c 3 -i 0.05 --pcap "$NETNS_TMP/synack6.pcap" --trace --ladder
+[ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
+[ -s "$NETNS_TMP/synack6.pcap" ] || fail "--pcap wrote nothing"
+n6=$(tshark -r "$NETNS_TMP/synack6.pcap" -Y 'ipv6 && tcp' 2>/dev/null | wc -l)
+[ "$n6" -ge 18 ] || fail "expected at least 18 IPv6 TCP frames in --pcap (3 x handshake + close), got $n6"
+bad=$(tshark -r "$NETNS_TMP/synack6.pcap" -o tcp.check_checksum:TRUE \
+  -Y 'tcp.checksum.status == "Bad" || tcp.analysis.flags || _ws.malformed' 2>/dev/null | wc -l)
+[ "$bad" = 0 ] || fail "$bad frames with bad checksums, TCP analysis flags or malformed"
+good=$(tshark -r "$NETNS_TMP/synack6.pcap" -o tcp.check_checksum:TRUE -Y 'tcp.checksum.status == "Good"' 2>/dev/null | wc -l)
+[ "$good" -ge 1 ] || fail "tshark verified no TCP checksum as good"
+grep -q "$C6\.[0-9]* > $S6\.8080: Flags \[S\]" "$IT_ERR" "$IT_OUT" || fail "--trace does not show the IPv6 SYN"
+grep -q "\[$C6\]:[0-9]*" "$IT_OUT" "$IT_ERR" || fail "no [IPv6]:port in the output"
+ok "--pcap: $n6 IPv6 TCP frames, checksums good in tshark ($good verified); --trace and --ladder name IPv6 addresses"
+
+# ------------------------------------------------------------------------------------------------
 it_section "RST close over IPv6"
 it_capture_start rst "tcp port 8080"
 it_synack rst 60 ping "[$S6]:8080" -c 3 -i 0.05 --close rst --json
