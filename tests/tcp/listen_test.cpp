@@ -112,6 +112,25 @@ BOOST_AUTO_TEST_CASE(cookie_round_trips_the_mss_class_within_two_periods) {
   BOOST_TEST(!cookies.check(test_tuple, seq{peer_isn}, c, next_tick + syn_cookie::period).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(ipv6_cookie_uses_linux_ipv6_mss_table_and_the_whole_addresses) {
+  // Linux net/ipv6/syncookies.c msstab: 1280, 1480, 1500 and 9000 minus 60.
+  BOOST_TEST(syn_cookie::mss_index(1219, true) == 0u);
+  BOOST_TEST(syn_cookie::mss_index(1420, true) == 1u);
+  BOOST_TEST(syn_cookie::mss_index(1440, true) == 2u);
+  BOOST_TEST(syn_cookie::mss_index(8940, true) == 3u);
+  wire::four_tuple t6{*wire::ipv6_addr::parse("fd00::1"), 8080, *wire::ipv6_addr::parse("fd00::2"), 40000};
+  const instant t = at(700s);
+  const seq c = cookies.make(t6, seq{peer_isn}, 1440, t);
+  BOOST_TEST(cookies.check(t6, seq{peer_isn}, c, t).value_or(0) == 1440u);
+  // Another address differing only in its first 12 bytes (an IPv4 hash would not see it).
+  wire::four_tuple other = t6;
+  other.remote_addr = *wire::ipv6_addr::parse("fd01::2");
+  BOOST_TEST(!cookies.check(other, seq{peer_isn}, c, t).has_value());
+  // A peer MSS of 1220 (IPv6's minimum) comes back as 1220, not IPv4's 536.
+  const seq small = cookies.make(t6, seq{peer_isn}, 1220, t);
+  BOOST_TEST(cookies.check(t6, seq{peer_isn}, small, t).value_or(0) == 1220u);
+}
+
 BOOST_AUTO_TEST_CASE(cookie_is_bound_to_tuple_isn_and_secret) {
   const instant t = at(500s);
   const seq c = cookies.make(test_tuple, seq{peer_isn}, 1460, t);

@@ -115,6 +115,25 @@ BOOST_AUTO_TEST_CASE(isn_hash_is_siphash_of_addresses_and_ports_in_rfc_order) {
   BOOST_TEST(g.f(tuple_a) == static_cast<std::uint32_t>(siphash_2_4(key(0), msg)));
 }
 
+BOOST_AUTO_TEST_CASE(isn_hash_over_an_ipv6_tuple_is_siphash_of_the_36_byte_tuple) {
+  const isn_generator g(key(0));
+  synack::wire::four_tuple t6{*synack::wire::ipv6_addr::parse("fd00::1"), 40000,
+                              *synack::wire::ipv6_addr::parse("fd00::2"), 80};
+  std::array<std::byte, 36> msg{};
+  for (std::size_t i = 0; i < 16; ++i) {
+    msg[i] = std::byte{t6.local_addr.raw.octets[i]};
+    msg[18 + i] = std::byte{t6.remote_addr.raw.octets[i]};
+  }
+  msg[16] = std::byte{0x9c};
+  msg[17] = std::byte{0x40};
+  msg[35] = std::byte{80};
+  BOOST_TEST(g.f(t6) == static_cast<std::uint32_t>(siphash_2_4(key(0), msg)));
+  // Every byte of the IPv6 addresses counts (not only the low 32 bits an IPv4 hash would read).
+  synack::wire::four_tuple other = t6;
+  other.remote_addr = *synack::wire::ipv6_addr::parse("fd01::2");
+  BOOST_TEST(g.f(other) != g.f(t6));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(rtt)
