@@ -823,12 +823,13 @@ netns_node_resolve() {
 # netns_fw NODE IPTABLES-ARGS...: iptables inside NODE's namespace only (NODE as for
 # netns_node_resolve), e.g. `netns_fw r2 -A FORWARD -p tcp -j REJECT --reject-with
 # icmp-net-unreachable`. The rules go with the namespace; the host's firewall is never touched.
-# Each command is logged to $NETNS_TMP/fw.log. Returns iptables' status.
+# Each command is logged to $NETNS_TMP/fw.log. Returns iptables' status. NETNS_FW_CMD=ip6tables for IPv6.
 netns_fw() {
   local node=$1 ns; shift
   ns=$(netns_node_resolve "$node") || return 2
-  [ -z "$NETNS_TMP" ] || echo "$ns: iptables $*" >>"$NETNS_TMP/fw.log"
-  ip netns exec "$ns" iptables "$@"
+  local cmd=${NETNS_FW_CMD:-iptables}
+  [ -z "$NETNS_TMP" ] || echo "$ns: $cmd $*" >>"$NETNS_TMP/fw.log"
+  ip netns exec "$ns" "$cmd" "$@"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ it_init() {
   IT_START_NS=$(date +%s%N)
   netns_setup
   it_write_python
+  it_family
   echo "== $(basename "$0"): namespaces $NETNS_C / $NETNS_S${NETNS_IP6_S:+ (IPv6 $NETNS_IP6_C / $NETNS_IP6_S)}, artefacts in $NETNS_TMP"
 }
 
@@ -49,6 +50,40 @@ it_require_ipv6() {
     exit 77
   fi
 }
+
+# Family twins. A test whose header has the line `# it-families: 4 6` is registered twice by
+# tests/CMakeLists.txt: integration.NAME (IT_FAMILY=4) and integration.NAME.ipv6 (IT_FAMILY=6). Such
+# a test names addresses through the IT_* variables below, never NETNS_IP_* / NETNS_IP6_* directly,
+# so that one script checks the same behaviour over either family. After it_init*:
+#   IT_FAMILY 4|6, IT_IP_C IT_IP_S IT_IP_NOBODY (client, kernel peer, an unanswered address on the
+#   peer's subnet), IT_RTR_IP[i] / IT_RTR_IP_S[i] (routed lab: router i's client-/server-side
+#   address), IT_IPT (iptables or ip6tables), IT_PING (ping -4 / ping -6), IT_AF ("4"/"6" for
+#   python helpers), IT_FAMILY_NAME (IPv4/IPv6).
+# it_hp ADDR PORT -> "a.b.c.d:p" or "[v6]:p" (what synack, curl and socat's TCP: take);
+# it_url ADDR PORT [PATH] -> http://HOSTPORT/PATH; it_fw honours the family (ip6tables for 6).
+it_family() {
+  IT_FAMILY=${IT_FAMILY:-4}
+  local i
+  IT_RTR_IP=() IT_RTR_IP_S=()
+  case "$IT_FAMILY" in
+    4)
+      IT_IP_C=$NETNS_IP_C IT_IP_S=$NETNS_IP_S IT_IP_NOBODY=${NETNS_IP_NOBODY:-}
+      for i in "${!NETNS_RTR_IP[@]}"; do IT_RTR_IP[i]=${NETNS_RTR_IP[i]}; done
+      for i in "${!NETNS_RTR_IP_S[@]}"; do IT_RTR_IP_S[i]=${NETNS_RTR_IP_S[i]}; done
+      IT_IPT=iptables IT_PING="ping -4" IT_AF=4 IT_FAMILY_NAME=IPv4 ;;
+    6)
+      it_require_ipv6
+      IT_IP_C=$NETNS_IP6_C IT_IP_S=$NETNS_IP6_S IT_IP_NOBODY=${NETNS_IP6_NOBODY:-}
+      for i in "${!NETNS_RTR_IP6[@]}"; do IT_RTR_IP[i]=${NETNS_RTR_IP6[i]}; done
+      for i in "${!NETNS_RTR_IP6_S[@]}"; do IT_RTR_IP_S[i]=${NETNS_RTR_IP6_S[i]}; done
+      IT_IPT=ip6tables IT_PING="ping -6" IT_AF=6 IT_FAMILY_NAME=IPv6 ;;
+    *) echo "FAIL: IT_FAMILY must be 4 or 6, not '$IT_FAMILY'" >&2; exit 1 ;;
+  esac
+  export IT_FAMILY IT_AF
+  echo "== family: $IT_FAMILY_NAME ($IT_IP_C -> $IT_IP_S)"
+}
+it_hp() { case "$1" in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac; }
+it_url() { echo "http://$(it_hp "$1" "$2")/${3:-}"; }
 
 # it_init_impaired SYNACK [IMPAIR_ARGS...]: like it_init, but the three-namespace topology of
 # scripts/netns.sh (netns_setup_impaired): $NETNS_C 10.111.0.1 -- box $NETNS_M -- $NETNS_S 10.111.0.2,
@@ -73,6 +108,7 @@ it_init_impaired() {
   netns_setup_impaired "$@"
   it_write_python
   cp "$IT_DIR/impair_tool.py" "$NETNS_TMP/impair_tool.py"
+  it_family
   echo "== $(basename "$0"): namespaces $NETNS_C / $NETNS_M (box) / $NETNS_S, artefacts in $NETNS_TMP"
 }
 
@@ -106,6 +142,7 @@ it_init_routed() {
   netns_setup_routed "$@"
   it_write_python
   cp "$IT_DIR/impair_tool.py" "$NETNS_TMP/impair_tool.py"
+  it_family
   local i chain=$NETNS_C
   for i in $(seq 1 "$NETNS_ROUTERS"); do chain+=" / ${NETNS_R[i]} (${NETNS_RTR_IP[i]}${NETNS_RTR_IP6[i]:+ ${NETNS_RTR_IP6[i]}}, mtu ${NETNS_HOP_MTU[i]} before)"; done
   echo "== $(basename "$0"): namespaces $chain / $NETNS_S ($NETNS_IP_S${NETNS_IP6_S:+ $NETNS_IP6_S}, mtu ${NETNS_HOP_MTU[NETNS_HOPS]} before)${NETNS_M:+, box $NETNS_M on hop $NETNS_IMPAIR_HOP}, artefacts in $NETNS_TMP"
@@ -115,8 +152,9 @@ it_init_routed() {
 # printed, and a failure if iptables fails.
 it_fw() {
   local node=$1; shift
-  echo "   fw $node: iptables $*"
-  netns_fw "$node" "$@" || fail "iptables in $node failed: iptables $*"
+  echo "   fw $node: ${IT_IPT:-iptables} $*"
+  NETNS_FW_CMD=${IT_IPT:-iptables} netns_fw "$node" "$@" \
+    || fail "${IT_IPT:-iptables} in $node failed: ${IT_IPT:-iptables} $*"
 }
 
 # it_impair_restart [IMPAIR_ARGS...]: a fresh box with new arguments (same namespaces).
@@ -279,6 +317,14 @@ def check(cond, msg):
         FAILURES.append(msg)
         print("FAIL: " + msg)
     return cond
+
+def hp(addr, port):
+    """"a.b.c.d:PORT" or "[v6]:PORT": how synack's JSON and text name an endpoint."""
+    return "[%s]:%s" % (addr, port) if ':' in str(addr) else "%s:%s" % (addr, port)
+
+def family_of(addr):
+    """socket.AF_INET6 for an IPv6 literal, else socket.AF_INET."""
+    return socket.AF_INET6 if ':' in str(addr) else socket.AF_INET
 
 def done(summary="checks passed"):
     if FAILURES:

@@ -13,6 +13,9 @@
 #     probability 2^-11, so "at least half of 15 differences are >= 2^20" fails by chance with
 #     probability < 1e-20; a clock-driven ISN with a fixed key/tuple steps by ~1e4 here and fails);
 #   - HOST:PORT form and text output (exit 0).
+# Runs over IPv4 and, as integration.test_ping_handshake.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,10 +27,10 @@ PORT_RANGE=$(ip netns exec "$NETNS_C" cat /proc/sys/net/ipv4/ip_local_port_range
 it_section "handshake numbers (16 probes, --json)"
 N=16
 it_capture_start hs "tcp port 8080"
-it_synack hs 90 ping "$NETNS_IP_S" -p 8080 -c "$N" -i 0.05 -W 5 --json
+it_synack hs 90 ping "$IT_IP_S" -p 8080 -c "$N" -i 0.05 -W 5 --json
 it_capture_stop hs
 [ "$IT_RC" = 0 ] || fail "expected exit 0 (all probes ok), got $IT_RC"
-it_py "$NETNS_TMP/hs.out" "$NETNS_TMP/hs.pcap" "$NETNS_IP_C" "$NETNS_IP_S" "$N" "$PORT_RANGE" <<'EOF' \
+it_py "$NETNS_TMP/hs.out" "$NETNS_TMP/hs.pcap" "$IT_IP_C" "$IT_IP_S" "$N" "$PORT_RANGE" <<'EOF' \
   || fail "handshake checks failed (see above)"
 import sys
 from it import *
@@ -43,12 +46,12 @@ for i, p in enumerate(P, 1):
     check(p.get('ok') is True, "%s: ok is %r (error %r)" % (tag, p.get('ok'), p.get('error')))
     check(p.get('error') is None, "%s: error is %r, expected null" % (tag, p.get('error')))
     check(p.get('engine') == 'synack', "%s: engine is %r" % (tag, p.get('engine')))
-    check(p.get('remote') == sip + ':8080', "%s: remote is %r" % (tag, p.get('remote')))
+    check(p.get('remote') == hp(sip, 8080), "%s: remote is %r" % (tag, p.get('remote')))
     hu = p.get('handshake_us')
     check(isinstance(hu, (int, float)) and 0 < hu < 5e6, "%s: handshake_us is %r" % (tag, hu))
     check(p.get('syn_retransmits') == 0, "%s: syn_retransmits is %r on a clean link" % (tag, p.get('syn_retransmits')))
     local = str(p.get('local', ''))
-    check(local.startswith(cip + ':'), "%s: local is %r, expected %s:PORT" % (tag, local, cip))
+    check(local.startswith(hp(cip, '')), "%s: local is %r, expected %s" % (tag, local, hp(cip, 'PORT')))
     try:
         lp = int(local.rsplit(':', 1)[1])
     except (ValueError, IndexError):
@@ -114,10 +117,10 @@ done("%d probes: handshake numbers, ports and ISNs as expected" % n)
 EOF
 
 it_section "HOST:PORT form, text output"
-it_synack text 30 ping "$NETNS_IP_S:8080" -c 2 -i 0.05
-[ "$IT_RC" = 0 ] || fail "synack ping $NETNS_IP_S:8080 -c 2: expected exit 0, got $IT_RC"
+it_synack text 30 ping "$(it_hp "$IT_IP_S" 8080)" -c 2 -i 0.05
+[ "$IT_RC" = 0 ] || fail "synack ping $(it_hp "$IT_IP_S" 8080) -c 2: expected exit 0, got $IT_RC"
 [ -s "$IT_OUT" ] || fail "text mode printed nothing on stdout"
-grep -q "$NETNS_IP_S" "$IT_OUT" || fail "text output does not name the destination $NETNS_IP_S"
+grep -q "$IT_IP_S" "$IT_OUT" || fail "text output does not name the destination $IT_IP_S"
 ok "HOST:PORT form works; text output present"
 
 echo "PASS $(basename "$0") ($(it_elapsed))"
