@@ -907,7 +907,7 @@ netns_close_server() {
   py=$(netns_python)
   netns_spawn "$ns" "$NETNS_TMP/close-$port.log" "$py" -u -c '
 import socket, sys
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(128)

@@ -41,6 +41,11 @@ def opt(args, name, default):
     return default
 
 
+def new_socket(host):
+    """A TCP socket of HOST's family (an IPv6 literal has colons)."""
+    return socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
+
+
 def connect_many(host, port, n, deadline, in_flight=200):
     """Non-blocking connects; returns (connected sockets, failures)."""
     sel = selectors.DefaultSelector()
@@ -48,7 +53,7 @@ def connect_many(host, port, n, deadline, in_flight=200):
     pending = 0
     while (started < n or pending) and time.monotonic() < deadline:
         while started < n and pending < in_flight:
-            s = socket.socket()
+            s = new_socket(host)
             s.setblocking(False)
             err = s.connect_ex((host, port))
             started += 1
@@ -157,7 +162,7 @@ def flood(args):
     sent = received = 0
     end = time.monotonic() + seconds
     for _ in range(n):
-        s = socket.socket()
+        s = new_socket(host)
         s.setblocking(False)
         err = s.connect_ex((host, port))
         attempted += 1

@@ -5,6 +5,10 @@
 #      passes both capabilities on to the iptables it runs), the rule is gone afterwards;
 #   2. the same copy without file capabilities: exit 2 and one line saying which capabilities are
 #      missing and the setcap command that fixes it.
+# Runs over IPv4 and, as integration.test_caps.ipv6, over IPv6 (the capabilities then serve NDP
+# and the ip6tables rule as well).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,7 +35,7 @@ as_nobody() {  # NAME ARGS...: run the copy as uid/gid 65534 with no inheritable
 
 it_section "setcap cap_net_raw,cap_net_admin+ep, unprivileged user"
 setcap cap_net_raw,cap_net_admin+ep "$dir/synack" || fail "setcap failed (filesystem without xattrs?)"
-as_nobody capped ping "$NETNS_IP_S" -p 8080 -c 2 -i 0.05 --json
+as_nobody capped ping "$IT_IP_S" -p 8080 -c 2 -i 0.05 --json
 cat "$IT_OUT" "$IT_ERR"
 [ "$IT_RC" = 0 ] || fail "with file capabilities: expected exit 0, got $IT_RC"
 [ "$(grep -c '"type":"probe"' "$IT_OUT")" = 2 ] || fail "expected 2 probe records"
@@ -40,7 +44,7 @@ ok "unprivileged with file capabilities: 2 probes, RST guard installed and remov
 
 it_section "no capabilities: a clear error"
 setcap -r "$dir/synack"
-as_nobody nocaps ping "$NETNS_IP_S" -p 8080 -c 1
+as_nobody nocaps ping "$IT_IP_S" -p 8080 -c 1
 [ "$IT_RC" = 2 ] || fail "without capabilities: expected exit 2, got $IT_RC"
 [ "$(grep -c . "$IT_ERR")" = 1 ] || fail "expected one line on stderr, got: $(cat "$IT_ERR")"
 grep -q 'CAP_NET_RAW and CAP_NET_ADMIN' "$IT_ERR" && grep -q 'setcap cap_net_raw,cap_net_admin+ep' "$IT_ERR" \

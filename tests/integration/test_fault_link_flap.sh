@@ -9,6 +9,10 @@
 #      (the server's side of the flap: its sends fail with ENETDOWN, its ring misses frames);
 #      serve's counters show the outage (link_down >= 1) and it stops cleanly afterwards;
 #   4. no rule left behind.
+# Runs over IPv4 and, as integration.test_fault_link_flap.ipv6, over IPv6 (nginx and serve on the
+# IPv6 addresses).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,6 +21,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/get_lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 it_init "$@"
+SERVE_LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
 command -v nginx >/dev/null || { echo "SKIP: nginx missing (run scripts/setup-deps.sh)"; exit 77; }
 command -v tc >/dev/null || { echo "SKIP: tc missing (iproute2)"; exit 77; }
 GET_SIZE_MB=24
@@ -46,8 +51,8 @@ flap() {
 it_section "synack get through a 1.5 s link outage"
 OUT="$NETNS_TMP/get.bin"
 IT_CTX_RUNS+=(get)
-echo "synack get http://$NETNS_IP_S:8080/blob.bin -o $OUT" >"$NETNS_TMP/get.cmd"
-timeout -k 5 60 ip netns exec "$NETNS_C" "$SYNACK" get "http://$NETNS_IP_S:8080/blob.bin" -o "$OUT" \
+echo "synack get $(it_url "$IT_IP_S" 8080 blob.bin) -o $OUT" >"$NETNS_TMP/get.cmd"
+timeout -k 5 60 ip netns exec "$NETNS_C" "$SYNACK" get "$(it_url "$IT_IP_S" 8080 blob.bin)" -o "$OUT" \
   >"$NETNS_TMP/get.out" 2>"$NETNS_TMP/get.err" </dev/null &
 GPID=$!
 NETNS_PIDS+=("$GPID")
@@ -67,7 +72,7 @@ it_section "synack serve --echo through a 1.5 s link outage"
 ip netns exec "$NETNS_S" tc qdisc del dev "$NETNS_IF_S" root
 serve_start serve --echo --stats "$NETNS_TMP/stats.json"
 # A kernel client streams 8 MiB through the echo server at ~40 Mbit/s and checks every byte.
-ip netns exec "$NETNS_S" "$(netns_python)" -u - "$NETNS_IP_C" "$SERVE_PORT" "$NETNS_TMP/echo.progress" \
+ip netns exec "$NETNS_S" "$(netns_python)" -u - "$IT_IP_C" "$SERVE_PORT" "$NETNS_TMP/echo.progress" \
   >"$NETNS_TMP/echo.log" 2>&1 <<'EOF' &
 import hashlib, os, socket, sys, threading, time
 host, port, progress = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -7,6 +7,9 @@
 #      get exits within 5 s with status 2, one line naming the interface; no rule left;
 #   3. `synack ping -c 0` (the blocking run_once loop, idle between probes): the same.
 # Between sections the veth pair is made again (same names and addresses).
+# Runs over IPv4 and, as integration.test_fault_link_gone.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/get_lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 it_init "$@"
+SERVE_LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
 command -v nginx >/dev/null || { echo "SKIP: nginx missing (run scripts/setup-deps.sh)"; exit 77; }
 command -v tc >/dev/null || { echo "SKIP: tc missing (iproute2)"; exit 77; }
 BOUND=5
@@ -47,7 +51,7 @@ ip netns exec "$NETNS_S" "$(netns_python)" -c '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 s.sendall(b"hello"); s.recv(16); time.sleep(60)
-' "$NETNS_IP_C" "$SERVE_PORT" >/dev/null 2>&1 &
+' "$IT_IP_C" "$SERVE_PORT" >/dev/null 2>&1 &
 NETNS_PIDS+=("$!")
 netns_wait_until 10 "the client connection" \
   bash -c "ip netns exec '$NETNS_S' ss -Htn state established 'dport = :$SERVE_PORT' | grep -q ." \
@@ -63,7 +67,7 @@ netns_nginx 8081 || fail "nginx did not start"
 ip netns exec "$NETNS_S" tc qdisc add dev "$NETNS_IF_S" root tbf rate 40mbit burst 64kb latency 200ms \
   || { echo "SKIP: tc tbf not available"; exit 77; }
 OUT="$NETNS_TMP/get.bin"
-it_synack_bg get get "http://$NETNS_IP_S:8081/blob.bin" -o "$OUT"
+it_synack_bg get get "$(it_url "$IT_IP_S" 8081 blob.bin)" -o "$OUT"
 GPID=$IT_BG_PID
 netns_wait_until 30 "1 MiB downloaded" bash -c "[ \$(stat -c %s '$OUT' 2>/dev/null || echo 0) -ge 1048576 ]" \
   || fail "the download did not start"
@@ -73,7 +77,7 @@ remake_veth
 # ------------------------------------------------------------------------------------------------
 it_section "ping -c 0: the interface is deleted between probes"
 netns_http_server 8082 || fail "python3 -m http.server (8082) did not start"
-it_synack_bg ping ping "$NETNS_IP_S" -p 8082 -c 0 -i 0.5 --json
+it_synack_bg ping ping "$IT_IP_S" -p 8082 -c 0 -i 0.5 --json
 PPID_=$IT_BG_PID
 netns_wait_until 15 "a probe" grep -q '"ok":true' "$NETNS_TMP/ping.out" || fail "no successful probe"
 delete_and_expect ping "$PPID_"

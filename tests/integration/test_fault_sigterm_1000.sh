@@ -5,12 +5,17 @@
 #   2. SIGTERM: serve exits 0 within --grace (2 s) + 10 s of slack, prints its "stopped" line;
 #   3. every client saw its connection end (FIN or RST), none is left open;
 #   4. no firewall rule is left, no synack process either.
+# Runs over IPv4 and, as integration.test_fault_sigterm_1000.ipv6, over IPv6 (serve listens on the
+# client's IPv6 address; the kernel clients connect over IPv6).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 it_init "$@"
+SERVE_LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
 N=${FAULT_CONNECTIONS:-1000}
 GRACE=2
 SLACK=10
@@ -18,7 +23,7 @@ cp "$IT_DIR/fault_clients.py" "$NETNS_TMP/fault_clients.py"
 
 it_section "$N connections to synack serve"
 serve_start serve --echo --backlog 2048 --max-half-open 2048 --grace "$GRACE" --stats "$NETNS_TMP/stats.json"
-ip netns exec "$NETNS_S" "$(netns_python)" -u "$NETNS_TMP/fault_clients.py" hold "$NETNS_IP_C" "$SERVE_PORT" "$N" \
+ip netns exec "$NETNS_S" "$(netns_python)" -u "$NETNS_TMP/fault_clients.py" hold "$IT_IP_C" "$SERVE_PORT" "$N" \
   "$NETNS_TMP/ready" "$NETNS_TMP/result.json" --deadline 45 >"$NETNS_TMP/clients.log" 2>&1 &
 CPID=$!
 NETNS_PIDS+=("$CPID")

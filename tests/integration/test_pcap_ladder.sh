@@ -4,7 +4,12 @@
 #      synack's veth, ARP aside), readable by tshark with IP and TCP checksum validation on and no
 #      expert-info error or warning on a clean run (--close fin);
 #   2. --ladder after ping -c 1: the SYN / SYN,ACK / ACK / FIN rows carry the sequence numbers of
-#      the wire, with our state beside each, and the diagram ends in CLOSED.
+#      the wire, with our state beside each, the column heads name both endpoints, and the
+#      diagram ends in CLOSED.
+# Runs over IPv4 and, as integration.test_pcap_ladder.ipv6, over IPv6 (it_family in lib.sh; the
+# --pcap then holds IPv6 frames, NDP aside, with the addresses tcpdump saw).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,7 +20,7 @@ netns_http_server 8080 || fail "python3 -m http.server did not start in $NETNS_S
 
 it_section "--pcap: tshark reads it cleanly"
 NETNS_CAP_NS=$NETNS_C NETNS_CAP_IF=$NETNS_IF_C it_capture_start own "tcp port 8080"
-it_synack pcap 60 ping "$NETNS_IP_S" -p 8080 -c 3 -i 0.05 --pcap "$NETNS_TMP/synack.pcap" --msl 0.2
+it_synack pcap 60 ping "$IT_IP_S" -p 8080 -c 3 -i 0.05 --pcap "$NETNS_TMP/synack.pcap" --msl 0.2
 it_capture_stop own
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
 [ -s "$NETNS_TMP/synack.pcap" ] || fail "--pcap wrote nothing"
@@ -26,7 +31,13 @@ if grep -Eq '^(Errors|Warnings) \(' "$NETNS_TMP/expert.txt"; then fail "tshark e
 bad=$(tshark -r "$NETNS_TMP/synack.pcap" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE \
   -Y 'ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || tcp.analysis.flags || _ws.malformed' 2>/dev/null | wc -l)
 [ "$bad" = 0 ] || fail "$bad frames with bad checksums, TCP analysis flags or malformed"
-it_py "$NETNS_TMP/synack.pcap" "$NETNS_TMP/own.pcap" "$NETNS_IP_C" <<'EOF2' || fail "pcap contents differ from the wire"
+good=$(tshark -r "$NETNS_TMP/synack.pcap" -o tcp.check_checksum:TRUE -Y 'tcp.checksum.status == "Good"' 2>/dev/null | wc -l)
+[ "$good" -ge 1 ] || fail "tshark verified no TCP checksum as good"
+if [ "$IT_FAMILY" = 6 ]; then fam_filter='ipv6 && tcp'; else fam_filter='ip && tcp'; fi
+nfam=$(tshark -r "$NETNS_TMP/synack.pcap" -Y "$fam_filter" 2>/dev/null | wc -l)
+[ "$nfam" -ge 18 ] || fail "expected at least 18 $IT_FAMILY_NAME TCP frames in --pcap (3 x handshake + close), got $nfam"
+ok "--pcap: $nfam $IT_FAMILY_NAME TCP frames, no bad checksum ($good verified good) or expert warning"
+it_py "$NETNS_TMP/synack.pcap" "$NETNS_TMP/own.pcap" "$IT_IP_C" <<'EOF2' || fail "pcap contents differ from the wire"
 import sys
 from it import *
 mine, wire, cip = sys.argv[1:4]
@@ -40,14 +51,17 @@ EOF2
 
 it_section "--ladder after ping -c 1"
 it_capture_start lad "tcp port 8080"
-it_synack ladder 30 ping "$NETNS_IP_S" -p 8080 -c 1 --ladder --msl 0.2
+it_synack ladder 30 ping "$IT_IP_S" -p 8080 -c 1 --ladder --msl 0.2
 it_capture_stop lad
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
 cat "$IT_OUT"
-it_py "$IT_OUT" "$NETNS_TMP/lad.pcap" "$NETNS_IP_C" <<'EOF2' || fail "ladder checks failed"
+it_py "$IT_OUT" "$NETNS_TMP/lad.pcap" "$IT_IP_C" "$IT_IP_S" <<'EOF2' || fail "ladder checks failed"
 import sys, re
 from it import *
-out, pcap, cip = sys.argv[1:4]
+out, pcap, cip, sip = sys.argv[1:5]
+# The column heads name both endpoints as synack does ("1.2.3.4:80", "[v6]:80").
+heads = [l for l in open(out) if hp(sip, 8080) in l and hp(cip, '') in l and '|' not in l]
+check(heads, "no ladder head naming %s and %s" % (hp(cip, 'PORT'), hp(sip, 8080)))
 rows = []
 for line in open(out):
     m = re.match(r'^\s*[\d.]+ (?:us|ms|s)\s+(\S+)\s+\|(.*)\|$', line.rstrip('\n'))

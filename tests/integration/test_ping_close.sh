@@ -11,21 +11,33 @@
 #   3. the peer closes first (a python3 server that accepts and closes at once; ping --hold 1 keeps
 #      our side open): the kernel's FIN, our ACK, our FIN, the kernel's ACK; --trace shows
 #      ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSED; no RST, no TIME_WAIT on our side.
+# Runs over IPv4 and, as integration.test_ping_close.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init "$@"
 
 netns_http_server 8080 || fail "python3 -m http.server did not start"
-netns_close_server 8081 || fail "the close-at-once server did not start"
+# --trace names IPv6 endpoints as tcpdump does ("fd00:111::1.PORT"): it.py's trace() parses
+# dotted quads only, so its two patterns are widened here (same groups, either family).
+cat >>"$NETNS_TMP/it.py" <<'PYEOF'
+
+_ADDR = r'(\d+\.\d+\.\d+\.\d+|[0-9a-fA-F:]*:[0-9a-fA-F:]*)'
+STATE_RE = re.compile(r'^' + TS + r' ' + _ADDR + r'\.(\d+) state (\S+) -> (\S+)\s*$')
+TSEG_RE = re.compile(r'^' + TS + r' ' + _ADDR + r'\.(\d+) > ' + _ADDR + r'\.(\d+): '
+                     r'Flags \[([^\]]*)\](.*?)(?:  (\S+))?\s*$')
+PYEOF
+netns_close_server 8081 "$NETNS_S" "$IT_IP_S" || fail "the close-at-once server did not start"
 
 # ------------------------------------------------------------------------------------------------
 it_section "--close fin: four-way close, TIME_WAIT then CLOSED"
 it_capture_start fin "tcp port 8080"
-it_synack fin 60 ping "$NETNS_IP_S" -p 8080 -c 3 -i 0.1 --close fin --trace --msl 0.3
+it_synack fin 60 ping "$IT_IP_S" -p 8080 -c 3 -i 0.1 --close fin --trace --msl 0.3
 it_capture_stop fin
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
-it_py "$NETNS_TMP/fin.out" "$NETNS_TMP/fin.pcap" "$NETNS_IP_C" "$NETNS_IP_S" <<'EOF' \
+it_py "$NETNS_TMP/fin.out" "$NETNS_TMP/fin.pcap" "$IT_IP_C" "$IT_IP_S" <<'EOF' \
   || fail "--close fin checks failed (see above)"
 import sys
 from it import *
@@ -95,10 +107,10 @@ EOF
 # ------------------------------------------------------------------------------------------------
 it_section "--close rst: exactly one RST after the handshake"
 it_capture_start rst "tcp port 8080"
-it_synack rst 60 ping "$NETNS_IP_S" -p 8080 -c 3 -i 0.1 --close rst --trace
+it_synack rst 60 ping "$IT_IP_S" -p 8080 -c 3 -i 0.1 --close rst --trace
 it_capture_stop rst
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
-it_py "$NETNS_TMP/rst.out" "$NETNS_TMP/rst.pcap" "$NETNS_IP_C" "$NETNS_IP_S" <<'EOF' \
+it_py "$NETNS_TMP/rst.out" "$NETNS_TMP/rst.pcap" "$IT_IP_C" "$IT_IP_S" <<'EOF' \
   || fail "--close rst checks failed (see above)"
 import sys
 from it import *
@@ -139,10 +151,10 @@ EOF
 # ------------------------------------------------------------------------------------------------
 it_section "the peer closes first: CLOSE_WAIT -> LAST_ACK -> CLOSED"
 it_capture_start peer "tcp port 8081"
-it_synack peer 60 ping "$NETNS_IP_S" -p 8081 -c 2 -i 0.1 --hold 1 --trace
+it_synack peer 60 ping "$IT_IP_S" -p 8081 -c 2 -i 0.1 --hold 1 --trace
 it_capture_stop peer
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
-it_py "$NETNS_TMP/peer.out" "$NETNS_TMP/peer.pcap" "$NETNS_IP_C" "$NETNS_IP_S" <<'EOF' \
+it_py "$NETNS_TMP/peer.out" "$NETNS_TMP/peer.pcap" "$IT_IP_C" "$IT_IP_S" <<'EOF' \
   || fail "peer-closes-first checks failed (see above)"
 import sys
 from it import *

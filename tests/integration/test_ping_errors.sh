@@ -3,10 +3,14 @@
 #   1. a closed port on the kernel peer: the kernel answers our SYN with a RST (acking ISN+1);
 #      exit 1, every probe ok=false with "error":"connection_refused", summary failed = sent;
 #      text mode exits 1 too.
-#   2. a port whose SYNs the peer silently drops (iptables DROP in the peer namespace): exit 1,
-#      "error":"timed_out" after about -W seconds.
-#   3. an address on the link that nobody owns (10.111.0.3): ARP requests for it go out (seen on
-#      the wire), no SYN does; exit 1, "error":"host_unreachable".
+#   2. a port whose SYNs the peer silently drops (iptables / ip6tables DROP in the peer namespace):
+#      exit 1, "error":"timed_out" after about -W seconds.
+#   3. an address on the link that nobody owns (10.111.0.3, fd00:111::3): ARP requests (IPv6:
+#      neighbour solicitations) for it go out (seen on the wire), no SYN does; exit 1,
+#      "error":"host_unreachable".
+# Runs over IPv4 and, as integration.test_ping_errors.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,10 +19,10 @@ it_init "$@"
 # ------------------------------------------------------------------------------------------------
 it_section "closed port -> connection_refused"
 it_capture_start refused "tcp port 9"
-it_synack refused 30 ping "$NETNS_IP_S" -p 9 -c 2 -i 0.1 -W 3 --json
+it_synack refused 30 ping "$IT_IP_S" -p 9 -c 2 -i 0.1 -W 3 --json
 it_capture_stop refused
 [ "$IT_RC" = 1 ] || fail "a closed port: expected exit 1, got $IT_RC"
-it_py "$NETNS_TMP/refused.out" "$NETNS_TMP/refused.pcap" "$NETNS_IP_C" "$NETNS_IP_S" <<'EOF' \
+it_py "$NETNS_TMP/refused.out" "$NETNS_TMP/refused.pcap" "$IT_IP_C" "$IT_IP_S" <<'EOF' \
   || fail "connection_refused checks failed (see above)"
 import sys
 from it import *
@@ -42,15 +46,15 @@ for port, segs in conns.items():
     check(not any(x['src'] == cip and x['rst'] for x in segs), "port %d: we answered the RST with a RST" % port)
 done("closed port: connection_refused")
 EOF
-it_synack refused_text 30 ping "$NETNS_IP_S" -p 9 -c 1 -W 3
+it_synack refused_text 30 ping "$IT_IP_S" -p 9 -c 1 -W 3
 [ "$IT_RC" = 1 ] || fail "a closed port, text mode: expected exit 1, got $IT_RC"
 ok "text mode: exit 1 on a closed port"
 
 # ------------------------------------------------------------------------------------------------
 it_section "SYNs dropped by the peer -> timed_out"
-ip netns exec "$NETNS_S" iptables -A INPUT -p tcp --dport 8082 -j DROP
+ip netns exec "$NETNS_S" "$IT_IPT" -A INPUT -p tcp --dport 8082 -j DROP
 T0=$(date +%s%N)
-it_synack blackhole 60 ping "$NETNS_IP_S" -p 8082 -c 1 -W 2 --json
+it_synack blackhole 60 ping "$IT_IP_S" -p 8082 -c 1 -W 2 --json
 ELAPSED_MS=$(( ($(date +%s%N) - T0) / 1000000 ))
 [ "$IT_RC" = 1 ] || fail "SYNs dropped: expected exit 1, got $IT_RC"
 it_py "$NETNS_TMP/blackhole.out" <<'EOF' || fail "timed_out checks failed (see above)"
@@ -69,13 +73,13 @@ ok "the -W 2 probe gave up after ${ELAPSED_MS} ms"
 
 # ------------------------------------------------------------------------------------------------
 it_section "an address on the link nobody owns -> host_unreachable"
-it_capture_start unreach "arp or tcp"
-it_synack unreach 60 ping "$NETNS_IP_NOBODY" -p 8080 -c 1 -W 10 --json
+it_capture_start unreach "arp or tcp or icmp6"
+it_synack unreach 60 ping "$IT_IP_NOBODY" -p 8080 -c 1 -W 10 --json
 it_capture_stop unreach
 [ "$IT_RC" = 1 ] || fail "an unowned address: expected exit 1, got $IT_RC"
-it_py "$NETNS_TMP/unreach.out" "$NETNS_TMP/unreach.pcap" "$NETNS_IP_NOBODY" <<'EOF' \
+it_py "$NETNS_TMP/unreach.out" "$NETNS_TMP/unreach.pcap" "$IT_IP_NOBODY" <<'EOF' \
   || fail "host_unreachable checks failed (see above)"
-import subprocess, sys
+import re, socket, subprocess, sys
 from it import *
 out, pcap, nobody = sys.argv[1:4]
 recs = ndjson(out)
@@ -87,9 +91,13 @@ if P:
 s = summary(recs)
 check(s.get('failed') == 1, "summary failed is %r, expected 1" % s.get('failed'))
 text = subprocess.run(['tcpdump', '-nn', '-r', pcap], capture_output=True, text=True).stdout
-check('who-has %s' % nobody in text, "no ARP request for %s on the wire" % nobody)
-check(not any(x['dst'] == nobody for x in segments(pcap)), "a TCP segment was sent to %s without an ARP reply" % nobody)
-done("unowned address: ARP tried, host_unreachable")
+if family_of(nobody) == socket.AF_INET6:   # tcpdump: "ICMP6, neighbor solicitation, who has ADDR"
+    check(re.search(r'neighbor solicitation, who has %s\b' % re.escape(nobody), text),
+          "no neighbour solicitation for %s on the wire" % nobody)
+else:
+    check('who-has %s' % nobody in text, "no ARP request for %s on the wire" % nobody)
+check(not any(x['dst'] == nobody for x in segments(pcap)), "a TCP segment was sent to %s without an ARP/NDP reply" % nobody)
+done("unowned address: ARP/NDP tried, host_unreachable")
 EOF
 
 echo "PASS $(basename "$0") ($(it_elapsed))"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 30% random loss on the way into the kernel peer (iptables -m statistic inside the peer
-# namespace; no netem on this kernel). tcpdump on the peer's veth sees every frame before
+# namespace, ip6tables for IPv6; no netem on this kernel). tcpdump on the peer's veth sees every frame before
 # netfilter drops it, so a lost segment and its retransmission both appear in the capture.
 # Asserts:
 #   - at least 27 of 30 probes succeed (-W 30), exit status 0 if all did, else 1, and the summary
@@ -19,6 +19,9 @@
 #     (the kernel peer, python3's http.server, closes only after our FIN arrives, so a dropped FIN
 #     must be retransmitted).
 #   Total failure probability < 1e-4 (< 2.2e-4 with the slower RTO).
+# Runs over IPv4 and, as integration.test_ping_loss.ipv6, over IPv6 (ip6tables in the peer).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,15 +30,15 @@ it_init "$@"
 netns_http_server 8080 || fail "python3 -m http.server did not start"
 
 it_section "30% loss into the peer: 30 probes, -W 30"
-ip netns exec "$NETNS_S" iptables -A INPUT -p tcp --dport 8080 \
+ip netns exec "$NETNS_S" "$IT_IPT" -A INPUT -p tcp --dport 8080 \
   -m statistic --mode random --probability 0.3 -j DROP
-ip netns exec "$NETNS_S" iptables-save | grep -q -- '--mode random' || fail "the statistic rule is not in place"
+ip netns exec "$NETNS_S" "$IT_IPT-save" | grep -q -- '--mode random' || fail "the statistic rule is not in place"
 N=30
 it_capture_start loss "tcp port 8080"
-it_synack loss 200 ping "$NETNS_IP_S" -p 8080 -c "$N" -i 0.05 -W 30 --close fin --json
+it_synack loss 200 ping "$IT_IP_S" -p 8080 -c "$N" -i 0.05 -W 30 --close fin --json
 it_capture_stop loss
-echo "   peer's INPUT counters: $(ip netns exec "$NETNS_S" iptables -L INPUT -v -n -x | awk '/statistic/{print $1" packets dropped"}')"
-it_py "$NETNS_TMP/loss.out" "$NETNS_TMP/loss.pcap" "$NETNS_IP_C" "$N" "$IT_RC" <<'EOF' \
+echo "   peer's INPUT counters: $(ip netns exec "$NETNS_S" "$IT_IPT" -L INPUT -v -n -x | awk '/statistic/{print $1" packets dropped"}')"
+it_py "$NETNS_TMP/loss.out" "$NETNS_TMP/loss.pcap" "$IT_IP_C" "$N" "$IT_RC" <<'EOF' \
   || fail "loss checks failed (see above)"
 import sys
 from it import *

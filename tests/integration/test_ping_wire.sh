@@ -13,6 +13,10 @@
 #      both summaries and the ratio line;
 #   3. a hostname (resolved through /etc/hosts of the namespace) works;
 #   4. -c 0 runs until SIGINT, then prints the summary and exits 0.
+# Runs over IPv4 and, as integration.test_ping_wire.ipv6, over IPv6 (it_family in lib.sh; the
+# hostname then resolves to the peer's IPv6 address).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,10 +35,10 @@ netns_spawn "$NETNS_C" "$NETNS_TMP/wire.tcpdump.log" tcpdump -Z root -i "$NETNS_
 NETNS_CAP_PID[wire]=$NETNS_LAST_PID
 netns_wait_until 15 "tcpdump on $NETNS_IF_C" grep -q "listening on" "$NETNS_TMP/wire.tcpdump.log" \
   || fail "tcpdump did not start"
-it_synack wire 60 ping "$NETNS_IP_S" -p 8080 -c "$N" -i 0.03 --json
+it_synack wire 60 ping "$IT_IP_S" -p 8080 -c "$N" -i 0.03 --json
 it_capture_stop wire
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
-it_py "$NETNS_TMP/wire.out" "$NETNS_TMP/wire.pcap" "$NETNS_IP_C" "$N" <<'EOF2' || fail "wire timing checks failed"
+it_py "$NETNS_TMP/wire.out" "$NETNS_TMP/wire.pcap" "$IT_IP_C" "$N" <<'EOF2' || fail "wire timing checks failed"
 import sys, statistics
 from it import *
 out, pcap, cip, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -80,10 +84,10 @@ EOF2
 # ------------------------------------------------------------------------------------------------
 it_section "--kernel: both engines, interleaved"
 it_capture_start kern "tcp port 8080"
-it_synack kern 60 ping "$NETNS_IP_S" -p 8080 -c 5 -i 0.05 --json --kernel --close rst
+it_synack kern 60 ping "$IT_IP_S" -p 8080 -c 5 -i 0.05 --json --kernel --close rst
 it_capture_stop kern
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
-it_py "$NETNS_TMP/kern.out" "$NETNS_TMP/kern.pcap" "$NETNS_IP_C" <<'EOF2' || fail "--kernel checks failed"
+it_py "$NETNS_TMP/kern.out" "$NETNS_TMP/kern.pcap" "$IT_IP_C" <<'EOF2' || fail "--kernel checks failed"
 import sys
 from it import *
 out, pcap, cip = sys.argv[1:4]
@@ -108,7 +112,7 @@ for port in kports:
 print("synack p50 %.1f us, kernel p50 %.1f us, ratio %.2f" % (summary(recs)['p50_us'], summary(recs, 'kernel')['p50_us'], ratio[0]['p50']))
 done("--kernel: both engines, interleaved, on the wire")
 EOF2
-it_synack kerntext 60 ping "$NETNS_IP_S" -p 8080 -c 3 -i 0.05 --kernel
+it_synack kerntext 60 ping "$IT_IP_S" -p 8080 -c 3 -i 0.05 --kernel
 [ "$IT_RC" = 0 ] || fail "text --kernel: expected exit 0, got $IT_RC"
 grep -q 'synack ping statistics' "$IT_OUT" && grep -q 'kernel ping statistics' "$IT_OUT" \
   && grep -q '^synack/kernel handshake: p50' "$IT_OUT" || fail "text --kernel lacks a summary or the ratio line"
@@ -119,16 +123,16 @@ it_section "hostname"
 mkdir -p "/etc/netns/$NETNS_C"
 it_rm_hosts() { rm -rf "/etc/netns/$NETNS_C"; }
 NETNS_CLEANUP_HOOKS+=(it_rm_hosts)
-printf '%s peer.synack.test\n127.0.0.1 localhost\n' "$NETNS_IP_S" >"/etc/netns/$NETNS_C/hosts"
+printf '%s peer.synack.test\n127.0.0.1 localhost\n' "$IT_IP_S" >"/etc/netns/$NETNS_C/hosts"
 it_synack name 30 ping peer.synack.test:8080 -c 1
 [ "$IT_RC" = 0 ] || fail "ping peer.synack.test:8080: expected exit 0, got $IT_RC"
-grep -q "peer.synack.test:8080 ($NETNS_IP_S)" "$IT_OUT" || fail "the header does not show the name and its address"
+grep -q "peer.synack.test:8080 ($IT_IP_S)" "$IT_OUT" || fail "the header does not show the name and its address"
 it_rm_hosts
 ok "hostname resolved by the system resolver"
 
 # ------------------------------------------------------------------------------------------------
 it_section "-c 0 until SIGINT"
-it_synack_bg forever ping "$NETNS_IP_S" -p 8080 -c 0 -i 0.05 --close rst
+it_synack_bg forever ping "$IT_IP_S" -p 8080 -c 0 -i 0.05 --close rst
 pid=$IT_BG_PID
 netns_wait_until 10 "5 probes" eval "[ \$(grep -c '^seq=' '$NETNS_TMP/forever.out') -ge 5 ]" || fail "no probes"
 kill -INT "$pid"
