@@ -18,6 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/get_lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 it_init "$@"
+# shellcheck disable=SC2034  # read by serve_start (serve_lib.sh)
 SERVE_LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
 command -v nginx >/dev/null || { echo "SKIP: nginx missing (run scripts/setup-deps.sh)"; exit 77; }
 command -v tc >/dev/null || { echo "SKIP: tc missing (iproute2)"; exit 77; }

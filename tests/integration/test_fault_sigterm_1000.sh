@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 it_init "$@"
+# shellcheck disable=SC2034  # read by serve_start (serve_lib.sh)
 SERVE_LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
 N=${FAULT_CONNECTIONS:-1000}
 GRACE=2
