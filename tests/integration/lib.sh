@@ -474,8 +474,10 @@ def _seg_fields(rest):
     return d
 
 TS = r'(\d\d):(\d\d):(\d\d(?:\.\d+)?)'
-STATE_RE = re.compile(r'^' + TS + r' (\d+\.\d+\.\d+\.\d+)\.(\d+) state (\S+) -> (\S+)\s*$')
-TSEG_RE = re.compile(r'^' + TS + r' (\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): '
+# --trace names endpoints as tcpdump does: "10.111.0.1.PORT" or "fd00:111::1.PORT".
+_ADDR = r'(\d+\.\d+\.\d+\.\d+|[0-9a-fA-F:]*:[0-9a-fA-F:]*)'
+STATE_RE = re.compile(r'^' + TS + r' ' + _ADDR + r'\.(\d+) state (\S+) -> (\S+)\s*$')
+TSEG_RE = re.compile(r'^' + TS + r' ' + _ADDR + r'\.(\d+) > ' + _ADDR + r'\.(\d+): '
                      r'Flags \[([^\]]*)\](.*?)(?:  (\S+))?\s*$')
 
 def _secs(h, m, s):

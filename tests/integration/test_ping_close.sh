@@ -20,15 +20,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init "$@"
 
 netns_http_server 8080 || fail "python3 -m http.server did not start"
-# --trace names IPv6 endpoints as tcpdump does ("fd00:111::1.PORT"): it.py's trace() parses
-# dotted quads only, so its two patterns are widened here (same groups, either family).
-cat >>"$NETNS_TMP/it.py" <<'PYEOF'
-
-_ADDR = r'(\d+\.\d+\.\d+\.\d+|[0-9a-fA-F:]*:[0-9a-fA-F:]*)'
-STATE_RE = re.compile(r'^' + TS + r' ' + _ADDR + r'\.(\d+) state (\S+) -> (\S+)\s*$')
-TSEG_RE = re.compile(r'^' + TS + r' ' + _ADDR + r'\.(\d+) > ' + _ADDR + r'\.(\d+): '
-                     r'Flags \[([^\]]*)\](.*?)(?:  (\S+))?\s*$')
-PYEOF
 netns_close_server 8081 "$NETNS_S" "$IT_IP_S" || fail "the close-at-once server did not start"
 
 # ------------------------------------------------------------------------------------------------
