@@ -282,8 +282,16 @@ std::string error_name(std::error_code ec) {
   return m;
 }
 
+namespace {
+// The sender's family says which table the type and code belong to (ICMPv6 type 1 is destination
+// unreachable, ICMPv4 type 1 is unassigned).
+const char* icmp_description(const tcp::icmp_origin& o) {
+  return o.from.is_v4() ? wire::icmp_describe(o.type, o.code) : wire::icmpv6_describe(o.type, o.code);
+}
+}  // namespace
+
 std::string icmp_text(const tcp::icmp_origin& o) {
-  return fmt::format("ICMP {} from {}", wire::icmp_describe(o.type, o.code), o.from.to_string());
+  return fmt::format("ICMP {} from {}", icmp_description(o), o.from.to_string());
 }
 
 std::string error_text(std::error_code ec, const std::optional<tcp::icmp_origin>& icmp) {
@@ -293,7 +301,10 @@ std::string error_text(std::error_code ec, const std::optional<tcp::icmp_origin>
 
 nlohmann::json icmp_json(const std::optional<tcp::icmp_origin>& icmp) {
   if (!icmp) return nullptr;
-  return {{"from", icmp->from.to_string()}, {"type", icmp->type}, {"code", icmp->code}};
+  return {{"from", icmp->from.to_string()},
+          {"type", icmp->type},
+          {"code", icmp->code},
+          {"description", icmp_description(*icmp)}};
 }
 
 namespace {

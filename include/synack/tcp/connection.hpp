@@ -30,7 +30,8 @@ namespace synack::tcp {
 // Who answered with an ICMP error (RFC 792): the router or host that sent it, and what it said.
 struct icmp_origin {
   wire::ip_addr from;
-  std::uint8_t type = 0;  // 3 destination unreachable, 11 time exceeded, 12 parameter problem
+  std::uint8_t type = 0;  // ICMPv4 (from is IPv4): 3 unreachable, 11 time exceeded, 12 param problem;
+                          // ICMPv6: 1 unreachable, 2 packet too big, 3 time exceeded, 4 param problem
   std::uint8_t code = 0;
   friend bool operator==(const icmp_origin&, const icmp_origin&) = default;
 };
