@@ -11,6 +11,7 @@
 A probe's payload: magic 'SNKI', seq (u32), CLOCK_MONOTONIC ns and CLOCK_REALTIME ns at sending
 (u64 each; the namespaces share the host's clocks). The receiver timestamps with the kernel's
 receive time (SO_TIMESTAMPNS, CLOCK_REALTIME), so its own scheduling does not count.
+IP is IPv4 or IPv6 (an address with ':'); pcap-udp reads UDP over either from the capture.
 """
 import json, socket, statistics, struct, sys, time
 
@@ -47,8 +48,12 @@ def summarize(records, out):
         json.dump(s, f)
 
 
+def family(ip):
+    return socket.AF_INET6 if ':' in ip else socket.AF_INET
+
+
 def udp_recv(ip, port, out, idle=1.0, max_s=60.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(ip), socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     s.bind((ip, port))
@@ -78,7 +83,7 @@ def udp_recv(ip, port, out, idle=1.0, max_s=60.0):
 
 
 def udp_send(ip, port, count, rate, size=64):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(ip), socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     pad = b'\0' * max(0, size - HDR.size)
     gap = 1e9 / rate
@@ -155,10 +160,12 @@ def pcap_udp(path, port, out):
         fr = data[off + 16:off + 16 + incl]
         off += 16 + incl
         t = sec + frac / (1e9 if nano else 1e6)
-        if len(fr) < 14 + 20 + 8 or fr[12:14] != b'\x08\x00' or fr[14 + 9] != 17:
+        if len(fr) >= 14 + 40 + 8 and fr[12:14] == b'\x86\xdd' and fr[14 + 6] == 17:
+            udp = fr[14 + 40:]  # IPv6, UDP right after the fixed header
+        elif len(fr) >= 14 + 20 + 8 and fr[12:14] == b'\x08\x00' and fr[14 + 9] == 17:
+            udp = fr[14 + (fr[14] & 0x0f) * 4:]
+        else:
             continue
-        ihl = (fr[14] & 0x0f) * 4
-        udp = fr[14 + ihl:]
         if struct.unpack('>H', udp[2:4])[0] != port:
             continue
         payload = udp[8:]

@@ -526,3 +526,7 @@ def dt(a, b):
     return (b - a) % 86400
 PYEOF
 }
+
+# it_udp_probe_family NAME COUNT RATE [SIZE]: it_udp_probe to the family's peer address ($IT_IP_S:
+# IPv4 or, in an IPv6 twin, IPv6; impair_tool.py takes either).
+it_udp_probe_family() { NETNS_IP_S=$IT_IP_S it_udp_probe "$@"; }

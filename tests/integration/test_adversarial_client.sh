@@ -14,6 +14,11 @@
 # scapy is missing.
 # The 64 KiB frame must be taken whole (the ring's slots hold a 65,535-byte IPv4 packet with its
 # headers).
+# Runs over IPv4 and, as integration.test_adversarial_client.ipv6, over IPv6 (it_family in lib.sh):
+# scapy forges IPv6 headers, the 64 KiB frame is one 65,535-byte IPv6 packet, and the bad IPv4
+# header checksum (IPv6 has none) is left out.
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

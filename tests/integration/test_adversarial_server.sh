@@ -18,6 +18,15 @@
 # connection must still echo where it should. Exits 77 if not root or scapy is missing.
 # The 64 KiB frame must be taken whole (the ring's slots hold a 65,535-byte IPv4 packet with its
 # headers).
+# Runs over IPv4 and, as integration.test_adversarial_server.ipv6, over IPv6 (it_family in lib.sh):
+# scapy forges IPv6 headers; the IPv4-only frames have IPv6 analogues (adversary.py): a payload
+# length beyond the frame; extension-header chains (hop-by-hop after destination options, a header
+# past the payload, nine headers, a fragment header behind hop-by-hop: dropped and counted; a
+# Router Alert hop-by-hop + destination options chain in front of data: taken); IPv6 fragment
+# headers right after the fixed header and a cut IPv6 header (refused by the link's filter). No
+# SYN flood here: SYN cookies (IPv4 and IPv6) are test_serve_flood's.
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -36,6 +45,7 @@ it_section "set-up: big MTU, the peer kernel's RSTs dropped for the scapy ports,
 adversary_link_setup "$PEER_PORTS"
 STATS="$NETNS_TMP/serve-stats.json"
 it_capture_start cap "tcp port $SERVE_PORT"
+SERVE_LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
 serve_start serve --echo --stats "$STATS" --retries "$RETRIES"
 
 # ------------------------------------------------------------------------------------------------
@@ -49,7 +59,7 @@ ok "every adversarial check passed"
 
 # ------------------------------------------------------------------------------------------------
 it_section "afterwards: the server still serves a kernel client, and exits cleanly"
-got=$(ip netns exec "$NETNS_S" timeout 20 python3 "$IT_DIR/serve_clients.py" echo "$NETNS_IP_C" "$SERVE_PORT" 1 100000) \
+got=$(ip netns exec "$NETNS_S" timeout 20 python3 "$IT_DIR/serve_clients.py" echo "$IT_IP_C" "$SERVE_PORT" 1 100000) \
   || fail "echo from kernel clients after the attacks failed: $got"
 echo "   $got"
 [[ "$got" == *'"ok": 1,'* ]] || fail "a kernel client's 100 kB echo after the attacks did not come back whole: $got"

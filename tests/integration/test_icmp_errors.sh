@@ -14,6 +14,18 @@
 #      quoting an out-of-window sequence number is ignored and counted (icmp_out_of_window in
 #      serve's --stats), one quoting an in-window number aborts nothing (Linux tcp_v4_err without
 #      IP_RECVERR: a soft error only), and the echo still works byte-exact.
+# Runs over IPv4 and, as integration.test_icmp_errors.ipv6, over IPv6 (it_family in lib.sh): there
+# the REJECT variants are ip6tables' (icmp6-no-route, -adm-prohibited, -addr-unreachable,
+# -port-unreachable, tcp-reset), which Linux maps with icmpv6_err_convert (ENETUNREACH, EACCES,
+# EHOSTUNREACH, ECONNREFUSED; tcp_v6_err ends a connect() in SYN_SENT on any of them), r1 answers
+# an address outside the lab with "no route" (ICMPv6 type 1 code 0), and the forgeries are ICMPv6
+# port unreachables (type 1 code 4) quoting an IPv6 header.
+# Over IPv6 the kernel's connect() typically ends only on its retransmitted SYN (~1 s): the ICMPv6
+# error for its first SYN comes back on the veth chain while connect() still owns the socket, and
+# tcp_v6_err then only sets sk_err_soft (TcpExtLockDroppedIcmps); synack's probe ends in < 1 s.
+# KNOWN PRODUCT BUG: the .ipv6 twin fails in "text output names the ICMP" (see there).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,15 +39,17 @@ TAG="synack-icmp-test-$NETNS_PREFIX"
 SERVE_PORT=8080
 
 netns_http_server 8080 || fail "python3 -m http.server did not start in $NETNS_S"
+# The ICMP type of a destination unreachable: 3 (ICMP), 1 (ICMPv6).
+if [ "$IT_FAMILY" = 6 ]; then UNREACH_TYPE=1; else UNREACH_TYPE=3; fi
 
 # probe_check NAME WANT_ERROR WANT_FROM WANT_CODE: the --kernel --json run NAME has one synack and
 # one kernel probe, both failed with WANT_ERROR; synack's names the ICMP (WANT_CODE: "" for none,
-# e.g. tcp-reset) from WANT_FROM and ended within 1 s of its SYN.
+# e.g. tcp-reset; type $UNREACH_TYPE) from WANT_FROM and ended within 1 s of its SYN.
 probe_check() {
-  it_py "$NETNS_TMP/$1.out" "$2" "$3" "$4" <<'EOF' || fail "$1: checks failed"
+  it_py "$NETNS_TMP/$1.out" "$2" "$3" "$4" "$UNREACH_TYPE" <<'EOF' || fail "$1: checks failed"
 import sys
 from it import *
-out, want, frm, code = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+out, want, frm, code, utype = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 recs = ndjson(out)
 P = [r for r in recs if r.get('type') == 'probe']
 syn = [p for p in P if p.get('engine') == 'synack']
@@ -48,8 +62,8 @@ ic = s.get('icmp')
 if code:
     check(isinstance(ic, dict), "synack's record has no icmp object: %r" % s)
     if isinstance(ic, dict):
-        check(ic.get('from') == frm and ic.get('type') == 3 and ic.get('code') == int(code),
-              "icmp %r, expected from %s type 3 code %s" % (ic, frm, code))
+        check(ic.get('from') == frm and ic.get('type') == utype and ic.get('code') == int(code),
+              "icmp %r, expected from %s type %d code %s" % (ic, frm, utype, code))
 else:
     check(ic is None, "icmp %r for an error without ICMP" % (ic,))
 el = s.get("elapsed_us")
@@ -60,18 +74,27 @@ EOF
 
 # ------------------------------------------------------------------------------------------------
 # type:code:error (code "" = no ICMP: tcp-reset answers with a RST).
-REJECTS=(icmp-port-unreachable:3:connection_refused icmp-admin-prohibited:13:host_unreachable
-         icmp-host-prohibited:10:host_unreachable icmp-net-prohibited:9:network_unreachable
-         icmp-host-unreachable:1:host_unreachable icmp-net-unreachable:0:network_unreachable
-         tcp-reset::connection_refused)
+if [ "$IT_FAMILY" = 6 ]; then
+  # ip6tables' REJECT types, icmpv6_err_convert: EACCES is "permission_denied".
+  REJECTS=(icmp6-port-unreachable:4:connection_refused icmp6-adm-prohibited:1:permission_denied
+           icmp6-addr-unreachable:3:host_unreachable icmp6-no-route:0:network_unreachable
+           tcp-reset::connection_refused)
+  PORT_UNREACH=icmp6-port-unreachable PORT_UNREACH_CODE=4
+else
+  REJECTS=(icmp-port-unreachable:3:connection_refused icmp-admin-prohibited:13:host_unreachable
+           icmp-host-prohibited:10:host_unreachable icmp-net-prohibited:9:network_unreachable
+           icmp-host-unreachable:1:host_unreachable icmp-net-unreachable:0:network_unreachable
+           tcp-reset::connection_refused)
+  PORT_UNREACH=icmp-port-unreachable PORT_UNREACH_CODE=3
+fi
 for where in s r2; do
-  if [ "$where" = s ]; then chain=INPUT; from=$NETNS_IP_S; else chain=FORWARD; from=${NETNS_RTR_IP[2]}; fi
+  if [ "$where" = s ]; then chain=INPUT; from=$IT_IP_S; else chain=FORWARD; from=${IT_RTR_IP[2]}; fi
   for spec in "${REJECTS[@]}"; do
     IFS=: read -r type code err <<<"$spec"
     it_section "REJECT --reject-with $type on $where"
     rule=(-p tcp --dport 8080 -m comment --comment "$TAG" -j REJECT --reject-with "$type")
     it_fw "$where" -A "$chain" "${rule[@]}"
-    it_synack "rej-$where-$type" 30 ping "$NETNS_IP_S" -p 8080 -c 1 -W 5 --kernel --json
+    it_synack "rej-$where-$type" 30 ping "$IT_IP_S" -p 8080 -c 1 -W 5 --kernel --json
     it_fw "$where" -D "$chain" "${rule[@]}"
     [ "$IT_RC" = 1 ] || fail "expected exit 1 (a probe failed), got $IT_RC"
     probe_check "rej-$where-$type" "$err" "$from" "$code"
@@ -79,21 +102,28 @@ for where in s r2; do
 done
 
 it_section "text output names the ICMP"
-it_fw s -A INPUT -p tcp --dport 8080 -m comment --comment "$TAG" -j REJECT --reject-with icmp-port-unreachable
-it_synack rej-text 30 ping "$NETNS_IP_S" -p 8080 -c 1 -W 5
-it_fw s -D INPUT -p tcp --dport 8080 -m comment --comment "$TAG" -j REJECT --reject-with icmp-port-unreachable
+# KNOWN PRODUCT BUG (the .ipv6 twin fails here): the text names an ICMPv6 error through the ICMPv4
+# table (src/tools/common.cpp icmp_text calls wire::icmp_describe, not wire::icmpv6_describe, for
+# an origin from an IPv6 address), so an ICMPv6 port unreachable (type 1 code 4) reads
+# "connection_refused: ICMP unknown ICMP type from fd00:111:4::2". The check stays.
+it_fw s -A INPUT -p tcp --dport 8080 -m comment --comment "$TAG" -j REJECT --reject-with "$PORT_UNREACH"
+it_synack rej-text 30 ping "$IT_IP_S" -p 8080 -c 1 -W 5
+it_fw s -D INPUT -p tcp --dport 8080 -m comment --comment "$TAG" -j REJECT --reject-with "$PORT_UNREACH"
 [ "$IT_RC" = 1 ] || fail "expected exit 1, got $IT_RC"
-grep -q "refused: ICMP port unreachable from $NETNS_IP_S" "$IT_OUT" \
-  || fail "the text does not say 'refused: ICMP port unreachable from $NETNS_IP_S'"
+grep -qF "refused: ICMP port unreachable from $IT_IP_S" "$IT_OUT" \
+  || fail "the text does not say 'refused: ICMP port unreachable from $IT_IP_S'"
 ok "$(grep -m1 'ICMP port unreachable' "$IT_OUT")"
 
 it_section "network unreachable from r1"
-it_synack unreach-r1 30 ping 10.99.0.1 -p 80 -c 1 -W 5 --kernel --json
+# An address outside the lab: r1 has no route (ICMP net unreachable / ICMPv6 no route, code 0).
+if [ "$IT_FAMILY" = 6 ]; then OUTSIDE=fd00:99::1; else OUTSIDE=10.99.0.1; fi
+it_synack unreach-r1 30 ping "$OUTSIDE" -p 80 -c 1 -W 5 --kernel --json
 [ "$IT_RC" = 1 ] || fail "expected exit 1, got $IT_RC"
-probe_check unreach-r1 network_unreachable "${NETNS_RTR_IP[1]}" 0
+probe_check unreach-r1 network_unreachable "${IT_RTR_IP[1]}" 0
 
 # ------------------------------------------------------------------------------------------------
-# forge.py MODE ...: scapy in the server's namespace.
+# forge.py MODE ...: scapy in the server's namespace; the port unreachable is ICMP type 3 code 3
+# quoting an IPv4 header, or over IPv6 ICMPv6 type 1 code 4 quoting an IPv6 header.
 #   syn DELTA: wait for a SYN to :8080, answer with a port unreachable quoting its header with
 #              seq + DELTA.
 #   est PORT FILE DELTA...: sniff synack's SYN-ACK from PORT (its ISS), wait until FILE says the
@@ -102,28 +132,39 @@ probe_check unreach-r1 network_unreachable "${NETNS_RTR_IP[1]}" 0
 cat >"$NETNS_TMP/forge.py" <<'EOF'
 import sys
 from scapy.all import IP, ICMP, TCP, sniff, send, raw, conf
+from scapy.layers.inet6 import IPv6, ICMPv6DestUnreach
 conf.verb = 0
 mode, iface, me, peer = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+V6 = ':' in peer
+# libpcap's tcp[] works on IPv4 only: over IPv6 the TCP flags byte is ip6[53] (no extension header).
+L3, NET, FLAGS = (IPv6, "ip6", "ip6[53]") if V6 else (IP, "ip", "tcp[13]")
 ready = lambda: print("sniffing", flush=True)
+def port_unreachable(quoted):
+    """The port unreachable from me to peer quoting QUOTED (the offending packet's first bytes)."""
+    if V6:
+        return IPv6(src=me, dst=peer) / ICMPv6DestUnreach(code=4) / quoted
+    return IP(src=me, dst=peer) / ICMP(type=3, code=3) / quoted
 if mode == 'syn':
     delta = int(sys.argv[5])
-    p = sniff(iface=iface, count=1, timeout=20, started_callback=ready, filter="tcp dst port 8080 and tcp[13] == 2 and src host %s" % peer)
+    p = sniff(iface=iface, count=1, timeout=20, started_callback=ready,
+              filter="%s and tcp dst port 8080 and %s == 2 and src host %s" % (NET, FLAGS, peer))
     if not p:
         sys.exit("no SYN seen")
-    ip = p[0][IP]
+    ip = p[0][L3]
     q = ip.copy()
     q[TCP].seq = (q[TCP].seq + delta) & 0xffffffff
-    quoted = raw(q)[:ip.ihl * 4 + 8]
-    send(IP(src=me, dst=peer) / ICMP(type=3, code=3) / quoted)
-    print("forged port unreachable for %s:%d seq %d (ISS %+d)" % (peer, ip[TCP].sport, q[TCP].seq, delta))
+    # IPv4: the header and 8 bytes (RFC 792); IPv6: as much as fits (RFC 4443), here all of it.
+    quoted = raw(q) if V6 else raw(q)[:ip.ihl * 4 + 8]
+    send(port_unreachable(quoted))
+    print("forged port unreachable for %s sport %d seq %d (ISS %+d)" % (peer, ip[TCP].sport, q[TCP].seq, delta))
 else:
     import os, time
     port, ready_file, deltas = int(sys.argv[5]), sys.argv[6], [int(d) for d in sys.argv[7:]]
     p = sniff(iface=iface, count=1, timeout=20, started_callback=ready,
-              filter="tcp src port %d and src host %s and tcp[13] & 18 == 18" % (port, peer))
+              filter="%s and tcp src port %d and src host %s and %s & 18 == 18" % (NET, port, peer, FLAGS))
     if not p:
         sys.exit("no SYN-ACK of the connection seen")
-    ip = p[0][IP]
+    ip = p[0][L3]
     sa = ip[TCP]
     # Once the client has its first 64 KiB echoed back and waits, synack's SND.UNA = SND.NXT =
     # ISS + 1 + 65536: the only sequence number an ICMP quote may carry to count (Linux between(),
@@ -135,15 +176,18 @@ else:
         time.sleep(0.02)
     nxt = sa.seq + 1 + 65536
     for delta in deltas:
-        q = IP(src=ip.src, dst=ip.dst, ttl=64, id=ip.id + 1, flags='DF') / TCP(sport=sa.sport, dport=sa.dport,
-             seq=(nxt + delta) & 0xffffffff, ack=sa.ack, flags='A')
-        send(IP(src=me, dst=peer) / ICMP(type=3, code=3) / raw(q)[:28])
-        print("forged port unreachable for %s:%d -> :%d seq SND.NXT%+d" % (peer, sa.sport, sa.dport, delta))
+        t = TCP(sport=sa.sport, dport=sa.dport, seq=(nxt + delta) & 0xffffffff, ack=sa.ack, flags='A')
+        if V6:  # the IPv6 header and 8 bytes of TCP: the least Linux's icmpv6_notify takes
+            q = raw(IPv6(src=ip.src, dst=ip.dst, hlim=64) / t)[:48]
+        else:
+            q = raw(IP(src=ip.src, dst=ip.dst, ttl=64, id=ip.id + 1, flags='DF') / t)[:28]
+        send(port_unreachable(q))
+        print("forged port unreachable for %s sport %d -> :%d seq SND.NXT%+d" % (peer, sa.sport, sa.dport, delta))
 EOF
 # forge MODE ARGS...: forge.py in the background; returns once its sniffer is capturing.
 forge() {
   timeout -k 5 60 ip netns exec "$NETNS_S" "$SCAPY_PY" -u "$NETNS_TMP/forge.py" "$1" "$NETNS_IF_S" \
-    "$NETNS_IP_S" "$NETNS_IP_C" "${@:2}" >"$NETNS_TMP/forge.log" 2>&1 &
+    "$IT_IP_S" "$IT_IP_C" "${@:2}" >"$NETNS_TMP/forge.log" 2>&1 &
   FORGE_PID=$!
   NETNS_PIDS+=("$FORGE_PID")
   netns_wait_until 30 "the scapy sniffer" grep -q '^sniffing' "$NETNS_TMP/forge.log" \
@@ -158,7 +202,7 @@ forge_wait() {
 it_section "forged ICMP in SYN_SENT (RFC 5927)"
 it_fw s -A INPUT -p tcp --dport 8080 --syn -m comment --comment "$TAG" -j DROP
 forge syn 1000
-it_synack forged-bad 30 ping "$NETNS_IP_S" -p 8080 -c 1 -W 3 --json
+it_synack forged-bad 30 ping "$IT_IP_S" -p 8080 -c 1 -W 3 --json
 forge_wait
 [ "$IT_RC" = 1 ] || fail "expected exit 1, got $IT_RC"
 it_py "$NETNS_TMP/forged-bad.out" <<'EOF' || fail "an out-of-window ICMP ended the handshake"
@@ -170,22 +214,23 @@ check(len(P) == 1 and P[0].get('error') == 'timed_out' and P[0].get('icmp') is N
 done("quoted seq ISS+1000: ignored, the probe timed out")
 EOF
 forge syn 0
-it_synack forged-good 30 ping "$NETNS_IP_S" -p 8080 -c 1 -W 10 --json
+it_synack forged-good 30 ping "$IT_IP_S" -p 8080 -c 1 -W 10 --json
 forge_wait
 it_fw s -D INPUT -p tcp --dport 8080 --syn -m comment --comment "$TAG" -j DROP
 [ "$IT_RC" = 1 ] || fail "expected exit 1, got $IT_RC"
-it_py "$NETNS_TMP/forged-good.out" "$NETNS_IP_S" <<'EOF' || fail "an ICMP quoting the ISS did not end the handshake"
+it_py "$NETNS_TMP/forged-good.out" "$IT_IP_S" "$PORT_UNREACH_CODE" <<'EOF' || fail "an ICMP quoting the ISS did not end the handshake"
 import sys
 from it import *
 P = [r for r in ndjson(sys.argv[1]) if r.get('type') == 'probe']
 check(len(P) == 1 and P[0].get('error') == 'connection_refused', "expected connection_refused, got %r" % P)
 ic = P[0].get('icmp') if P else None
-check(isinstance(ic, dict) and ic.get('from') == sys.argv[2] and ic.get('code') == 3, "icmp %r" % (ic,))
+check(isinstance(ic, dict) and ic.get('from') == sys.argv[2] and ic.get('code') == int(sys.argv[3]), "icmp %r" % (ic,))
 done("quoted seq = ISS: refused at once (%s)" % ic)
 EOF
 
 # ------------------------------------------------------------------------------------------------
 it_section "forged ICMP on an established connection"
+SERVE_LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
 serve_start est --echo --stats "$NETNS_TMP/est.stats.json"
 # A kernel client in the server's namespace: echo 64 KiB, wait for the go file (the forgeries were
 # sent), echo 64 KiB more; every byte checked.
@@ -216,7 +261,7 @@ s.close()
 print("second echo ok")
 EOF
 forge est "$SERVE_PORT" "$NETNS_TMP/est_client.log" 1000000 0
-ip netns exec "$NETNS_S" "$(netns_python)" "$NETNS_TMP/est_client.py" "$NETNS_IP_C" "$SERVE_PORT" \
+ip netns exec "$NETNS_S" "$(netns_python)" "$NETNS_TMP/est_client.py" "$IT_IP_C" "$SERVE_PORT" \
   "$NETNS_TMP/go" >"$NETNS_TMP/est_client.log" 2>&1 &
 CLIENT_PID=$!
 NETNS_PIDS+=("$CLIENT_PID")

@@ -14,6 +14,10 @@
 # Why this is not flaky: with n = 10,000 the standard deviation of a measured share p is
 # sqrt(p(1-p)/n): 0.3 pp at 10% (the +-2 pp band is 6.7 sigma) and 0.1 pp at 1% (+-0.5 pp is
 # 5 sigma). The seeds are fixed, so the box's decisions repeat from run to run.
+# Runs over IPv4 and, as integration.test_impair_netem.ipv6, over IPv6 (it_family in lib.sh): the
+# probes are UDP over IPv6 through the same box (it bridges Ethernet frames, whatever they carry).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,7 +28,7 @@ box_json() {  # the box's last counters line (after it_impair_stop: the final on
 }
 
 it_section "no impairment: 5,000 probes at 10,000/s"
-it_udp_probe base 5000 10000
+it_udp_probe_family base 5000 10000
 it_impair_stop
 box_json >"$NETNS_TMP/base.box.json"
 it_py "$NETNS_TMP/base.json" "$NETNS_TMP/base.box.json" <<'EOF2' || fail "baseline checks failed"
@@ -42,7 +46,7 @@ EOF2
 
 it_section "--loss 10%: 10,000 probes"
 it_impair_restart --loss 10% --seed 7 --json
-it_udp_probe loss 10000 10000
+it_udp_probe_family loss 10000 10000
 it_impair_stop
 box_json >"$NETNS_TMP/loss.box.json"
 it_py "$NETNS_TMP/loss.json" "$NETNS_TMP/loss.box.json" <<'EOF2' || fail "loss checks failed"
@@ -60,7 +64,7 @@ EOF2
 
 it_section "--delay 10: 10,000 probes"
 it_impair_restart --delay 10 --json
-it_udp_probe delay 10000 10000
+it_udp_probe_family delay 10000 10000
 it_impair_stop
 box_json >"$NETNS_TMP/delay.box.json"
 it_py "$NETNS_TMP/delay.json" "$NETNS_TMP/base.json" "$NETNS_TMP/delay.box.json" <<'EOF2' || fail "delay checks failed"
@@ -80,7 +84,7 @@ EOF2
 it_section "--delay 10 --reorder 10% --duplicate 1%: 10,000 probes, counted in a capture"
 it_impair_restart --delay 10 --reorder 10% --duplicate 1% --seed 11 --json
 it_capture_start mix "udp port 9000"
-it_udp_probe mix 10000 10000
+it_udp_probe_family mix 10000 10000
 it_capture_stop mix
 it_impair_stop
 box_json >"$NETNS_TMP/mix.box.json"
