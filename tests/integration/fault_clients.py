@@ -48,7 +48,7 @@ def connect_many(host, port, n, deadline, in_flight=200):
     pending = 0
     while (started < n or pending) and time.monotonic() < deadline:
         while started < n and pending < in_flight:
-            s = socket.socket()
+            s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)  # HOST: IPv4 or IPv6
             s.setblocking(False)
             err = s.connect_ex((host, port))
             started += 1
@@ -157,7 +157,7 @@ def flood(args):
     sent = received = 0
     end = time.monotonic() + seconds
     for _ in range(n):
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
         s.setblocking(False)
         err = s.connect_ex((host, port))
         attempted += 1

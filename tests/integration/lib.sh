@@ -524,3 +524,9 @@ def dt(a, b):
     return (b - a) % 86400
 PYEOF
 }
+
+# it_family_rules [NS]: synack's rules in the test family's table only (iptables-save or
+# ip6tables-save, by IT_IPT); it_rules shows every table.
+it_family_rules() {
+  ip netns exec "${1:-$NETNS_C}" "${IT_IPT:-iptables}-save" 2>/dev/null | grep -i synack || true
+}
