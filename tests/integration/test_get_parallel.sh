@@ -123,8 +123,9 @@ it_synack two_no_dir 30 get "http://$(it_hp "$IT_IP_S" 8081)/f0.bin" "http://$(i
 ok "-o with several URLs, several URLs without -O: exit 2 with a message"
 # A second interface in synack's namespace (a veth pair of its own, gone with the namespace): URLs
 # routed out of different interfaces cannot share one stack.
-# (Over IPv6: fd00:200::1/64 on it, nodad so the address is usable at once.)
-if [ "$IT_FAMILY" = 6 ]; then GX_ADDR="fd00:200::1/64 nodad" GX_URL="http://[fd00:200::2]/x"
+# (Over IPv6: fd00:200::1/64 on it, nodad so the address is usable at once. The URL names its port:
+# a bracketed URL without one is misparsed by synack (test_get_clean's IPv6 twin checks that).)
+if [ "$IT_FAMILY" = 6 ]; then GX_ADDR="fd00:200::1/64 nodad" GX_URL="http://[fd00:200::2]:80/x"
 else GX_ADDR="10.200.0.1/24" GX_URL="http://10.200.0.2/x"; fi
 # shellcheck disable=SC2086  # GX_ADDR: an address and its flags
 ip netns exec "$NETNS_C" ip link add sk-gx type veth peer name sk-gy \
