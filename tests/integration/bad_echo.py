@@ -45,7 +45,7 @@ def serve(conn, index):
 
 def main():
     ip, port = sys.argv[1], int(sys.argv[2])
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ':' in ip else socket.AF_INET)  # IP: IPv4 or IPv6
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((ip, port))
     s.listen(1024)

@@ -13,13 +13,14 @@ integrity_offloads() {
 }
 
 # integrity_run LABEL PORT N SIZE PROCS [ON_FAIL]: N clients (one thread each, PROCS processes)
-# released together against ${INTEGRITY_HOST:-$NETNS_IP_C}:PORT (INTEGRITY_HOST: e.g. $NETNS_IP6_C); every echo byte-exact, no foreign bytes, or fail
+# released together against ${INTEGRITY_HOST:-$IT_IP_C}:PORT (the family's address; INTEGRITY_HOST
+# names another, e.g. $NETNS_IP_C on an IPv6 twin's dual-stack server); every echo byte-exact, no foreign bytes, or fail
 # (after running the command ON_FAIL, e.g. a function that prints the server's counters).
 integrity_run() {
   local label=$1 port=$2 n=$3 size=$4 procs=$5 on_fail=${6:-true} got rc=0
   [ -f "$NETNS_TMP/integrity_clients.py" ] || cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"
   got=$(ip netns exec "$NETNS_S" timeout $((INTEGRITY_TIMEOUT * 3 + 60)) python3 "$NETNS_TMP/integrity_clients.py" \
-    "${INTEGRITY_HOST:-$NETNS_IP_C}" "$port" "$n" "$size" --procs "$procs" --timeout "$INTEGRITY_TIMEOUT") || rc=$?
+    "${INTEGRITY_HOST:-${IT_IP_C:-$NETNS_IP_C}}" "$port" "$n" "$size" --procs "$procs" --timeout "$INTEGRITY_TIMEOUT") || rc=$?
   echo "   $label: $got"
   it_py "$got" "$n" "$label" <<'PY' || { $on_fail; fail "$label"; }
 import json, sys

@@ -530,3 +530,9 @@ PYEOF
 # it_udp_probe_family NAME COUNT RATE [SIZE]: it_udp_probe to the family's peer address ($IT_IP_S:
 # IPv4 or, in an IPv6 twin, IPv6; impair_tool.py takes either).
 it_udp_probe_family() { NETNS_IP_S=$IT_IP_S it_udp_probe "$@"; }
+
+# it_family_rules [NS]: synack's rules in the test family's table only (iptables-save or
+# ip6tables-save, by IT_IPT); it_rules shows every table.
+it_family_rules() {
+  ip netns exec "${1:-$NETNS_C}" "${IT_IPT:-iptables}-save" 2>/dev/null | grep -i synack || true
+}

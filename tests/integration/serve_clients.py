@@ -85,7 +85,7 @@ def loop(host, port, seconds):
     lat = []
     until = time.monotonic() + seconds
     while time.monotonic() < until:
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)  # HOST: IPv4 or IPv6
         s.settimeout(10.0)
         t = time.monotonic()
         try:
@@ -107,7 +107,7 @@ def loop(host, port, seconds):
 
 def stall(host, port, size, seconds):
     data = os.urandom(size)
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
     s.settimeout(seconds + 60)
     s.connect((host, port))

@@ -2,14 +2,14 @@
 
 SERVE_PORT=8080
 
-# serve_start NAME ARGS...: `synack serve --listen 10.111.0.1:8080 ARGS` (or --listen $SERVE_LISTEN,
-# e.g. "[$NETNS_IP6_C]:$SERVE_PORT") in the background in $NETNS_C; waits (bounded) for its
+# serve_start NAME ARGS...: `synack serve --listen IT_IP_C:8080 ARGS` (10.111.0.1:8080, or
+# [fd00:111::1]:8080 in an IPv6 twin; or --listen $SERVE_LISTEN) in the background in $NETNS_C; waits (bounded) for its
 # "listening on" line. Sets SERVE_PID, SERVE_OUT.
 serve_start() {
   local name=$1; shift
   SERVE_NAME=$name
   SERVE_OUT="$NETNS_TMP/$name.out"
-  it_synack_bg "$name" serve --listen "${SERVE_LISTEN:-$NETNS_IP_C:$SERVE_PORT}" "$@"
+  it_synack_bg "$name" serve --listen "${SERVE_LISTEN:-$(it_hp "${IT_IP_C:-$NETNS_IP_C}" "$SERVE_PORT")}" "$@"
   SERVE_PID=$IT_BG_PID
   netns_wait_until 15 "synack serve to listen" grep -q "listening on" "$SERVE_OUT" \
     || fail "synack serve did not start"

@@ -5,6 +5,9 @@
 #      connections/ok/failed/conn_per_s/p50/p90/p99/max/retransmits, ratios), --plot writes a PNG;
 #      no progress line on a stderr that is not a terminal;
 #   2. --request: an HTTP request after each handshake, latency to the first response bytes.
+# Runs over IPv4 and, as integration.test_bench_both.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,17 +17,19 @@ netns_require_tools gnuplot
 netns_http_server 8080 || fail "python3 -m http.server did not start in $NETNS_S"
 # A fast listener for the handshake benchmark: socat forks per connection and closes at once.
 ip netns exec "$NETNS_S" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096
+# (On "::" when the twin runs over IPv6: a dual-stack socket.)
 netns_spawn "$NETNS_S" "$NETNS_TMP/listener.log" "$(netns_python)" -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 9000)); s.listen(4096)
+import socket, sys
+v6 = sys.argv[1] == "6"
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::" if v6 else "0.0.0.0", 9000)); s.listen(4096)
 while True:
     c, _ = s.accept(); c.close()
-'
+' "$IT_FAMILY"
 netns_wait_listen "$NETNS_S" 9000 || fail "listener on 9000 did not start"
 
 it_section "--engine both -n 2000 -c 64"
-it_synack both 120 bench "$NETNS_IP_S:9000" -n 2000 -c 64 --engine both --close rst \
+it_synack both 120 bench "$(it_hp "$IT_IP_S" 9000)" -n 2000 -c 64 --engine both --close rst \
   --json "$NETNS_TMP/both.json" --plot "$NETNS_TMP/both.png"
 cat "$IT_OUT"
 [ "$IT_RC" = 0 ] || fail "expected exit 0 (no failures), got $IT_RC"
@@ -57,7 +62,7 @@ done("both engines: 2000 connections each, 0 failures, JSON and PNG")
 EOF2
 
 it_section "--request (HTTP, first response bytes)"
-it_synack req 60 bench "$NETNS_IP_S:8080" -n 100 -c 8 --engine both --close fin \
+it_synack req 60 bench "$(it_hp "$IT_IP_S" 8080)" -n 100 -c 8 --engine both --close fin \
   --request $'GET / HTTP/1.0\r\n\r\n' --json "$NETNS_TMP/req.json"
 cat "$IT_OUT"
 [ "$IT_RC" = 0 ] || fail "--request: expected exit 0, got $IT_RC"

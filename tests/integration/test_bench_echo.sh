@@ -9,6 +9,9 @@
 #      those connections are verify_failures (echo_mismatch / echo_short), the others ok, exit 1;
 #   3. against `synack serve --echo` (the server in the first namespace, bench in the peer
 #      namespace): 200 x 64 KiB on both engines, 0 verify_failures.
+# Runs over IPv4 and, as integration.test_bench_echo.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,10 +58,13 @@ it_section "kernel echo server (socat PIPE): $N x 64K, -c 50, --engine both"
 # the kernel answer with SYN cookies and drop ACKs, and connections that sent data too early are
 # reset -- both engines alike; the backlog case is test_bench_backlog.sh's).
 ip netns exec "$NETNS_S" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096
+# (socat: TCP4-/TCP6-LISTEN by the family, an IPv6 bind address in brackets.)
+BIND=$IT_IP_S
+[ "$IT_FAMILY" = 6 ] && BIND="[$IT_IP_S]"
 netns_spawn "$NETNS_S" "$NETNS_TMP/socat-echo.log" \
-  socat -b 65536 "TCP-LISTEN:7,bind=$NETNS_IP_S,fork,reuseaddr,backlog=1024" PIPE
+  socat -b 65536 "TCP$IT_FAMILY-LISTEN:7,bind=$BIND,fork,reuseaddr,backlog=1024" PIPE
 netns_wait_listen "$NETNS_S" 7 || { cat "$NETNS_TMP/socat-echo.log"; fail "socat echo server did not start in $NETNS_S"; }
-it_synack socat "$RUN_TIMEOUT" bench "$NETNS_IP_S:7" --echo 64K -n "$N" -c 50 --engine both -W "$W" \
+it_synack socat "$RUN_TIMEOUT" bench "$(it_hp "$IT_IP_S" 7)" --echo 64K -n "$N" -c 50 --engine both -W "$W" \
   --json "$NETNS_TMP/socat.json"
 cat "$IT_OUT"
 [ "$IT_RC" = 0 ] || fail "expected exit 0, got $IT_RC"
@@ -69,9 +75,9 @@ check_echo "$NETNS_TMP/socat.json" "$N" "$SIZE" || fail "echo results against so
 # ------------------------------------------------------------------------------------------------
 it_section "a wrong echo server: verification fails"
 BAD_N=40
-netns_spawn "$NETNS_S" "$NETNS_TMP/bad_echo.log" "$(netns_python)" -u "$IT_DIR/bad_echo.py" "$NETNS_IP_S" 7001
+netns_spawn "$NETNS_S" "$NETNS_TMP/bad_echo.log" "$(netns_python)" -u "$IT_DIR/bad_echo.py" "$IT_IP_S" 7001
 netns_wait_listen "$NETNS_S" 7001 || { cat "$NETNS_TMP/bad_echo.log"; fail "bad_echo.py did not start"; }
-it_synack bad "$RUN_TIMEOUT" bench "$NETNS_IP_S:7001" --echo 16K -n "$BAD_N" -c 8 --engine both -W "$W" \
+it_synack bad "$RUN_TIMEOUT" bench "$(it_hp "$IT_IP_S" 7001)" --echo 16K -n "$BAD_N" -c 8 --engine both -W "$W" \
   --json "$NETNS_TMP/bad.json"
 cat "$IT_OUT"
 head -n 10 "$IT_ERR"
@@ -96,12 +102,12 @@ PY
 # ------------------------------------------------------------------------------------------------
 it_section "synack serve --echo: $N x 64K, -c 50, --engine both from the peer namespace"
 serve_start serve --echo --backlog 1024
-# bench runs in the peer namespace ($NETNS_S, veth-s) against serve's 10.111.0.1:8080.
-echo "synack bench $NETNS_IP_C:$SERVE_PORT (in $NETNS_S)" >"$NETNS_TMP/serve-bench.cmd"
+# bench runs in the peer namespace ($NETNS_S, veth-s) against serve's IT_IP_C:8080.
+echo "synack bench $(it_hp "$IT_IP_C" "$SERVE_PORT") (in $NETNS_S)" >"$NETNS_TMP/serve-bench.cmd"
 IT_CTX_RUNS+=(serve-bench)
 IT_OUT="$NETNS_TMP/serve-bench.out"
 IT_RC=0
-timeout -k 5 "$RUN_TIMEOUT" ip netns exec "$NETNS_S" "$SYNACK" bench "$NETNS_IP_C:$SERVE_PORT" --echo 64K \
+timeout -k 5 "$RUN_TIMEOUT" ip netns exec "$NETNS_S" "$SYNACK" bench "$(it_hp "$IT_IP_C" "$SERVE_PORT")" --echo 64K \
   -n "$N" -c 50 --engine both -W "$W" --json "$NETNS_TMP/serve.json" \
   >"$IT_OUT" 2>"$NETNS_TMP/serve-bench.err" </dev/null || IT_RC=$?
 echo "$IT_RC" >"$NETNS_TMP/serve-bench.rc"

@@ -7,6 +7,9 @@
 # byte-exact; a wrong one is searched for in every other file so foreign bytes are named. Also:
 # usage errors (-o with several URLs, several URLs without -O, URLs on two interfaces), one 404 among good URLs (exit 1,
 # the others still complete), and --parallel 2.
+# Runs over IPv4 and, as integration.test_get_parallel.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -37,7 +40,7 @@ offloads() {  # offloads on|off: GRO/GSO/TSO on both ends of the veth
 # urls SCHEME PORT: the eight URLs.
 urls() {
   local p
-  for p in "${PATHS[@]}"; do printf '%s://%s:%s/%s\n' "$1" "$NETNS_IP_S" "$2" "$p"; done
+  for p in "${PATHS[@]}"; do printf '%s://%s/%s\n' "$1" "$(it_hp "$IT_IP_S" "$2")" "$p"; done
 }
 
 # check_all LABEL DIR: every downloaded file byte-exact; a wrong one is located in the sources.
@@ -89,7 +92,7 @@ parallel_run() {
     || { cat "$IT_ERR"; fail "$name: no summary line"; }
   # One process, one engine: every connection from the same source address, different ports.
   local ports
-  ports=$(grep -o 'connected [0-9.]*:[0-9]*' "$IT_ERR" | sort -u | wc -l)
+  ports=$(grep -oE 'connected ([0-9.]+|\[[0-9a-f:]+\]):[0-9]+' "$IT_ERR" | sort -u | wc -l)
   [ "$ports" = "${#list[@]}" ] || { cat "$IT_ERR"; fail "$name: want ${#list[@]} distinct connections, saw $ports"; }
   # Concurrent, not one after another: several connections were up before the first one finished.
   local overlap
@@ -112,19 +115,24 @@ get_nginx 8081 8443
 ok "nginx on 8081 (http) and 8443 (https); ${#PATHS[@]} files of $(du -sm "$WWW" | cut -f1) MiB in all"
 
 it_section "usage"
-it_synack two_with_o 30 get "http://$NETNS_IP_S:8081/f0.bin" "http://$NETNS_IP_S:8081/f1.bin" -o "$NETNS_TMP/x"
+it_synack two_with_o 30 get "http://$(it_hp "$IT_IP_S" 8081)/f0.bin" "http://$(it_hp "$IT_IP_S" 8081)/f1.bin" -o "$NETNS_TMP/x"
 [ "$IT_RC" = 2 ] && grep -q -- "-o FILE takes one URL" "$IT_ERR" || { cat "$IT_ERR"; fail "-o with two URLs must exit 2 (got $IT_RC)"; }
-it_synack two_no_dir 30 get "http://$NETNS_IP_S:8081/f0.bin" "http://$NETNS_IP_S:8081/f1.bin"
+it_synack two_no_dir 30 get "http://$(it_hp "$IT_IP_S" 8081)/f0.bin" "http://$(it_hp "$IT_IP_S" 8081)/f1.bin"
 [ "$IT_RC" = 2 ] && grep -q -- "-O DIR" "$IT_ERR" || { cat "$IT_ERR"; fail "several URLs without -O must exit 2 (got $IT_RC)"; }
 [ ! -e "$NETNS_TMP/x" ] || fail "a usage error must not write anything"
 ok "-o with several URLs, several URLs without -O: exit 2 with a message"
 # A second interface in synack's namespace (a veth pair of its own, gone with the namespace): URLs
 # routed out of different interfaces cannot share one stack.
+# (Over IPv6: fd00:200::1/64 on it, nodad so the address is usable at once. The URL names its port:
+# a bracketed URL without one is misparsed by synack (test_get_clean's IPv6 twin checks that).)
+if [ "$IT_FAMILY" = 6 ]; then GX_ADDR="fd00:200::1/64 nodad" GX_URL="http://[fd00:200::2]:80/x"
+else GX_ADDR="10.200.0.1/24" GX_URL="http://10.200.0.2/x"; fi
+# shellcheck disable=SC2086  # GX_ADDR: an address and its flags
 ip netns exec "$NETNS_C" ip link add sk-gx type veth peer name sk-gy \
-  && ip netns exec "$NETNS_C" ip addr add 10.200.0.1/24 dev sk-gx \
+  && ip netns exec "$NETNS_C" ip addr add $GX_ADDR dev sk-gx \
   && ip netns exec "$NETNS_C" ip link set sk-gx up && ip netns exec "$NETNS_C" ip link set sk-gy up \
   || fail "could not add a second interface"
-it_synack two_ifaces 30 get "http://$NETNS_IP_S:8081/f0.bin" "http://10.200.0.2/x" -O "$NETNS_TMP"
+it_synack two_ifaces 30 get "http://$(it_hp "$IT_IP_S" 8081)/f0.bin" "$GX_URL" -O "$NETNS_TMP"
 [ "$IT_RC" = 2 ] && grep -q "same interface" "$IT_ERR" || { cat "$IT_ERR"; fail "URLs on two interfaces must exit 2 (got $IT_RC)"; }
 ok "URLs routed out of two interfaces: exit 2, '$(grep -o 'must be reached through the same interface' "$IT_ERR")'"
 
@@ -142,10 +150,10 @@ parallel_run par_tls https 8443 --cacert "$NETNS_TMP/tls/cert.pem"
 
 it_section "one 404 among good URLs; --parallel 2"
 dir="$NETNS_TMP/mixed" && mkdir -p "$dir"
-it_synack mixed "$RUN_TIMEOUT" get "http://$NETNS_IP_S:8081/f0.bin" "http://$NETNS_IP_S:8081/missing" \
-  "http://$NETNS_IP_S:8081/f2.bin" -O "$dir" --parallel 2
+it_synack mixed "$RUN_TIMEOUT" get "http://$(it_hp "$IT_IP_S" 8081)/f0.bin" "http://$(it_hp "$IT_IP_S" 8081)/missing" \
+  "http://$(it_hp "$IT_IP_S" 8081)/f2.bin" -O "$dir" --parallel 2
 [ "$IT_RC" = 1 ] || { cat "$IT_ERR"; fail "a 404 among several must exit 1 (got $IT_RC)"; }
-grep -qF "synack get: http://$NETNS_IP_S:8081/missing: HTTP/1.1 404" "$IT_ERR" || { cat "$IT_ERR"; fail "no prefixed 404 line"; }
+grep -qF "synack get: http://$(it_hp "$IT_IP_S" 8081)/missing: HTTP/1.1 404" "$IT_ERR" || { cat "$IT_ERR"; fail "no prefixed 404 line"; }
 grep -qF "2 of 3 downloads complete" "$IT_ERR" || { cat "$IT_ERR"; fail "no '2 of 3' summary"; }
 cmp -s "$dir/f0.bin" "$WWW/f0.bin" && cmp -s "$dir/f2.bin" "$WWW/f2.bin" || { cat "$IT_ERR"; fail "the good downloads next to a 404 must complete"; }
 ok "404 among three (--parallel 2): exit 1, the other two byte-exact"

@@ -5,6 +5,9 @@
 # built with sanitizers: well after any client-first close). Afterwards the server's SIGUSR1
 # table shows nothing but TIME_WAIT (one per server-closed connection) and the kernel side nothing
 # but TIME-WAIT; SIGTERM ends the server with exit 0 and no firewall rule left.
+# Runs over IPv4 and, as integration.test_serve_echo.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,7 +25,7 @@ IDLE=5
 # ------------------------------------------------------------------------------------------------
 it_section "one client: echo, then the server closes an idle connection"
 serve_start serve --echo --idle-timeout "$IDLE" --backlog 1024 --stats "$NETNS_TMP/stats.json"
-got=$(ip netns exec "$NETNS_S" timeout $((IDLE + 20)) python3 "$IT_DIR/serve_clients.py" echo "$NETNS_IP_C" "$SERVE_PORT" 2 1000) \
+got=$(ip netns exec "$NETNS_S" timeout $((IDLE + 20)) python3 "$IT_DIR/serve_clients.py" echo "$IT_IP_C" "$SERVE_PORT" 2 1000) \
   || fail "the two-client echo run failed: $got"
 echo "   $got"
 it_py "$got" <<'PY' || fail "two-client echo"
@@ -38,7 +41,7 @@ PY
 # idle timeout while its echo backs up (zero window). Bytes waiting to be sent are not idleness:
 # the server must not FIN before the whole echo went out, and must FIN once it has (idle then).
 STALL_SIZE=$((1 << 20))
-ip netns exec "$NETNS_S" timeout $((3 * IDLE + 60)) python3 "$IT_DIR/serve_clients.py" stall "$NETNS_IP_C" "$SERVE_PORT" \
+ip netns exec "$NETNS_S" timeout $((3 * IDLE + 60)) python3 "$IT_DIR/serve_clients.py" stall "$IT_IP_C" "$SERVE_PORT" \
   "$STALL_SIZE" $((IDLE + 3)) >"$NETNS_TMP/stall.json" 2>"$NETNS_TMP/stall.err" &
 stall_pid=$!
 
@@ -51,7 +54,7 @@ echo_diagnostics() {
   echo
   ip netns exec "$NETNS_S" nstat -az 2>/dev/null | grep -E 'Retrans|Timeout|Drop|Loss|Prune|Collapse' || true
 }
-got=$(ip netns exec "$NETNS_S" timeout $((IDLE + 75)) python3 "$IT_DIR/serve_clients.py" echo "$NETNS_IP_C" "$SERVE_PORT" "$N" 65536) \
+got=$(ip netns exec "$NETNS_S" timeout $((IDLE + 75)) python3 "$IT_DIR/serve_clients.py" echo "$IT_IP_C" "$SERVE_PORT" "$N" 65536) \
   || fail "the client run failed or timed out: $got"
 echo "   $got"
 it_py "$got" "$N" <<'PY' || { echo_diagnostics; fail "echo results"; }

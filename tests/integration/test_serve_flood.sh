@@ -5,32 +5,46 @@
 # the client's connections succeed; synack's counters show cookies sent and validated; the capture
 # of the client's handshakes shows cookie SYN-ACKs (their TSval's low 6 bits carry the client's
 # window scale and SACK-permitted, Linux's layout).
+# Runs over IPv4 and, as integration.test_serve_flood.ipv6, over IPv6 (it_family in lib.sh). hping3
+# has no IPv6: the IPv6 twin floods with syn_flood6.py (bare SYNs from a raw socket, as hping3's).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=serve_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 netns_require_root
-netns_require_tools hping3
 it_init "$@"
+[ "$IT_FAMILY" = 4 ] && netns_require_tools hping3
 netns_add_third_ns
-ip netns exec "$NETNS_F" iptables -A OUTPUT -p tcp --tcp-flags RST RST -j DROP
+ip netns exec "$NETNS_F" "$IT_IPT" -A OUTPUT -p tcp --tcp-flags RST RST -j DROP
 FLOOD_S=${SERVE_FLOOD_SECONDS:-5}
+cp "$IT_DIR/syn_flood6.py" "$NETNS_TMP/"
+# flood_start LOG: FLOOD_S seconds of SYNs at IT_IP_C:SERVE_PORT from $NETNS_F, in the background.
+# nice: a flood from another machine does not take our CPU; on this shared 2-core box the
+# flooder runs at the lowest priority so it models that instead of starving synack.
+flood_start() {
+  if [ "$IT_FAMILY" = 6 ]; then
+    netns_spawn "$NETNS_F" "$1" timeout -s INT "$((FLOOD_S + 1))" \
+      nice -n 19 "$(netns_python)" -u "$NETNS_TMP/syn_flood6.py" "$IT_IP_C" "$SERVE_PORT" "$FLOOD_S"
+  else
+    netns_spawn "$NETNS_F" "$1" timeout -s INT "$((FLOOD_S + 1))" \
+      nice -n 19 hping3 --flood -S -p "$SERVE_PORT" "$IT_IP_C"
+  fi
+  flood_pid=$NETNS_LAST_PID
+}
 
 it_section "flood while a client loops"
 serve_start serve --discard
-it_capture_start flood "host $NETNS_IP_S and tcp port $SERVE_PORT"
-# nice: a flood from another machine does not take our CPU; on this shared 2-core box the
-# flooder runs at the lowest priority so it models that instead of starving synack.
-netns_spawn "$NETNS_F" "$NETNS_TMP/hping3.log" timeout -s INT "$((FLOOD_S + 1))" \
-  nice -n 19 hping3 --flood -S -p "$SERVE_PORT" "$NETNS_IP_C"
-flood_pid=$NETNS_LAST_PID
-got=$(ip netns exec "$NETNS_S" timeout 40 python3 "$IT_DIR/serve_clients.py" loop "$NETNS_IP_C" "$SERVE_PORT" "$FLOOD_S") \
+it_capture_start flood "host $IT_IP_S and tcp port $SERVE_PORT"
+flood_start "$NETNS_TMP/hping3.log"
+got=$(ip netns exec "$NETNS_S" timeout 40 python3 "$IT_DIR/serve_clients.py" loop "$IT_IP_C" "$SERVE_PORT" "$FLOOD_S") \
   || fail "the client loop failed: $got"
 netns_wait_exit "$flood_pid" 10 || fail "hping3 did not stop"
 it_capture_stop flood
 echo "   client loop: $got"
-echo "   hping3: $(tr '\n' ' ' <"$NETNS_TMP/hping3.log" | tail -c 300)"
+echo "   flooder: $(tr '\n' ' ' <"$NETNS_TMP/hping3.log" | tail -c 300)"
 serve_table
 echo "   $(grep '^counters:' "$NETNS_TMP/table.txt")"
 # The flood's first SYNs fill the half-open queue (the flooder never answers): SIGUSR1 shows them.
@@ -51,7 +65,7 @@ done("%d/%d client connections (%.2f%%) during the flood; syn_received=%d cookie
      "cookies_rejected=%d syn_dropped=%d" % (r['ok'], r['ok'] + r['failed'], r['success_pct'], c['syn_received'],
      c['cookies_sent'], c['cookies_validated'], c['cookies_rejected'], c['syn_dropped']))
 PY
-it_py "$NETNS_TMP/flood.pcap" "$NETNS_IP_C" "$NETNS_IP_S" <<'PY' || fail "capture checks"
+it_py "$NETNS_TMP/flood.pcap" "$IT_IP_C" "$IT_IP_S" <<'PY' || fail "capture checks"
 import re, sys
 from it import *
 pcap, sip, cip = sys.argv[1:4]
@@ -81,11 +95,9 @@ serve_stop
 it_section "flood while 100 threads echo 1,024 bytes each"
 cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"  # (integrity_lib.sh is for the two-namespace runs)
 serve_start serve_echo --echo --backlog 1024
-netns_spawn "$NETNS_F" "$NETNS_TMP/hping3-echo.log" timeout -s INT "$((FLOOD_S + 1))" \
-  nice -n 19 hping3 --flood -S -p "$SERVE_PORT" "$NETNS_IP_C"
-flood_pid=$NETNS_LAST_PID
+flood_start "$NETNS_TMP/hping3-echo.log"
 rc=0
-got=$(ip netns exec "$NETNS_S" timeout 120 python3 "$NETNS_TMP/integrity_clients.py" "$NETNS_IP_C" "$SERVE_PORT" \
+got=$(ip netns exec "$NETNS_S" timeout 120 python3 "$NETNS_TMP/integrity_clients.py" "$IT_IP_C" "$SERVE_PORT" \
   100 1024 --timeout 30) || rc=$?
 netns_wait_exit "$flood_pid" 10 || fail "hping3 did not stop"
 echo "   $got"

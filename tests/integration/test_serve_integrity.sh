@@ -11,6 +11,13 @@
 # Before the fix, 20-36 of 200 echoes held another client's bytes from its offset 0: an engine
 # call made by the server (receive) delivered events re-entrantly, an accept inside it serviced
 # a new connection into the server's shared receive buffer, and the outer call then echoed that.
+# The listening line and the SIGUSR1 table name the listening endpoint; the family's firewall
+# rule (iptables / ip6tables) is there while serve runs, and no rule is left after SIGTERM.
+# Runs over IPv4 and, as integration.test_serve_integrity.ipv6, over IPv6 (it_family in lib.sh):
+# --listen [fd00:111::1]:8080. The engine is dual-stack, so in the IPv6 twin the interface's IPv4
+# address answers too: a small IPv4 run (20 x 16 KiB) on the same server, while it listens on IPv6.
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -38,6 +45,11 @@ no_close_wait() {  # nothing but TIME_WAIT (or nothing) in synack's table, withi
 
 # --msl 1: TIME_WAITs of one run are gone before the next reuses the clients' ports.
 serve_start serve --echo --backlog 1024 --msl 1 --stats "$NETNS_TMP/stats.json"
+LISTEN=$(it_hp "$IT_IP_C" "$SERVE_PORT")
+grep -qF "listening on $LISTEN via $NETNS_IF_C" "$SERVE_OUT" \
+  || fail "the listening line must name $LISTEN via $NETNS_IF_C: $(head -n 1 "$SERVE_OUT")"
+[ -n "$(it_family_rules)" ] || fail "no synack rule in $IT_IPT-save while serve runs"
+ok "$IT_IPT-save while serve runs: $(it_family_rules | head -n 1)"
 
 for mode in on off; do
   it_section "offloads $mode: 200 threads x 64 KiB"
@@ -48,6 +60,16 @@ for mode in on off; do
   integrity "offloads $mode, 1000 x 16 KiB" 1000 16384 4
   no_close_wait
 done
+integrity_offloads on
 
+if [ "$IT_FAMILY" = 6 ]; then
+  it_section "the same server over IPv4 ($NETNS_IP_C, dual-stack engine)"
+  INTEGRITY_HOST=$NETNS_IP_C integrity "IPv4 on the IPv6 server, 20 x 16 KiB" 20 16384 1
+  no_close_wait
+fi
+
+serve_table
+grep -qF "$LISTEN" "$NETNS_TMP/table.txt" || fail "the SIGUSR1 table must show $LISTEN"
+ok "SIGUSR1 table: $(grep '^LISTEN' "$NETNS_TMP/table.txt")"
 serve_stop
 echo "PASS ($(it_elapsed))"

@@ -4,6 +4,9 @@
 # retransmission, reassembly, SACK recovery and duplicate suppression all run while hundreds of
 # connections move their own random bytes at once (threads released together, even-numbered
 # clients half-closing early; integrity_clients.py checks every byte and names foreign ones).
+# Runs over IPv4 and, as integration.test_serve_integrity_impaired.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -10,6 +10,9 @@
 #      used, then SYNs are dropped (syn_dropped_buffers_full); 250 clients each push 64 KiB
 #      through the echo; the reserved total stays <= 2 MiB; two rounds of the same load leave the
 #      server's RSS bounded (the second round grows it by < 16 MiB); then 20 echo sessions work.
+# Runs over IPv4 and, as integration.test_serve_limits.ipv6, over IPv6 (it_family in lib.sh).
+#
+# it-families: 4 6
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,7 +33,7 @@ print(j)' "$NETNS_TMP/stats.json" "$1"
 }
 table_empty() { serve_table; [ "$(serve_counter connections)" = 0 ]; }
 echo_again() {
-  clients echo "$NETNS_IP_C" "$SERVE_PORT" 20 65536 "$NETNS_TMP/echo-$1.json" --deadline 40 \
+  clients echo "$IT_IP_C" "$SERVE_PORT" 20 65536 "$NETNS_TMP/echo-$1.json" --deadline 40 \
     >"$NETNS_TMP/echo-$1.log" 2>&1 || { cat "$NETNS_TMP/echo-$1.log"; fail "echo sessions failed after the load"; }
   ok "serves again: 20 echo sessions of 64 KiB byte-exact"
 }
@@ -38,7 +41,7 @@ echo_again() {
 # ------------------------------------------------------------------------------------------------
 it_section "--max-table 50 with 200 clients"
 serve_start table --echo --max-table 50 --backlog 1000 --max-half-open 1000 --stats "$NETNS_TMP/stats.json"
-clients flood "$NETNS_IP_C" "$SERVE_PORT" 200 4 "$NETNS_TMP/flood1.json" --bytes 1024 >"$NETNS_TMP/flood1.log" 2>&1 &
+clients flood "$IT_IP_C" "$SERVE_PORT" 200 4 "$NETNS_TMP/flood1.json" --bytes 1024 >"$NETNS_TMP/flood1.log" 2>&1 &
 FPID=$!
 NETNS_PIDS+=("$FPID")
 # While the flood holds its connections: the table is at the cap, never above.
@@ -77,7 +80,7 @@ BUDGET=$((2 << 20))
 serve_start buffers --echo --max-buffered-bytes 2M --backlog 1000 --max-half-open 1000 --stats "$NETNS_TMP/stats.json"
 rss0=$(rss_kib)
 for round in 1 2; do
-  clients flood "$NETNS_IP_C" "$SERVE_PORT" 250 5 "$NETNS_TMP/flood-b$round.json" --bytes 65536 \
+  clients flood "$IT_IP_C" "$SERVE_PORT" 250 5 "$NETNS_TMP/flood-b$round.json" --bytes 65536 \
     >"$NETNS_TMP/flood-b$round.log" 2>&1 &
   FPID=$!
   NETNS_PIDS+=("$FPID")
@@ -96,10 +99,10 @@ for round in 1 2; do
   netns_wait_until 30 "the table to empty" table_empty || fail "the table did not empty: $(serve_states)"
 done
 it_py "$NETNS_TMP/flood-b1.json" "$NETNS_TMP/stats.json" <<'EOF'
-import json, sys
+import json, os, sys
 from it import *
 r = json.load(open(sys.argv[1])); j = json.load(open(sys.argv[2]))['limits']
-per = 2 * 4 * 1460
+per = 2 * 4 * (1440 if os.environ.get('IT_AF') == '6' else 1460)  # 4 x MSS each way (IPv6's header is 20 bytes longer)
 check(r['connected'] <= (2 << 20) // per, "%d connected, more than the budget allows (%d)" % (r['connected'], (2 << 20) // per))
 check(r['connected'] >= 100, "only %d connected" % r['connected'])
 check(r['bytes_received'] > 0, "no echo came back during the flood")
