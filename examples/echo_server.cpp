@@ -3,9 +3,10 @@
 //
 //   ./example_echo_server [-I IFACE] LISTEN_IP:PORT
 //   e.g. ./example_echo_server 10.111.0.1:8080        (then, from the peer: nc 10.111.0.1 8080)
+//        ./example_echo_server [fd00:111::1]:8080     (IPv6; the interface's IPv4 address answers too)
 //
 // LISTEN_IP is an address of a local interface (the one that owns it is used; -I names another).
-// Prints "listening on IP:PORT" once it accepts, and exits 0 on SIGINT/SIGTERM after stopping the
+// Prints "listening on IP:PORT" ("[IPv6]:PORT") once it accepts, and exits 0 on SIGINT/SIGTERM after stopping the
 // stack, whose destructor removes the RST guard's iptables rule.
 //
 // Shows:
@@ -31,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
@@ -113,30 +115,47 @@ net::awaitable<void> accept_loop(synack::asio::acceptor& acceptor, counters& sta
   }
 }
 
-// The interface that owns `addr` and its subnet's broadcast address (the stack's route hint).
+// The interface that owns `addr`, and the stack's route hint: an address of the same subnet that is
+// not ours (the engine refuses a route to one of our own addresses): IPv4's broadcast address, the
+// highest address of an IPv6 prefix (the last bit flipped for a /128).
 struct interface_info {
   std::string name;
-  net::ip::address_v4 broadcast;
+  net::ip::address hint;
 };
-std::optional<interface_info> interface_owning(const net::ip::address_v4& addr) {
+std::optional<interface_info> interface_owning(const net::ip::address& addr) {
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0) return std::nullopt;
   std::optional<interface_info> found;
   for (ifaddrs* i = list; i && !found; i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
-    if (ntohl(sin->sin_addr.s_addr) != addr.to_uint()) continue;
-    std::uint32_t mask = 0xffffffff;
-    if (i->ifa_netmask) mask = ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_netmask)->sin_addr.s_addr);
-    const std::uint32_t bcast = mask >= 0xfffffffe ? 0xffffffff : (addr.to_uint() | ~mask);
-    found = interface_info{i->ifa_name, net::ip::address_v4(bcast)};
+    if (!i->ifa_addr) continue;
+    if (addr.is_v4() && i->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      if (ntohl(sin->sin_addr.s_addr) != addr.to_v4().to_uint()) continue;
+      std::uint32_t mask = 0xffffffff;
+      if (i->ifa_netmask) mask = ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_netmask)->sin_addr.s_addr);
+      const std::uint32_t bcast = mask >= 0xfffffffe ? 0xffffffff : (addr.to_v4().to_uint() | ~mask);
+      found = interface_info{i->ifa_name, net::ip::address_v4(bcast)};
+    } else if (addr.is_v6() && i->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      net::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), &sin6->sin6_addr, bytes.size());
+      if (net::ip::address_v6(bytes) != addr.to_v6()) continue;
+      net::ip::address_v6::bytes_type hint = bytes;
+      if (i->ifa_netmask) {
+        const auto* mask = reinterpret_cast<const sockaddr_in6*>(i->ifa_netmask);
+        for (std::size_t k = 0; k < hint.size(); ++k)
+          hint[k] = static_cast<unsigned char>(bytes[k] | ~mask->sin6_addr.s6_addr[k]);
+      }
+      if (hint == bytes) hint[15] ^= 1;
+      found = interface_info{i->ifa_name, net::ip::address_v6(hint)};
+    }
   }
   ::freeifaddrs(list);
   return found;
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [-I IFACE] LISTEN_IP:PORT\n", argv0);
+  std::fprintf(stderr, "usage: %s [-I IFACE] LISTEN_IP:PORT   (IPv6: [ADDR]:PORT)\n", argv0);
   return 2;
 }
 
@@ -155,26 +174,32 @@ int main(int argc, char** argv) {
   }
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) return usage(argv[0]);
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
 
   try {
-    const auto addr = net::ip::make_address_v4(listen.substr(0, colon));
+    const auto addr = net::ip::make_address(host);
     const unsigned long port_arg = std::stoul(listen.substr(colon + 1));
     if (port_arg == 0 || port_arg > 65535) return usage(argv[0]);
     const auto port = static_cast<std::uint16_t>(port_arg);
 
     // A server stack: our interface, address and port named.
     synack::engine::options o;
-    net::ip::address_v4 hint = net::ip::address_v4::broadcast();
+    net::ip::address hint = net::ip::address_v4::broadcast();
     if (auto own = interface_owning(addr)) {
       if (iface.empty()) iface = own->name;
-      hint = own->broadcast;
+      hint = own->hint;
     } else if (iface.empty()) {
       std::fprintf(stderr, "%s is not an address of a local interface (name one with -I IFACE)\n",
                    addr.to_string().c_str());
       return 2;
+    } else if (addr.is_v6()) {
+      auto h = addr.to_v6().to_bytes();
+      h[15] ^= 1;  // not owned (-I IFACE): a neighbour's address, for the route hint only
+      hint = net::ip::address_v6(h);
     }
     o.interface = iface;
-    o.source = synack::wire::ipv4_addr{addr.to_uint()};
+    o.source = synack::asio::to_wire(addr);
     o.ports = synack::link::port_range{port, port};
     // Many small receive-ring slots rather than the default few large ones: many clients sending
     // at once means bursts of small frames (a larger GRO frame is still read whole).
@@ -214,7 +239,8 @@ int main(int argc, char** argv) {
       stack.stop();
     });
 
-    std::printf("listening on %s:%u\n", addr.to_string().c_str(), static_cast<unsigned>(port));
+    std::printf(addr.is_v6() ? "listening on [%s]:%u\n" : "listening on %s:%u\n", addr.to_string().c_str(),
+                static_cast<unsigned>(port));
     std::fflush(stdout);
     ctx.run();
 

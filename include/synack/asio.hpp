@@ -3,6 +3,7 @@
 #pragma once
 
 #include "synack/asio/acceptor.hpp"
+#include "synack/asio/address.hpp"
 #include "synack/asio/beast.hpp"
 #include "synack/asio/connect.hpp"
 #include "synack/asio/error.hpp"

@@ -5,6 +5,7 @@
 
 #include <boost/asio/error.hpp>
 
+#include "synack/asio/address.hpp"
 #include "synack/asio/detail/acceptor_state.hpp"
 #include "synack/asio/detail/socket_state.hpp"
 #include "synack/asio/detail/stack_impl.hpp"
@@ -52,8 +53,7 @@ void acceptor_state::bind(const net::ip::tcp::endpoint& ep, error_code& ec) {
   const engine::engine& eng = stack_->engine();
   // The engine listens on a port for all its addresses (IPv4 and IPv6, like a Linux AF_INET6
   // socket bound to :: without IPV6_V6ONLY); a specific address must be one of them.
-  const wire::ip_addr addr = ep.address().is_v4() ? wire::ip_addr{wire::ipv4_addr{ep.address().to_v4().to_uint()}}
-                                                  : wire::ip_addr{wire::ipv6_addr{ep.address().to_v6().to_bytes()}};
+  const wire::ip_addr addr = to_wire(ep.address());
   if (!addr.is_unspecified() && eng.local_address(addr.family()) != addr) {
     ec = error_code(EADDRNOTAVAIL, net::error::get_system_category());
     return;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "synack/asio/address.hpp"
 #include "synack/asio/detail/acceptor_state.hpp"
 #include "synack/asio/detail/socket_state.hpp"
 #include "synack/asio/detail/stack_impl.hpp"
@@ -45,11 +46,6 @@ const boost::system::error_category& error::get_category() noexcept {
 namespace detail {
 
 namespace {
-// A v4-mapped IPv6 address is IPv4, as a Linux AF_INET6 socket treats it.
-wire::ip_addr to_wire(const net::ip::address& a) {
-  if (a.is_v4()) return wire::ipv4_addr{a.to_v4().to_uint()};
-  return wire::ipv6_addr{a.to_v6().to_bytes()};
-}
 net::ip::tcp::endpoint to_endpoint(const wire::ip_addr& a, std::uint16_t port) {
   if (a.is_v4()) return {net::ip::address_v4(a.v4().value), port};
   return {net::ip::address_v6(a.v6().octets), port};
@@ -430,7 +426,7 @@ void socket_state::start_connect(connect_op_base* op, const net::ip::tcp::endpoi
   // drains (slots x MSS): a larger window only overflows the ring (loss, RTOs).
   if (!options_.receive_buffer) cfg.recv_buffer = std::min(cfg.recv_buffer, stack_->ring_window(cfg.mss));
   try {
-    tuple_ = stack_->engine().connect(to_wire(peer.address()), peer.port(), cfg);
+    tuple_ = stack_->engine().connect(asio::to_wire(peer.address()), peer.port(), cfg);
   } catch (const link::setup_error& e) {
     // No route: what connect(2) says (ENETUNREACH). Anything else the link layer refused.
     return op->complete(e.code() == link::setup_errc::no_route ? error_code(net::error::network_unreachable)

@@ -133,7 +133,8 @@ url_parts parse_url(const std::string& url) {
   if (authority.find('@') != std::string::npos)
     throw link::setup_error(link::setup_errc::invalid_argument, "user:password@ in URLs is not supported");
   bool bracketed = false;
-  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:PORT (RFC 3986 3.2.2)
+  std::optional<std::string> port_text;  // what follows the host's ':' (RFC 3986 3.2.3), if any
+  if (!authority.empty() && authority.front() == '[') {  // [IPv6] or [IPv6]:PORT (RFC 3986 3.2.2)
     std::size_t close = authority.find(']');
     if (close == std::string::npos)
       throw link::setup_error(link::setup_errc::invalid_argument, "missing ']' in URL '" + url + "'");
@@ -145,18 +146,22 @@ url_parts parse_url(const std::string& url) {
     std::string after = authority.substr(close + 1);
     if (!after.empty() && after.front() != ':')
       throw link::setup_error(link::setup_errc::invalid_argument, "junk after ']' in URL '" + url + "'");
+    if (!after.empty()) port_text = after.substr(1);
     authority = literal;
-    authority.append(after);
     bracketed = true;
+  } else if (auto colon = authority.rfind(':'); colon != std::string::npos) {
+    if (authority.find(':') != colon)  // two colons or more: an IPv6 literal without brackets
+      throw link::setup_error(link::setup_errc::invalid_argument,
+                              "an IPv6 address in a URL goes in brackets: http://[ADDR]:PORT/ ('" + url + "')");
+    port_text = authority.substr(colon + 1);
+    authority.resize(colon);
   }
-  if (auto colon = authority.rfind(':'); colon != std::string::npos) {
-    std::string p = authority.substr(colon + 1);
+  if (port_text) {
     char* end = nullptr;
-    unsigned long v = std::strtoul(p.c_str(), &end, 10);
-    if (p.empty() || *end != '\0' || v == 0 || v > 65535)
+    unsigned long v = std::strtoul(port_text->c_str(), &end, 10);
+    if (port_text->empty() || *end != '\0' || v == 0 || v > 65535)
       throw link::setup_error(link::setup_errc::invalid_argument, "bad port in URL '" + url + "' (1-65535)");
     u.port = static_cast<std::uint16_t>(v);
-    authority.resize(colon);
   }
   if (authority.empty()) throw link::setup_error(link::setup_errc::invalid_argument, "URL '" + url + "' has no host");
   if (!bracketed && authority.find(':') != std::string::npos)

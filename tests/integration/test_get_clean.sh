@@ -116,11 +116,6 @@ no_rules_left "after SIGTERM"
 ok "SIGTERM: exit 1 ($(tail -n 1 "$NETNS_TMP/hold.err")), no rule left"
 
 if [ "$IT_FAMILY" = 6 ]; then
-  # KNOWN PRODUCT BUG (found by this twin; src/tools/get.cpp parse_url): a bracketed IPv6 URL
-  # without a port, http://[fd00:111::2]/index.html, takes the address's last group as the port
-  # and fails as a usage error: "synack: bad IPv6 literal 'fd00:111:' (an IPv6 address with a
-  # port is written [ADDR]:PORT)", exit 2. Port 80 is closed on the peer: the right outcome is a
-  # refused connection to [fd00:111::2]:80 (exit 1). This check fails until parse_url is fixed.
   it_section "IPv6 only: a bracketed URL without a port means port 80"
   it_synack no_port 30 get "http://[$IT_IP_S]/index.html"
   grep -qF "[$IT_IP_S]:80" "$IT_ERR" && [ "$IT_RC" = 1 ] \

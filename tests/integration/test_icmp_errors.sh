@@ -23,7 +23,6 @@
 # Over IPv6 the kernel's connect() typically ends only on its retransmitted SYN (~1 s): the ICMPv6
 # error for its first SYN comes back on the veth chain while connect() still owns the socket, and
 # tcp_v6_err then only sets sk_err_soft (TcpExtLockDroppedIcmps); synack's probe ends in < 1 s.
-# KNOWN PRODUCT BUG: the .ipv6 twin fails in "text output names the ICMP" (see there).
 #
 # it-families: 4 6
 set -Eeuo pipefail
@@ -102,10 +101,7 @@ for where in s r2; do
 done
 
 it_section "text output names the ICMP"
-# KNOWN PRODUCT BUG (the .ipv6 twin fails here): the text names an ICMPv6 error through the ICMPv4
-# table (src/tools/common.cpp icmp_text calls wire::icmp_describe, not wire::icmpv6_describe, for
-# an origin from an IPv6 address), so an ICMPv6 port unreachable (type 1 code 4) reads
-# "connection_refused: ICMP unknown ICMP type from fd00:111:4::2". The check stays.
+# Over IPv6 the text names the error from the ICMPv6 table (type 1 code 4: port unreachable).
 it_fw s -A INPUT -p tcp --dport 8080 -m comment --comment "$TAG" -j REJECT --reject-with "$PORT_UNREACH"
 it_synack rej-text 30 ping "$IT_IP_S" -p 8080 -c 1 -W 5
 it_fw s -D INPUT -p tcp --dport 8080 -m comment --comment "$TAG" -j REJECT --reject-with "$PORT_UNREACH"

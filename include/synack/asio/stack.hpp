@@ -23,6 +23,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 
+#include "synack/asio/address.hpp"
 #include "synack/asio/detail/stack_impl.hpp"
 #include "synack/engine/engine.hpp"
 
@@ -36,9 +37,7 @@ public:
   // `opts.interface` / `opts.source` are not given; IPv4 or IPv6 (the stack then also takes the
   // interface's address of the other family, if it has one, and connects to either).
   stack(boost::asio::io_context& ctx, const engine::options& opts, const boost::asio::ip::address& route_hint = {})
-      : impl_(std::make_shared<detail::stack_impl>(ctx, opts, route_hint.is_v4()
-                                                                   ? wire::ip_addr{wire::ipv4_addr{route_hint.to_v4().to_uint()}}
-                                                                   : wire::ip_addr{wire::ipv6_addr{route_hint.to_v6().to_bytes()}})) {
+      : impl_(std::make_shared<detail::stack_impl>(ctx, opts, to_wire(route_hint))) {
     impl_->start();
   }
   ~stack() = default;
