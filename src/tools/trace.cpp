@@ -615,6 +615,10 @@ void add_trace_command(CLI::App& app, std::function<int()>& action) {
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 fmt::format("--first-ttl {} is above --max-ttl {}", o->first_ttl, o->max_ttl));
       host_port hp = resolve_host(o->target, o->common.family);
+      if (o->flow_label && hp.addr.is_v4())
+        throw link::setup_error(link::setup_errc::invalid_argument,
+                                fmt::format("--flow-label is for IPv6 only ({} is IPv4; -6 for a name's AAAA)",
+                                            hp.addr.to_string()));
       link::require_net_raw_and_admin();
       keep_capabilities_for_children();
       install_signal_handlers();

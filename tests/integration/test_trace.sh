@@ -364,6 +364,10 @@ it_synack badttl 30 trace "$IT_IP_S" -f 9 -m 3
 [ "$(wc -l <"$IT_ERR")" = 1 ] || fail "-f above -m: expected a one-line message on stderr"
 it_synack badflow 30 trace "$IT_IP_S" --flow-label 0x100000
 [ "$IT_RC" = 2 ] || fail "--flow-label above 20 bits: expected exit 2, got $IT_RC"
+if [ "$IT_FAMILY" = 4 ]; then
+  it_synack flow4 30 trace "$IT_IP_S" --flow-label 5
+  [ "$IT_RC" = 2 ] && grep -q "IPv6 only" "$IT_ERR" || fail "--flow-label towards IPv4: expected exit 2 'IPv6 only', got $IT_RC"
+fi
 it_synack noarp 30 trace "$ONLINK_NOBODY" -q 1 --json
 [ "$IT_RC" = 1 ] || fail "an on-link address nobody owns: expected exit 1, got $IT_RC"
 it_py "$IT_OUT" "$IT_FAMILY" <<'PY' || fail "no-ARP checks failed (see above)"
