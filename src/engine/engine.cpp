@@ -582,6 +582,7 @@ std::error_code engine::send_segment(wire::ip_addr dst, const wire::tcp_repr& se
     ip.next_header = wire::ip_protocol::tcp;
     ip.hop_limit = f.ttl;
     ip.traffic_class = f.dscp_ecn;
+    ip.flow_label = f.flow_label & wire::ipv6_view::flow_label_mask;
     ip.payload_len = static_cast<std::uint16_t>(seg.buffer_len());
     out = std::span<std::byte>{tx_buf_.data(), wire::ethernet_header_len + ip.buffer_len()};
     wire::emit_ethernet(out, *n->second.mac, mac_, wire::ethertype::ipv6);

@@ -254,20 +254,6 @@ listen_spec parse_listen(const std::string& text, family_preference f) {
   return ls;
 }
 
-wire::ipv4_addr require_v4(const wire::ip_addr& addr, const std::string& tool) {
-  if (!addr.is_v4())
-    bad_target("IPv6 is not wired into " + tool + " yet (" + addr.to_string() + "; give an IPv4 address)");
-  return addr.v4();
-}
-
-wire::ipv4_addr require_v4(host_port& hp, const std::string& tool) {
-  if (!hp.addr.is_v4() && !hp.literal) {
-    auto v4 = std::find_if(hp.resolved.begin(), hp.resolved.end(), [](const wire::ip_addr& a) { return a.is_v4(); });
-    if (v4 != hp.resolved.end()) hp.addr = *v4;
-  }
-  return require_v4(hp.addr, tool);
-}
-
 std::string error_name(std::error_code ec) {
   if (!ec) return "none";
   if (ec == std::errc::connection_refused) return "connection_refused";

@@ -93,13 +93,6 @@ struct listen_spec {
 };
 listen_spec parse_listen(const std::string& text, family_preference f = family_preference::any);
 
-// Tools whose engine path is IPv4-only for now: ADDR as IPv4, or link::setup_error "IPv6 is not
-// wired into TOOL yet (ADDR; give an IPv4 address)".
-wire::ipv4_addr require_v4(const wire::ip_addr& addr, const std::string& tool);
-// The same for a resolved target: a name that also has an IPv4 address uses its first one (hp.addr
-// is updated, so the tool says which), as the tools did before IPv6; otherwise the error above.
-wire::ipv4_addr require_v4(host_port& hp, const std::string& tool);
-
 // "connection_refused", "timed_out", ... as in the JSON contract.
 std::string error_name(std::error_code ec);
 // What answered with an ICMP error: "ICMP port unreachable from 10.88.2.2".

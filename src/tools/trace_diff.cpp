@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "synack/wire/ipv6.hpp"
+
 namespace synack::tools {
 
 namespace {
@@ -170,11 +172,13 @@ quote_coverage coverage(const wire::icmp_quote& quote) {
   return c;
 }
 
-std::vector<header_change> diff_quote(const sent_probe& sent, const wire::icmp_quote& quote) {
+std::vector<header_change> diff_quote(const sent_probe& sent, const wire::icmp_quote& quote,
+                                      std::optional<std::uint32_t> quoted_flow_label) {
   std::vector<header_change> out;
   auto add = [&](std::string field, std::string s, std::string q, std::string text, std::string key) {
     out.push_back({std::move(field), std::move(s), std::move(q), std::move(text), std::move(key)});
   };
+  const bool v6 = sent.dst.is_v6();
   // IP header.
   if (quote.src != sent.src)
     add("src", sent.src.to_string(), quote.src.to_string(),
@@ -183,25 +187,45 @@ std::vector<header_change> diff_quote(const sent_probe& sent, const wire::icmp_q
     add("dst", sent.dst.to_string(), quote.dst.to_string(),
         fmt::format("dst {}->{}", sent.dst.to_string(), quote.dst.to_string()), "dst:" + quote.dst.to_string());
   if ((quote.dscp_ecn >> 2) != (sent.dscp_ecn >> 2)) {
+    // IPv4's TOS byte and IPv6's traffic class hold the same DSCP and ECN bits (RFC 2474, 3168).
     const std::string s = fmt::format("0x{:02x}", sent.dscp_ecn & 0xfc), q = fmt::format("0x{:02x}", quote.dscp_ecn & 0xfc);
-    add("tos", s, q, fmt::format("TOS {}->{}", s, q), "tos:" + q);
+    const char* field = v6 ? "traffic_class" : "tos";
+    add(field, s, q, fmt::format("{} {}->{}", v6 ? "TC" : "TOS", s, q), std::string(field) + ":" + q);
   }
   if ((quote.dscp_ecn & 3) != (sent.dscp_ecn & 3)) {
     const std::string s = ecn_text(sent.dscp_ecn), q = ecn_text(quote.dscp_ecn);
     add("ecn", s, q, fmt::format("ECN {}->{}", s, q), "ecn:" + q);
   }
-  if (quote.identification != sent.identification)
-    add("ip_id", std::to_string(sent.identification), std::to_string(quote.identification), "IP ID rewritten",
-        "ip_id:rewritten");
-  if (quote.dont_fragment != sent.dont_fragment)
-    add("df", sent.dont_fragment ? "set" : "clear", quote.dont_fragment ? "set" : "clear",
-        quote.dont_fragment ? "DF set" : "DF cleared", quote.dont_fragment ? "df:set" : "df:cleared");
-  if (quote.total_length != sent.total_length)
-    add("length", std::to_string(sent.total_length), std::to_string(quote.total_length),
-        fmt::format("length {}->{}", sent.total_length, quote.total_length), "length:" + std::to_string(quote.total_length));
-  if (quote.ttl != expected_quoted_ttl)
-    add("quoted_ttl", std::to_string(expected_quoted_ttl), std::to_string(quote.ttl), fmt::format("qttl {}", quote.ttl),
-        "quoted_ttl:" + std::to_string(quote.ttl));
+  if (v6) {
+    if (quoted_flow_label && *quoted_flow_label != sent.flow_label)
+      add("flow_label", std::to_string(sent.flow_label), std::to_string(*quoted_flow_label),
+          fmt::format("flow label 0x{:05x}->0x{:05x}", sent.flow_label, *quoted_flow_label),
+          "flow_label:" + std::to_string(*quoted_flow_label));
+    // The payload length (the quotation's total_length is 40 + it).
+    if (quote.total_length != sent.total_length) {
+      const auto plen = [](std::uint16_t total) { return total >= 40 ? total - 40 : 0; };
+      add("length", std::to_string(plen(sent.total_length)), std::to_string(plen(quote.total_length)),
+          fmt::format("plen {}->{}", plen(sent.total_length), plen(quote.total_length)),
+          "length:" + std::to_string(quote.total_length));
+    }
+    if (quote.ttl != expected_quoted_ttl)
+      add("quoted_hop_limit", std::to_string(expected_quoted_ttl), std::to_string(quote.ttl),
+          fmt::format("qhlim {}", quote.ttl), "quoted_hop_limit:" + std::to_string(quote.ttl));
+  } else {
+    if (quote.identification != sent.identification)
+      add("ip_id", std::to_string(sent.identification), std::to_string(quote.identification), "IP ID rewritten",
+          "ip_id:rewritten");
+    if (quote.dont_fragment != sent.dont_fragment)
+      add("df", sent.dont_fragment ? "set" : "clear", quote.dont_fragment ? "set" : "clear",
+          quote.dont_fragment ? "DF set" : "DF cleared", quote.dont_fragment ? "df:set" : "df:cleared");
+    if (quote.total_length != sent.total_length)
+      add("length", std::to_string(sent.total_length), std::to_string(quote.total_length),
+          fmt::format("length {}->{}", sent.total_length, quote.total_length),
+          "length:" + std::to_string(quote.total_length));
+    if (quote.ttl != expected_quoted_ttl)
+      add("quoted_ttl", std::to_string(expected_quoted_ttl), std::to_string(quote.ttl), fmt::format("qttl {}", quote.ttl),
+          "quoted_ttl:" + std::to_string(quote.ttl));
+  }
 
   // TCP header, as far as it is quoted.
   const wire::bytes s{sent.tcp};
@@ -241,6 +265,22 @@ std::vector<header_change> diff_quote(const sent_probe& sent, const wire::icmp_q
                  q.subspan(tcp_at::options, header_len(q) - tcp_at::options), out);
   }
   return out;
+}
+
+std::optional<std::uint32_t> quoted_flow_label(wire::bytes quoted) {
+  using f = wire::ipv6_view::field;
+  if (quoted.size() < f::ver_tc_flow + 4 || (wire::load_u8(quoted, f::ver_tc_flow) >> 4) != 6) return std::nullopt;
+  return wire::load_u32(quoted, f::ver_tc_flow) & wire::ipv6_view::flow_label_mask;
+}
+
+std::optional<std::uint32_t> quoted_tsval(const wire::icmp_quote& quote) {
+  if (!coverage(quote).full_header) return std::nullopt;
+  const wire::bytes q = quote.transport;
+  const auto opts = parse_raw_tcp_options(q.subspan(tcp_at::options, header_len(q) - tcp_at::options));
+  if (!opts) return std::nullopt;
+  for (const auto& o : *opts)
+    if (o.kind == kind::timestamps && o.data.size() == 8) return u32(wire::bytes{o.data}, 0);
+  return std::nullopt;
 }
 
 std::vector<header_change> change_tracker::first_seen(const std::vector<header_change>& at_hop) {

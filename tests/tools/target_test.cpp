@@ -200,28 +200,6 @@ BOOST_AUTO_TEST_CASE(unresolvable_name) {
   BOOST_TEST(contains(e, "cannot resolve 'no-such-host.invalid': "));
 }
 
-BOOST_AUTO_TEST_CASE(require_v4) {
-  BOOST_TEST(tools::require_v4(ip("10.0.0.1"), "synack ping").value == 0x0a000001U);
-  std::string e = error_of([] { tools::require_v4(ip("fd00::2"), "synack ping"); });
-  BOOST_TEST(contains(e, "IPv6 is not wired into synack ping yet"));
-  // A literal IPv6 target: the error.
-  auto lit = tools::resolve_host("[fd00::2]:80");
-  BOOST_TEST(contains(error_of([&] { tools::require_v4(lit, "synack get"); }), "IPv6 is not wired into synack get yet"));
-  // A name whose first answer is IPv6 but which has IPv4 too: its IPv4 address, hp.addr updated.
-  tools::host_port dual;
-  dual.name = "dual.example";
-  dual.addr = ip("fd00::2");
-  dual.resolved = {ip("fd00::2"), ip("10.0.0.2"), ip("10.0.0.3")};
-  BOOST_TEST(tools::require_v4(dual, "synack ping").value == 0x0a000002U);
-  BOOST_TEST(dual.addr == ip("10.0.0.2"));
-  // A name with IPv6 only: the error.
-  tools::host_port v6only;
-  v6only.name = "v6.example";
-  v6only.addr = ip("fd00::2");
-  v6only.resolved = {ip("fd00::2")};
-  BOOST_TEST(contains(error_of([&] { tools::require_v4(v6only, "synack ping"); }), "not wired into synack ping"));
-}
-
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(listen_addresses)

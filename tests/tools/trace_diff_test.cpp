@@ -2,12 +2,15 @@
 // quoted, one middlebox behaviour per test.
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
 
 #include "trace_diff.hpp"
+#include "synack/wire/icmpv6.hpp"
 #include "synack/wire/ipv4.hpp"
+#include "synack/wire/ipv6.hpp"
 #include "synack/wire/tcp.hpp"
 
 using namespace synack;
@@ -82,6 +85,10 @@ std::size_t find_option(const std::vector<std::byte>& tcp, std::uint8_t kind) {
   }
   BOOST_FAIL("option not found");
   return 0;
+}
+
+std::string fmt_plen(std::size_t sent, std::size_t quoted) {
+  return "plen " + std::to_string(sent) + "->" + std::to_string(quoted);
 }
 
 std::vector<std::string> fields(const std::vector<header_change>& v) {
@@ -262,6 +269,194 @@ BOOST_AUTO_TEST_CASE(raw_options_parse_and_refuse_broken_lengths) {
   const std::vector<std::byte> broken[] = {area({2}), area({2, 1, 0, 0}), area({2, 4, 5}), area({8, 0})};
   for (const auto& b : broken) BOOST_TEST(!tools::parse_raw_tcp_options(b).has_value());
   BOOST_TEST(tools::parse_raw_tcp_options({})->empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- IPv6 -----------------------------------------------------------------------------------------
+// The same comparison over an ICMPv6 quotation: hop limit for TTL, the traffic class for TOS, the
+// flow label (given apart: wire::icmp_quote has none), the payload length; no IP ID, no DF.
+
+namespace {
+
+const wire::ip_addr us6 = *wire::ip_addr::parse("fd00:111:1::1");
+const wire::ip_addr them6 = *wire::ip_addr::parse("fd00:111:4::2");
+constexpr std::uint32_t flow = 0xabcde;
+
+tools::sent_probe probe6(std::uint32_t seq = 1000, std::uint16_t mss = 1440) {
+  auto p = probe(seq, mss);
+  p.src = us6;
+  p.dst = them6;
+  p.identification = 0;
+  p.flow_label = flow;
+  p.tcp.assign(p.tcp.size(), std::byte{0});
+  wire::tcp_repr r;
+  r.src_port = 61000;
+  r.dst_port = 80;
+  r.seq = seq;
+  r.flags.syn = true;
+  r.window = 64240;
+  r.options.mss = mss;
+  r.options.sack_permitted = true;
+  r.options.timestamps = wire::tcp_timestamps{777, 0};
+  r.options.window_scale = 7;
+  r.emit(p.tcp, us6, them6);
+  p.total_length = static_cast<std::uint16_t>(40 + p.tcp.size());
+  return p;
+}
+
+// What an IPv6 router quotes (wire::icmpv6_error_repr's conventions): identification 0, DF true.
+wire::icmp_quote quote6_of(const tools::sent_probe& p, const std::vector<std::byte>& tcp) {
+  auto q = quote_of(p, tcp);
+  q.identification = 0;
+  q.dont_fragment = true;
+  return q;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(trace_diff_ipv6)
+
+BOOST_AUTO_TEST_CASE(an_unchanged_probe_quoted_whole_reports_nothing) {
+  auto p = probe6();
+  auto tcp = p.tcp;
+  const auto q = quote6_of(p, tcp);
+  BOOST_TEST(tools::diff_quote(p, q, flow).empty());
+  BOOST_TEST(tools::diff_quote(p, q).empty());  // flow label unknown: not compared
+  BOOST_TEST(tools::coverage(q).full_header);
+}
+
+BOOST_AUTO_TEST_CASE(a_real_icmpv6_time_exceeded_round_trips_to_no_change) {
+  // Emitted and parsed by the wire layer as the frame parser reads a router's error.
+  auto p = probe6();
+  wire::icmpv6_error_repr e;
+  e.type = wire::icmpv6_type::time_exceeded;
+  e.code = wire::icmpv6_time_exceeded::hop_limit;
+  e.quote.src = p.src;
+  e.quote.dst = p.dst;
+  e.quote.protocol = wire::ip_protocol::tcp;
+  e.quote.ttl = 1;
+  e.quote.dscp_ecn = p.dscp_ecn;
+  e.quote.total_length = p.total_length;
+  e.quote.transport = p.tcp;
+  const wire::ip_addr router = *wire::ip_addr::parse("fd00:111:2::2");
+  std::vector<std::byte> msg(e.buffer_len());
+  e.emit(msg, router, us6);
+  auto view = wire::icmpv6_view::parse(msg);
+  BOOST_TEST_REQUIRE(view.has_value());
+  auto parsed = wire::icmpv6_error_repr::parse(*view, router, us6, true);
+  BOOST_TEST_REQUIRE(parsed.has_value());
+  // emit() writes flow label 0: what the quotation says.
+  const auto fl = tools::quoted_flow_label(view->payload());
+  BOOST_TEST_REQUIRE(fl.has_value());
+  BOOST_TEST(*fl == 0u);
+  p.flow_label = 0;
+  BOOST_TEST(tools::diff_quote(p, parsed->quote, fl).empty());
+  BOOST_TEST((tools::quoted_tsval(parsed->quote) == std::optional<std::uint32_t>{777}));
+}
+
+BOOST_AUTO_TEST_CASE(ipv4_only_fields_are_never_reported) {
+  auto p = probe6();
+  auto tcp = p.tcp;
+  auto q = quote6_of(p, tcp);
+  q.identification = 4242;  // cannot happen on the wire; still no ip_id change
+  q.dont_fragment = false;
+  BOOST_TEST(tools::diff_quote(p, q, flow).empty());
+}
+
+BOOST_AUTO_TEST_CASE(traffic_class_dscp_and_ecn_are_reported_apart) {
+  auto p = probe6();
+  p.dscp_ecn = 0xb8;
+  auto tcp = p.tcp;
+  auto q = quote6_of(p, tcp);
+  q.dscp_ecn = 0x29;  // DSCP 10 (AF11), ECT(1)
+  const auto d = tools::diff_quote(p, q, flow);
+  BOOST_TEST(fields(d) == (std::vector<std::string>{"traffic_class", "ecn"}), boost::test_tools::per_element());
+  BOOST_TEST(d[0].text == "TC 0xb8->0x28");
+  BOOST_TEST(d[0].key == "traffic_class:0x28");
+  BOOST_TEST(d[1].text == "ECN not-ECT->ECT(1)");
+}
+
+BOOST_AUTO_TEST_CASE(a_rewritten_flow_label_is_reported_in_decimal_and_hex) {
+  auto p = probe6();
+  auto tcp = p.tcp;
+  const auto d = tools::diff_quote(p, quote6_of(p, tcp), 0);
+  BOOST_TEST_REQUIRE(d.size() == 1u);
+  BOOST_TEST(d[0].field == "flow_label");
+  BOOST_TEST(d[0].sent == std::to_string(flow));
+  BOOST_TEST(d[0].quoted == "0");
+  BOOST_TEST(d[0].text == "flow label 0xabcde->0x00000");
+  BOOST_TEST(d[0].key == "flow_label:0");
+  // Every probe of a series has the same label: the same change at the next hop is one key.
+  auto p2 = probe6(1001);
+  auto tcp2 = p2.tcp;
+  tools::change_tracker t;
+  BOOST_TEST(t.first_seen(d).size() == 1u);
+  BOOST_TEST(t.first_seen(tools::diff_quote(p2, quote6_of(p2, tcp2), 0)).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_quoted_hop_limit_other_than_one_and_a_payload_length_change) {
+  auto p = probe6();
+  auto tcp = p.tcp;
+  auto q = quote6_of(p, tcp);
+  q.ttl = 2;
+  q.total_length = static_cast<std::uint16_t>(p.total_length + 4);
+  const auto d = tools::diff_quote(p, q, flow);
+  BOOST_TEST(fields(d) == (std::vector<std::string>{"length", "quoted_hop_limit"}), boost::test_tools::per_element());
+  BOOST_TEST(d[0].sent == std::to_string(p.tcp.size()));
+  BOOST_TEST(d[0].text == fmt_plen(p.tcp.size(), p.tcp.size() + 4));
+  BOOST_TEST(d[1].text == "qhlim 2");
+  BOOST_TEST(d[1].key == "quoted_hop_limit:2");
+}
+
+BOOST_AUTO_TEST_CASE(mss_clamping_and_options_stripped_over_ipv6) {
+  auto p = probe6();
+  auto tcp = p.tcp;
+  put16(tcp, find_option(tcp, 2) + 2, 1200);
+  const std::size_t at = find_option(tcp, 4);
+  tcp[at] = tcp[at + 1] = std::byte{1};
+  const auto d = tools::diff_quote(p, quote6_of(p, tcp), flow);
+  BOOST_TEST(fields(d) == (std::vector<std::string>{"mss", "sack_permitted"}), boost::test_tools::per_element());
+  BOOST_TEST(d[0].text == "MSS 1440->1200");
+  BOOST_TEST(d[1].text == "sackOK stripped");
+}
+
+BOOST_AUTO_TEST_CASE(address_port_and_sequence_rewrites_show_ipv6_addresses) {
+  // NPTv6 (RFC 6296) or a NAT66 box: the source prefix rewritten, and a port and sequence rewrite.
+  auto p = probe6();
+  auto tcp = p.tcp;
+  put16(tcp, 0, 40000);
+  put32(tcp, 4, 1000 + 77);
+  auto q = quote6_of(p, tcp);
+  q.src = *wire::ip_addr::parse("fd00:99::1");
+  q.dst = *wire::ip_addr::parse("fd00:111:4::3");
+  const auto d = tools::diff_quote(p, q, flow);
+  BOOST_TEST(fields(d) == (std::vector<std::string>{"src", "dst", "src_port", "seq"}), boost::test_tools::per_element());
+  BOOST_TEST(d[0].text == "src fd00:111:1::1->fd00:99::1");
+  BOOST_TEST(d[0].key == "src:fd00:99::1");
+  BOOST_TEST(d[1].text == "dst fd00:111:4::2->fd00:111:4::3");
+  BOOST_TEST(d[2].text == "sport 61000->40000");
+  BOOST_TEST(d[3].text == "seq rewritten (+77)");
+}
+
+BOOST_AUTO_TEST_CASE(the_quoted_flow_label_is_read_from_the_quoted_header) {
+  const std::vector<std::byte> hdr{std::byte{0x6b}, std::byte{0x8a}, std::byte{0xbc}, std::byte{0xde}};
+  BOOST_TEST((tools::quoted_flow_label(hdr) == std::optional<std::uint32_t>{0xabcde}));
+  const std::vector<std::byte> v4{std::byte{0x45}, std::byte{0}, std::byte{0}, std::byte{0x3c}};
+  BOOST_TEST(!tools::quoted_flow_label(v4).has_value());
+  BOOST_TEST(!tools::quoted_flow_label(wire::bytes{hdr}.first(3)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_tsval_tells_probes_apart_only_from_a_whole_header) {
+  auto p = probe6();
+  auto tcp = p.tcp;
+  BOOST_TEST((tools::quoted_tsval(quote6_of(p, tcp)) == std::optional<std::uint32_t>{777}));
+  std::vector<std::byte> eight(p.tcp.begin(), p.tcp.begin() + 8);
+  BOOST_TEST(!tools::quoted_tsval(quote6_of(p, eight)).has_value());
+  // Timestamps stripped on the way: no tag, the sequence number alone must match.
+  const std::size_t ts = find_option(tcp, 8);
+  std::fill(tcp.begin() + static_cast<std::ptrdiff_t>(ts), tcp.begin() + static_cast<std::ptrdiff_t>(ts + 10), std::byte{1});
+  BOOST_TEST(!tools::quoted_tsval(quote6_of(p, tcp)).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -323,6 +323,7 @@ public:
     std::uint8_t dscp_ecn = 0;
     std::uint16_t identification = 0;
     bool dont_fragment = true;
+    std::uint32_t flow_label = 0;  // IPv6 only (20 bits)
   };
   // Sends one TCP segment built by the caller (seg.src_port: a port of ports(), e.g. reserved)
   // from local_address() to dst, through the segment and frame observers like any other. Returns
@@ -331,8 +332,8 @@ public:
   // (run the engine and try again; ARP retries every options::arp_interval). Throws
   // link::setup_error when there is no route to dst, std::invalid_argument for a port outside
   // ports().
-  // For IPv6, ttl is the hop limit and dscp_ecn the traffic class; identification and
-  // dont_fragment do not apply.
+  // For IPv6, ttl is the hop limit, dscp_ecn the traffic class and flow_label the flow label;
+  // identification and dont_fragment do not apply (nor flow_label to IPv4).
   std::error_code send_segment(wire::ip_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& ip);
 
   std::size_t connection_count() const { return conns_.size(); }
