@@ -53,7 +53,7 @@ void add_family_flags(CLI::App& app, family_preference& f) {
 void add_common_options(CLI::App& app, common_options& o) {
   add_family_flags(app, o.family);
   app.add_option("-I,--interface", o.interface, "Interface to send from (default: the route's)");
-  app.add_option("--source", o.source, "Source IPv4 address (default: the route's preferred source)");
+  app.add_option("--source", o.source, "Source address, IPv4 or IPv6, of the destination's family (default: the route's preferred source)");
   app.add_option("--ports", o.ports,
                  "Local port range LO-HI synack may use (default: outside the kernel's ephemeral range)");
   app.add_flag("--no-rst-guard", o.no_rst_guard,
@@ -84,10 +84,10 @@ engine::options to_engine_options(const common_options& o) {
   engine::options e;
   e.interface = o.interface;
   if (!o.source.empty()) {
-    auto a = wire::ipv4_addr::parse(o.source);
+    auto a = wire::ip_addr::parse(o.source);
     if (!a)
       throw link::setup_error(link::setup_errc::invalid_argument,
-                              "--source '" + o.source + "' is not an IPv4 address");
+                              "--source '" + o.source + "' is not an IPv4 or IPv6 address");
     e.source = *a;
   }
   if (!o.ports.empty()) e.ports = link::parse_port_range(o.ports);

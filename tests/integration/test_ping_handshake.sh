@@ -12,7 +12,9 @@
 #     not constant and most are large (a uniform 32-bit ISN has |difference| < 2^20 with
 #     probability 2^-11, so "at least half of 15 differences are >= 2^20" fails by chance with
 #     probability < 1e-20; a clock-driven ISN with a fixed key/tuple steps by ~1e4 here and fails);
-#   - HOST:PORT form and text output (exit 0).
+#   - HOST:PORT form and text output (exit 0);
+#   - --source: the run's own address works (the probe's local address); one of the other family,
+#     or not an address, is a usage error (exit 2) naming the problem.
 # Runs over IPv4 and, as integration.test_ping_handshake.ipv6, over IPv6 (it_family in lib.sh).
 #
 # it-families: 4 6
@@ -122,5 +124,20 @@ it_synack text 30 ping "$(it_hp "$IT_IP_S" 8080)" -c 2 -i 0.05
 [ -s "$IT_OUT" ] || fail "text mode printed nothing on stdout"
 grep -q "$IT_IP_S" "$IT_OUT" || fail "text output does not name the destination $IT_IP_S"
 ok "HOST:PORT form works; text output present"
+
+it_section "--source of the destination's family; the other family's is refused"
+it_synack src_ok 30 ping "$IT_IP_S" -p 8080 -c 1 --source "$IT_IP_C" --json
+[ "$IT_RC" = 0 ] || fail "--source $IT_IP_C: expected exit 0, got $IT_RC"
+grep -qF "\"local\":\"$(it_hp "$IT_IP_C" "")" "$IT_OUT" || fail "--source $IT_IP_C: the probe's local address is not it"
+if [ "$IT_FAMILY" = 6 ]; then OTHER=$NETNS_IP_C; else OTHER=$NETNS_IP6_C; fi
+if [ -n "$OTHER" ]; then
+  it_synack src_other 30 ping "$IT_IP_S" -p 8080 -c 1 --source "$OTHER"
+  [ "$IT_RC" = 2 ] && grep -q "different families" "$IT_ERR" \
+    || { cat "$IT_ERR"; fail "--source $OTHER towards $IT_IP_S: expected exit 2 naming the families, got $IT_RC"; }
+fi
+it_synack src_bad 30 ping "$IT_IP_S" -p 8080 -c 1 --source not-an-address
+[ "$IT_RC" = 2 ] && grep -q "not an IPv4 or IPv6 address" "$IT_ERR" \
+  || { cat "$IT_ERR"; fail "--source not-an-address: expected exit 2, got $IT_RC"; }
+ok "--source $IT_IP_C used; the other family's address (${OTHER:-none here}) and a non-address refused (exit 2)"
 
 echo "PASS $(basename "$0") ($(it_elapsed))"
