@@ -197,8 +197,9 @@ engine::engine(const options& opts, wire::ip_addr destination)
       throw link::setup_error(link::setup_errc::no_route, "interface '" + iface_.name +
                                                               "' has no IPv4 address (pass --source IP)");
     local4_ = src->v4();
-    // Any global address of the interface (ipv6_source with a global destination and no route).
-    if (auto a = link::ipv6_source(iface_, std::nullopt, *wire::ipv6_addr::parse("2000::"))) local6_ = *a;
+    // The second family: the interface's first global IPv6 address, if any (no destination, so no
+    // route to ask; a link-local one would not do for peers beyond the link).
+    if (auto a = link::first_global_ipv6(iface_)) local6_ = *a;
   } else {
     if (!src)
       if (auto a = link::ipv6_source(iface_, route, destination.v6())) src = wire::ip_addr{*a};

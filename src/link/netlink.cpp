@@ -314,11 +314,16 @@ std::optional<wire::mac_addr> netlink::neighbour(int ifindex, wire::ip_addr addr
   return mac;
 }
 
+std::optional<wire::ipv6_addr> first_global_ipv6(const interface_info& iface) {
+  for (const auto& p : iface.addresses6)
+    if (!p.link_local && !p.addr.is_loopback()) return p.addr;
+  return std::nullopt;
+}
+
 std::optional<wire::ipv6_addr> ipv6_source(const interface_info& out, const std::optional<route_info>& route,
                                            wire::ipv6_addr dst) {
   if (route && route->ifindex == out.index && route->source && route->source->is_v6()) return route->source->v6();
-  for (const auto& p : out.addresses6)
-    if (!p.link_local) return p.addr;
+  if (auto a = first_global_ipv6(out)) return a;
   // Only a link-local destination may be answered to a link-local source (RFC 4291 §2.5.6).
   if (dst.is_link_local())
     for (const auto& p : out.addresses6)

@@ -34,13 +34,7 @@ net::ip::tcp::socket kernel_client(world& w) {
 
 // Connects `c` to `ep` and runs until the kernel says connected.
 void connect_kernel(world& w, net::ip::tcp::socket& c, const net::ip::tcp::endpoint& ep) {
-  bool done = false;
-  error_code got;
-  c.async_connect(ep, [&](error_code ec) {
-    got = ec;
-    done = true;
-  });
-  w.run_until([&] { return done; });
+  const error_code got = w.connect(c, ep);
   BOOST_REQUIRE_MESSAGE(!got, got.message());
 }
 
@@ -313,13 +307,7 @@ BOOST_AUTO_TEST_CASE(close_with_accepts_pending_aborts_them_and_stops_listening)
   // all stays silent towards peers it never talked to, as a client; so keep one on another port).
   synack::asio::acceptor other(*w.stack, {net::ip::tcp::v4(), static_cast<unsigned short>(port + 1)});
   auto c = kernel_client(w);
-  bool done = false;
-  error_code cec;
-  c.async_connect({our_addr, port}, [&](error_code e) {
-    cec = e;
-    done = true;
-  });
-  w.run_until([&] { return done; });
+  const error_code cec = w.connect(c, {our_addr, port});
   BOOST_TEST((cec == net::error::connection_refused), cec.message());
   // The port is free again.
   synack::asio::acceptor again(*w.stack, {net::ip::tcp::v4(), port});

@@ -97,4 +97,28 @@ net::ip::tcp::acceptor world::listen(unsigned short port) {
   return a;
 }
 
+unsigned short world::closed_port(bool v6) {
+  auto a = v6 ? listen6() : listen();
+  return a.local_endpoint().port();
+}
+
+error_code world::kernel_connect_error(const net::ip::tcp::endpoint& ep, synack::test::source_location where) {
+  net::ip::tcp::socket k(ctx);
+  k.open(ep.protocol());
+  return connect(k, ep, 10s, where);
+}
+
+net::ip::tcp::endpoint world::range_connect(synack::asio::socket& s, const std::vector<net::ip::tcp::endpoint>& eps,
+                                            synack::test::source_location where) {
+  bool done = false;
+  net::ip::tcp::endpoint chosen;
+  async_connect(s, eps, [&](error_code ec, net::ip::tcp::endpoint ep) {  // synack::asio::async_connect
+    BOOST_TEST(!ec, ec.message() << " (line " << where.line() << ")");
+    chosen = ep;
+    done = true;
+  });
+  run_until([&] { return done; }, 10s, where);
+  return chosen;
+}
+
 }  // namespace synack::asio::test

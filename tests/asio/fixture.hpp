@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -55,6 +56,33 @@ struct world {
   net::ip::tcp::endpoint peer(const net::ip::tcp::acceptor& a) const {
     return {peer_addr, a.local_endpoint().port()};
   }
+  // A port of the peer (10.200.0.2, with `v6` fd00:200::2) that nobody listens on: a kernel
+  // listener's, closed again.
+  unsigned short closed_port(bool v6 = false);
+
+  // Connects `s` (a synack socket, or a kernel one: Asio's own, connecting from the namespace it
+  // was opened in) to `ep` and runs until the handler ran: its error. Fails the test (at the
+  // caller's line) if that takes longer than `limit`.
+  template <class Socket>
+  error_code connect(Socket& s, const net::ip::tcp::endpoint& ep, std::chrono::milliseconds limit = 10s,
+                     synack::test::source_location where = synack::test::source_location::current()) {
+    bool done = false;
+    error_code got;
+    s.async_connect(ep, [&](error_code ec) {
+      got = ec;
+      done = true;
+    });
+    run_until([&] { return done; }, limit, where);
+    return got;
+  }
+  // What a kernel socket of namespace a (beside the stack) gets connecting to `ep`: the reference
+  // for synack's error codes.
+  error_code kernel_connect_error(const net::ip::tcp::endpoint& ep,
+                                  synack::test::source_location where = synack::test::source_location::current());
+  // Asio's range async_connect of `s` over `eps`, run to completion: the endpoint it settled on
+  // (the test fails if none worked).
+  net::ip::tcp::endpoint range_connect(synack::asio::socket& s, const std::vector<net::ip::tcp::endpoint>& eps,
+                                       synack::test::source_location where = synack::test::source_location::current());
 
   link::test::veth_pair& pair;
   std::optional<link::test::enter_netns> in_a;

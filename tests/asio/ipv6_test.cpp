@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
@@ -15,36 +14,6 @@
 #include "asio/peers.hpp"
 
 namespace synack::asio::test {
-
-namespace {
-
-// What a kernel socket in namespace a gets connecting to `ep` (the reference for error codes).
-error_code kernel_connect_error(world& w, const net::ip::tcp::endpoint& ep) {
-  net::ip::tcp::socket k(w.ctx);
-  k.open(ep.protocol());
-  bool done = false;
-  error_code got;
-  k.async_connect(ep, [&](error_code ec) {
-    got = ec;
-    done = true;
-  });
-  w.run_until([&] { return done; }, 10s);
-  return got;
-}
-
-error_code synack_connect_error(world& w, const net::ip::tcp::endpoint& ep) {
-  synack::asio::socket s(*w.stack);
-  call_count h;
-  error_code got;
-  s.async_connect(ep, [&](error_code ec) {
-    got = ec;
-    ++h.calls;
-  });
-  w.run_until([&] { return h.calls == 1; }, 10s);
-  return got;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(ipv6_suite, *boost::unit_test::precondition(link::test::root_available))
 
@@ -54,13 +23,7 @@ BOOST_AUTO_TEST_CASE(connect_to_v6_endpoint_echoes_and_reports_v6_endpoints) {
   echo_server(acc);
   const net::ip::tcp::endpoint peer{peer_addr6, acc.local_endpoint().port()};
   synack::asio::socket s(*w.stack);
-  call_count h;
-  error_code got;
-  s.async_connect(peer, [&](error_code ec) {
-    got = ec;
-    ++h.calls;
-  });
-  w.run_until([&] { return h.calls == 1; });
+  const error_code got = w.connect(s, peer);
   BOOST_REQUIRE_MESSAGE(!got, got.message());
   BOOST_TEST(s.remote_endpoint() == peer);
   BOOST_TEST(s.local_endpoint().address() == net::ip::address(our_addr6));
@@ -79,20 +42,17 @@ BOOST_AUTO_TEST_CASE(connect_to_v6_endpoint_echoes_and_reports_v6_endpoints) {
 
 BOOST_AUTO_TEST_CASE(v6_errors_are_what_a_kernel_ipv6_socket_gets) {
   world w;
-  unsigned short closed = 0;
-  {
-    auto tmp = w.listen6();
-    closed = tmp.local_endpoint().port();
-  }
-  const net::ip::tcp::endpoint refused{peer_addr6, closed};
-  const error_code k_refused = kernel_connect_error(w, refused);
-  const error_code s_refused = synack_connect_error(w, refused);
+  const net::ip::tcp::endpoint refused{peer_addr6, w.closed_port(true)};
+  const error_code k_refused = w.kernel_connect_error(refused);
+  synack::asio::socket s1(*w.stack);
+  const error_code s_refused = w.connect(s1, refused);
   BOOST_TEST((k_refused == net::error::connection_refused), k_refused.message());
   BOOST_TEST((s_refused == k_refused), s_refused.message() << " vs the kernel's " << k_refused.message());
   // Nobody owns fd00:200::3: neighbour discovery fails (the kernel: EHOSTUNREACH after its own
   // solicitations).
-  const error_code s_nobody = synack_connect_error(w, {nobody_addr6, 80});
-  const error_code k_nobody = kernel_connect_error(w, {nobody_addr6, 80});
+  synack::asio::socket s2(*w.stack);
+  const error_code s_nobody = w.connect(s2, {nobody_addr6, 80});
+  const error_code k_nobody = w.kernel_connect_error({nobody_addr6, 80});
   BOOST_TEST((s_nobody == net::error::host_unreachable), s_nobody.message());
   BOOST_TEST((s_nobody == k_nobody), s_nobody.message() << " vs the kernel's " << k_nobody.message());
 }
@@ -101,36 +61,15 @@ BOOST_AUTO_TEST_CASE(range_connect_tries_v6_then_v4_in_order) {
   world w;
   auto acc4 = w.listen();
   echo_server(acc4);
-  unsigned short closed6 = 0;
-  {
-    auto tmp = w.listen6();
-    closed6 = tmp.local_endpoint().port();
-  }
   // A v6 endpoint that refuses, then a v4 one that works: the range goes on to the second.
-  std::vector<net::ip::tcp::endpoint> eps{{peer_addr6, closed6}, w.peer(acc4)};
   synack::asio::socket s(*w.stack);
-  call_count h;
-  net::ip::tcp::endpoint chosen;
-  async_connect(s, eps, [&](error_code ec, net::ip::tcp::endpoint ep) {
-    BOOST_TEST(!ec, ec.message());
-    chosen = ep;
-    ++h.calls;
-  });
-  w.run_until([&] { return h.calls == 1; });
-  BOOST_TEST(chosen == w.peer(acc4));
+  BOOST_TEST(w.range_connect(s, {{peer_addr6, w.closed_port(true)}, w.peer(acc4)}) == w.peer(acc4));
   // And a working v6 endpoint first is taken first.
   auto acc6 = w.listen6();
   echo_server(acc6);
-  std::vector<net::ip::tcp::endpoint> eps2{{peer_addr6, acc6.local_endpoint().port()}, w.peer(acc4)};
+  const net::ip::tcp::endpoint first{peer_addr6, acc6.local_endpoint().port()};
   synack::asio::socket s2(*w.stack);
-  call_count h2;
-  async_connect(s2, eps2, [&](error_code ec, net::ip::tcp::endpoint ep) {
-    BOOST_TEST(!ec, ec.message());
-    chosen = ep;
-    ++h2.calls;
-  });
-  w.run_until([&] { return h2.calls == 1; });
-  BOOST_TEST(chosen == eps2.front());
+  BOOST_TEST(w.range_connect(s2, {first, w.peer(acc4)}) == first);
 }
 
 BOOST_AUTO_TEST_CASE(acceptor_bound_to_v6_address_accepts_a_kernel_ipv6_client) {
@@ -150,12 +89,9 @@ BOOST_AUTO_TEST_CASE(acceptor_bound_to_v6_address_accepts_a_kernel_ipv6_client) 
     link::test::enter_netns in_b(w.pair.b);
     c.open(net::ip::tcp::v6());
   }
-  bool connected = false;
-  c.async_connect({our_addr6, ep.port()}, [&](error_code ec) {
-    BOOST_TEST(!ec, ec.message());
-    connected = true;
-  });
-  w.run_until([&] { return h.calls == 1 && connected; });
+  const error_code cec = w.connect(c, {our_addr6, ep.port()});
+  BOOST_TEST(!cec, cec.message());
+  w.run_until([&] { return h.calls == 1; });
   BOOST_REQUIRE_MESSAGE(!got, got.message());
   BOOST_TEST(s.remote_endpoint() == net::ip::tcp::endpoint(peer_addr6, c.local_endpoint().port()));
   BOOST_TEST(s.local_endpoint().address() == net::ip::address(our_addr6));

@@ -196,9 +196,7 @@ BOOST_AUTO_TEST_CASE(zero_length_operations_complete_at_once_with_zero) {
   auto acc = w.listen();
   echo_server(acc);
   synack::asio::socket s(*w.stack);
-  call_count c;
-  s.async_connect(w.peer(acc), [&](error_code) { ++c.calls; });
-  w.run_until([&] { return c.calls == 1; });
+  BOOST_TEST_REQUIRE(!w.connect(s, w.peer(acc)));
   call_count r, wr;
   bool initiating = true;
   s.async_read_some(net::mutable_buffer(), [&](error_code ec, std::size_t n) {
@@ -238,26 +236,15 @@ BOOST_AUTO_TEST_CASE(unconnected_socket_reports_not_connected) {
 
 BOOST_AUTO_TEST_CASE(connect_to_closed_port_is_connection_refused) {
   world w;
-  unsigned short port = 0;
-  {
-    auto acc = w.listen();
-    port = acc.local_endpoint().port();
-  }  // closed again: nobody listens on that port
   synack::asio::socket s(*w.stack);
-  error_code got;
-  call_count h;
-  s.async_connect({peer_addr, port}, [&](error_code ec) { got = ec; ++h.calls; });
-  w.run_until([&] { return h.calls == 1; });
+  const error_code got = w.connect(s, {peer_addr, w.closed_port()});
   BOOST_TEST((got == net::error::connection_refused), got.message());
 }
 
 BOOST_AUTO_TEST_CASE(connect_to_silent_address_is_host_unreachable) {
   world w;
   synack::asio::socket s(*w.stack);
-  error_code got;
-  call_count h;
-  s.async_connect({nobody_addr, 80}, [&](error_code ec) { got = ec; ++h.calls; });
-  w.run_until([&] { return h.calls == 1; }, 5s);
+  const error_code got = w.connect(s, {nobody_addr, 80}, 5s);
   BOOST_TEST((got == net::error::host_unreachable), got.message());
 }
 
@@ -265,22 +252,8 @@ BOOST_AUTO_TEST_CASE(range_connect_skips_failing_endpoint) {
   world w;
   auto acc = w.listen();
   echo_server(acc);
-  unsigned short closed_port = 0;
-  {
-    auto tmp = w.listen();
-    closed_port = tmp.local_endpoint().port();
-  }
-  std::vector<net::ip::tcp::endpoint> eps{{peer_addr, closed_port}, w.peer(acc)};
   synack::asio::socket s(*w.stack);
-  call_count h;
-  net::ip::tcp::endpoint chosen;
-  async_connect(s, eps, [&](error_code ec, net::ip::tcp::endpoint ep) {
-    BOOST_TEST(!ec, ec.message());
-    chosen = ep;
-    ++h.calls;
-  });
-  w.run_until([&] { return h.calls == 1; });
-  BOOST_TEST(chosen == w.peer(acc));
+  BOOST_TEST(w.range_connect(s, {{peer_addr, w.closed_port()}, w.peer(acc)}) == w.peer(acc));
   BOOST_TEST(s.remote_endpoint() == w.peer(acc));
 }
 
@@ -326,9 +299,7 @@ BOOST_AUTO_TEST_CASE(cancel_and_close_abort_pending_operations) {
   auto acc = w.listen();
   hold_server(acc);  // accepts and sends nothing
   synack::asio::socket s(*w.stack);
-  call_count c;
-  s.async_connect(w.peer(acc), [&](error_code ec) { BOOST_TEST(!ec); ++c.calls; });
-  w.run_until([&] { return c.calls == 1; });
+  BOOST_TEST_REQUIRE(!w.connect(s, w.peer(acc)));
   std::array<char, 16> buf{};
   error_code e1, e2;
   call_count r1, r2;
@@ -355,9 +326,7 @@ BOOST_AUTO_TEST_CASE(per_operation_cancellation_aborts_only_that_operation) {
   auto acc = w.listen();
   echo_server(acc);
   synack::asio::socket s(*w.stack);
-  call_count c;
-  s.async_connect(w.peer(acc), [&](error_code) { ++c.calls; });
-  w.run_until([&] { return c.calls == 1; });
+  BOOST_TEST_REQUIRE(!w.connect(s, w.peer(acc)));
   net::cancellation_signal sig;
   std::array<char, 4> buf{};
   error_code got;
@@ -478,9 +447,7 @@ BOOST_AUTO_TEST_CASE(options_round_trip_and_buffer_size_before_connect_only) {
   error_code ec;
   s.set_option(tcp_option::congestion_control("bbr"), ec);
   BOOST_TEST((ec == error::errc::option_not_supported));
-  call_count c;
-  s.async_connect(w.peer(acc), [&](error_code e) { BOOST_TEST(!e); ++c.calls; });
-  w.run_until([&] { return c.calls == 1; });
+  BOOST_TEST_REQUIRE(!w.connect(s, w.peer(acc)));
   s.set_option(net::socket_base::receive_buffer_size(1024), ec);
   BOOST_TEST((ec == error::errc::option_after_connect));
   BOOST_TEST(ec.category().name() == std::string("synack.asio"));

@@ -1,85 +1,23 @@
 // ICMP errors and path MTU (issue 13), end to end through two engines on memory links with a
-// "router" in between: the harness moves the frames (1 ms each way, virtual clock) and may drop
-// them, answer them with an ICMP error from the router's address, or forge one.
+// "router" in between (icmp_path.hpp): the harness moves the frames (1 ms each way, virtual clock)
+// and may drop them, answer them with an ICMP error from the router's address, or forge one.
+// IPv6: icmp6_test.cpp.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <functional>
-#include <map>
-#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
-#include "synack/engine/engine.hpp"
-#include "synack/link/memory_link.hpp"
-#include "synack/wire/ethernet.hpp"
+#include "engine/icmp_path.hpp"
 #include "synack/wire/icmp.hpp"
 #include "synack/wire/ipv4.hpp"
 
 namespace {
 
-using namespace synack;
-using namespace std::chrono_literals;
-
-constexpr std::uint16_t server_port = 7000;
-const wire::ipv4_addr addr_a = wire::ipv4_addr::from_octets(10, 99, 0, 1);
-const wire::ipv4_addr addr_b = wire::ipv4_addr::from_octets(10, 99, 0, 2);
-const wire::ipv4_addr router = wire::ipv4_addr::from_octets(10, 99, 0, 254);
-const wire::mac_addr mac_a{{0x02, 0, 0, 0, 0, 0x0a}};
-const wire::mac_addr mac_b{{0x02, 0, 0, 0, 0, 0x0b}};
-const wire::mac_addr mac_router{{0x02, 0, 0, 0, 0, 0xfe}};
-
-// The parts of a frame the router looks at.
-struct frame_info {
-  bool tcp = false;
-  std::size_t ip_len = 0;  // IPv4 total length
-  bool syn = false, ack = false, rst = false;
-  std::size_t payload = 0;
-  wire::ipv4_addr src, dst;
-};
-
-frame_info inspect(std::span<const std::byte> f) {
-  frame_info i;
-  if (f.size() < 34 || f[12] != std::byte{0x08} || f[13] != std::byte{0x00}) return i;
-  const std::size_t ihl = (std::to_integer<std::size_t>(f[14]) & 0xf) * 4;
-  i.ip_len = std::to_integer<std::size_t>(f[16]) << 8 | std::to_integer<std::size_t>(f[17]);
-  auto addr = [&](std::size_t at) {
-    return wire::ipv4_addr::from_octets(std::to_integer<std::uint8_t>(f[at]), std::to_integer<std::uint8_t>(f[at + 1]),
-                                        std::to_integer<std::uint8_t>(f[at + 2]), std::to_integer<std::uint8_t>(f[at + 3]));
-  };
-  i.src = addr(26);
-  i.dst = addr(30);
-  if (f[23] != std::byte{6} || f.size() < 14 + ihl + 20) return i;
-  i.tcp = true;
-  const std::size_t t = 14 + ihl;
-  const auto flags = std::to_integer<unsigned>(f[t + 13]);
-  i.syn = flags & 0x02;
-  i.rst = flags & 0x04;
-  i.ack = flags & 0x10;
-  const std::size_t doff = (std::to_integer<std::size_t>(f[t + 12]) >> 4) * 4;
-  i.payload = i.ip_len - ihl - doff;
-  return i;
-}
-
-// The MSS option of a SYN, if any.
-std::optional<std::uint16_t> syn_mss(std::span<const std::byte> f) {
-  const std::size_t t = 14 + (std::to_integer<std::size_t>(f[14]) & 0xf) * 4;
-  const std::size_t doff = (std::to_integer<std::size_t>(f[t + 12]) >> 4) * 4;
-  for (std::size_t o = t + 20; o + 1 < t + doff;) {
-    const auto kind = std::to_integer<unsigned>(f[o]);
-    if (kind == 0) break;
-    if (kind == 1) {
-      ++o;
-      continue;
-    }
-    if (kind == 2) return static_cast<std::uint16_t>(std::to_integer<unsigned>(f[o + 2]) << 8 | std::to_integer<unsigned>(f[o + 3]));
-    o += std::max<std::size_t>(std::to_integer<std::size_t>(f[o + 1]), 2);
-  }
-  return std::nullopt;
-}
+using namespace icmp_path;
 
 // An ICMP error from `from` about `offending` (an Ethernet + IPv4 + TCP frame we sent), quoting
 // its IP header and the first 28 bytes of TCP (sequence number moved by `seq_offset`).
@@ -87,148 +25,23 @@ std::vector<std::byte> icmp_about(std::span<const std::byte> offending, std::uin
                                   std::uint16_t mtu = 0, std::uint32_t seq_offset = 0,
                                   wire::ipv4_addr from = router, std::optional<std::uint16_t> total_length = {}) {
   const frame_info i = inspect(offending);
-  const std::size_t ihl = (std::to_integer<std::size_t>(offending[14]) & 0xf) * 4;
-  std::vector<std::byte> tcp(offending.begin() + 14 + static_cast<std::ptrdiff_t>(ihl),
-                             offending.begin() + 14 + static_cast<std::ptrdiff_t>(ihl) +
-                                 static_cast<std::ptrdiff_t>(std::min<std::size_t>(28, i.ip_len - ihl)));
-  std::uint32_t seq = std::to_integer<std::uint32_t>(tcp[4]) << 24 | std::to_integer<std::uint32_t>(tcp[5]) << 16 |
-                      std::to_integer<std::uint32_t>(tcp[6]) << 8 | std::to_integer<std::uint32_t>(tcp[7]);
-  seq += seq_offset;
-  for (int k = 0; k < 4; ++k) tcp[4 + static_cast<std::size_t>(k)] = static_cast<std::byte>(seq >> (24 - 8 * k));
+  const std::vector<std::byte> tcp = quoted_tcp(offending, 28, seq_offset);
   wire::icmp_error_repr m;
   m.type = type;
   m.code = code;
   m.next_hop_mtu = mtu;
-  m.quote.src = i.src;
-  m.quote.dst = i.dst;
-  m.quote.protocol = wire::ip_protocol::tcp;
-  m.quote.ttl = 63;
-  m.quote.total_length = total_length.value_or(static_cast<std::uint16_t>(i.ip_len));
-  m.quote.dont_fragment = true;
-  m.quote.transport = tcp;
+  m.quote = quote_of(i, tcp, total_length.value_or(static_cast<std::uint16_t>(i.ip_len)));
   wire::ipv4_repr ip;
   ip.src = from;
-  ip.dst = i.src;
+  ip.dst = i.src.v4();
   ip.protocol = wire::ip_protocol::icmp;
   ip.payload_len = static_cast<std::uint16_t>(m.buffer_len());
   std::vector<std::byte> out(14 + ip.buffer_len());
-  const wire::mac_addr to_mac{{std::to_integer<std::uint8_t>(offending[6]), std::to_integer<std::uint8_t>(offending[7]),
-                               std::to_integer<std::uint8_t>(offending[8]), std::to_integer<std::uint8_t>(offending[9]),
-                               std::to_integer<std::uint8_t>(offending[10]), std::to_integer<std::uint8_t>(offending[11])}};
-  wire::emit_ethernet(out, to_mac, mac_router, wire::ethertype::ipv4);
+  wire::emit_ethernet(out, source_mac(offending), mac_router, wire::ethertype::ipv4);
   ip.emit(std::span(out).subspan(14));
   m.emit(std::span(out).subspan(34));
   return out;
 }
-
-// What the router does with a frame: pass it, drop it, and/or send something back to its sender.
-struct verdict {
-  bool pass = true;
-  std::vector<std::byte> reply;  // delivered to the sender after the link delay
-};
-
-// Two engines, A (client, ports 20000-29999) and B (listening on 7000), and the router between.
-struct path {
-  tcp::instant now{std::chrono::hours{1}};
-  link::memory_link* la = nullptr;
-  link::memory_link* lb = nullptr;
-  std::unique_ptr<engine::engine> a, b;
-  std::function<verdict(std::span<const std::byte>, bool a_to_b)> route = [](auto, bool) { return verdict{}; };
-  std::vector<std::pair<wire::four_tuple, tcp::event>> events_a, events_b;
-  struct in_flight {
-    tcp::instant at;
-    bool to_b;
-    std::vector<std::byte> frame;
-  };
-  std::vector<in_flight> wire_;
-  tcp::duration delay = 1ms;
-  std::size_t largest_a_to_b = 0, largest_b_to_a = 0;  // IP lengths that got through
-  std::optional<tcp::instant> error_at_a;  // when A's first error event was delivered
-
-  explicit path(const std::function<void(engine::options&)>& tweak = {}) {
-    engine::options eo;
-    eo.clock = [this] { return now; };
-    eo.tcp.msl = 1s;
-    if (tweak) tweak(eo);
-    auto link_a = std::make_unique<link::memory_link>();
-    auto link_b = std::make_unique<link::memory_link>();
-    la = link_a.get();
-    lb = link_b.get();
-    engine::options oa = eo, ob = eo;
-    oa.seed = 11;
-    oa.ports = link::port_range{20000, 29999};
-    ob.seed = 12;
-    ob.ports = link::port_range{server_port, server_port};
-    a = std::make_unique<engine::engine>(oa, std::move(link_a), link::link_facts{mac_a, 1500, addr_a, 24, std::nullopt, std::nullopt, 64, std::nullopt});
-    b = std::make_unique<engine::engine>(ob, std::move(link_b), link::link_facts{mac_b, 1500, addr_b, 24, std::nullopt, std::nullopt, 64, std::nullopt});
-    a->on_event([this](const wire::four_tuple& t, const tcp::event& e) {
-      events_a.emplace_back(t, e);
-      if (e.what == tcp::event::kind::error && !error_at_a) error_at_a = now;
-    });
-    b->on_event([this](const wire::four_tuple& t, const tcp::event& e) { events_b.emplace_back(t, e); });
-  }
-
-  // Processes both engines, moves what they sent through the router, advances the clock to the
-  // next thing that happens (frame arrival or timer). One round.
-  void step() {
-    a->process(now);
-    b->process(now);
-    auto carry = [&](link::memory_link& l, bool to_b) {
-      l.take_sent([&](std::span<const std::byte> f) {
-        verdict v = route(f, to_b);
-        if (v.pass) wire_.push_back({now + delay, to_b, {f.begin(), f.end()}});
-        if (!v.reply.empty()) wire_.push_back({now + delay, !to_b, std::move(v.reply)});
-      });
-    };
-    carry(*la, true);
-    carry(*lb, false);
-    // Deliver what is due, in order.
-    std::stable_sort(wire_.begin(), wire_.end(), [](const in_flight& x, const in_flight& y) { return x.at < y.at; });
-    std::size_t delivered = 0;
-    while (delivered < wire_.size() && wire_[delivered].at <= now) {
-      auto& f = wire_[delivered++];
-      const frame_info i = inspect(f.frame);
-      if (f.to_b) {
-        if (i.tcp && i.src == addr_a) largest_a_to_b = std::max(largest_a_to_b, i.ip_len);
-        lb->deliver(f.frame);
-      } else {
-        if (i.tcp && i.src == addr_b) largest_b_to_a = std::max(largest_b_to_a, i.ip_len);
-        la->deliver(f.frame);
-      }
-    }
-    wire_.erase(wire_.begin(), wire_.begin() + static_cast<std::ptrdiff_t>(delivered));
-    if (delivered > 0 || la->ready() || lb->ready()) return;
-    std::optional<tcp::instant> next;
-    for (auto d : {a->next_deadline(), b->next_deadline()})
-      if (d && (!next || *d < *next)) next = d;
-    if (!wire_.empty() && (!next || wire_.front().at < *next)) next = wire_.front().at;
-    now = next ? std::max(*next, now + 1us) : now + 1s;
-  }
-
-  // Steps until `done` or `limit` of virtual time; true if done.
-  bool run(const std::function<bool()>& done, tcp::duration limit) {
-    const tcp::instant until = now + limit;
-    while (!done()) {
-      if (now > until) return false;
-      step();
-    }
-    return true;
-  }
-
-  std::optional<tcp::event> error_of(const std::vector<std::pair<wire::four_tuple, tcp::event>>& evs,
-                                     const wire::four_tuple& t) const {
-    for (const auto& [tt, e] : evs)
-      if (tt == t && e.what == tcp::event::kind::error) return e;
-    return std::nullopt;
-  }
-  bool connected(const wire::four_tuple& t) const {
-    for (const auto& [tt, e] : events_a)
-      if (tt == t && e.what == tcp::event::kind::connected) return true;
-    return false;
-  }
-};
-
-bool is_data_from(const frame_info& i, wire::ipv4_addr who) { return i.tcp && i.src == who && i.payload > 0; }
 
 // Linux icmp_err_convert (net/ipv4/icmp.c), codes 0-15 of destination unreachable.
 const int linux_unreach_errno[16] = {ENETUNREACH, EHOSTUNREACH, ENOPROTOOPT, ECONNREFUSED, EMSGSIZE,
@@ -250,55 +63,6 @@ std::optional<tcp::event> refuse_syn_with(std::uint8_t type, std::uint8_t code, 
   p.run([&] { return p.error_of(p.events_a, t).has_value(); }, 5s);
   took = p.error_at_a.value_or(p.now) - start;
   return p.error_of(p.events_a, t);
-}
-
-// 1 MB from A to B, echoed back by B; returns whether every byte came back in `limit`.
-struct echo_run {
-  std::vector<std::byte> sent, echoed;
-  std::map<wire::four_tuple, std::vector<std::byte>> pending;  // at B: received, not yet echoed
-  wire::four_tuple t{};
-  std::size_t offset = 0;
-  bool ok = false;
-  tcp::duration took{};
-};
-
-void echo(path& p, echo_run& r, std::size_t bytes, tcp::duration limit, std::optional<tcp::config> cfg = {}) {
-  r.sent.resize(bytes);
-  for (std::size_t i = 0; i < bytes; ++i) r.sent[i] = static_cast<std::byte>((i * 131 + i / 977) & 0xff);
-  p.b->listen(server_port);
-  std::vector<std::byte> scratch(64 * 1024);
-  auto pump_b = [&](const wire::four_tuple& t) {
-    auto& q = r.pending[t];
-    for (std::size_t n; (n = p.b->receive(t, scratch)) > 0;) q.insert(q.end(), scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n));
-    const std::size_t n = p.b->send(t, q);
-    q.erase(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(n));
-  };
-  p.b->on_acceptable([&](std::uint16_t port) {
-    while (auto t = p.b->accept(port)) pump_b(*t);
-  });
-  p.b->on_event([&](const wire::four_tuple& t, const tcp::event& e) {
-    p.events_b.emplace_back(t, e);
-    if (r.pending.count(t)) pump_b(t);
-  });
-  auto pump_a = [&] {
-    while (r.offset < r.sent.size()) {
-      const std::size_t n = p.a->send(r.t, std::span<const std::byte>(r.sent).subspan(r.offset));
-      if (n == 0) break;
-      r.offset += n;
-    }
-    for (std::size_t n; (n = p.a->receive(r.t, scratch)) > 0;)
-      r.echoed.insert(r.echoed.end(), scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n));
-  };
-  // As a kernel client: writes once connect() completed (the handshake's ACK goes alone).
-  p.a->on_event([&](const wire::four_tuple& t, const tcp::event& e) {
-    p.events_a.emplace_back(t, e);
-    if (t == r.t && p.connected(t)) pump_a();
-  });
-  const tcp::instant start = p.now;
-  r.t = cfg ? p.a->connect(addr_b, server_port, *cfg) : p.a->connect(addr_b, server_port);
-  r.ok = p.run([&] { return r.echoed.size() >= r.sent.size() || p.error_of(p.events_a, r.t); }, limit);
-  r.took = p.now - start;
-  r.ok = r.ok && r.echoed == r.sent;
 }
 
 }  // namespace

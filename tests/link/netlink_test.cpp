@@ -216,6 +216,10 @@ BOOST_AUTO_TEST_CASE(tentative_and_deprecated_ipv6_addresses_are_skipped) {
   BOOST_TEST(!has_address6(info, v6("fd00:8::1")));
   BOOST_TEST(has_address6(info, v6("fd00:8::2")));
   BOOST_TEST(!has_address6(info, v6("fd00:8::3")));
+  // The engine's second-family address: the usable one, whatever order the kernel lists them in.
+  BOOST_TEST((first_global_ipv6(info) == v6("fd00:8::2")));
+  // lo has only ::1 (scope host): no global address.
+  BOOST_TEST(!first_global_ipv6(nl.interface_by_name("lo")).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(ipv6_route_on_link_has_no_gateway_and_names_our_source) {
@@ -358,6 +362,21 @@ BOOST_AUTO_TEST_CASE(prefsrc_then_first_global_then_link_local_only_for_link_loc
   BOOST_TEST(!ipv6_source(ll_only, std::nullopt, v6("2001:db8:5::1")).has_value());
   BOOST_TEST((ipv6_source(ll_only, std::nullopt, v6("fe80::2")) == v6("fe80::1")));
   BOOST_TEST(!ipv6_source(interface_info{}, std::nullopt, v6("fe80::2")).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(first_global_ipv6_skips_link_local_and_loopback_and_has_no_fallback) {
+  interface_info i;
+  BOOST_TEST(!first_global_ipv6(i).has_value());
+  i.addresses6 = {{v6("fe80::1"), 64, true}};
+  BOOST_TEST(!first_global_ipv6(i).has_value());  // no link-local fallback
+  i.addresses6 = {{v6("::1"), 128, false}};
+  BOOST_TEST(!first_global_ipv6(i).has_value());  // scope host
+  // A link-local address the kernel marks scope link though it is not in fe80::/10 counts as such.
+  i.addresses6 = {{v6("fe80::1"), 64, true}, {v6("fd00::7"), 64, true}, {v6("::1"), 128, false},
+                  {v6("fd00::1"), 64, false}, {v6("2001:db8::1"), 64, false}};
+  BOOST_TEST((first_global_ipv6(i) == v6("fd00::1")));  // a ULA is scope global: the first counts
+  // ipv6_source without a route answers the same for a global destination.
+  BOOST_TEST((ipv6_source(i, std::nullopt, v6("2001:db8:5::1")) == first_global_ipv6(i)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

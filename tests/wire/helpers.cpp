@@ -78,7 +78,7 @@ byte_vec ext_header(std::uint8_t next, std::uint8_t len8) {
 
 namespace wire_test {
 
-byte_vec valid_syn_frame() {
+tcp_repr valid_syn_segment(std::uint16_t mss) {
   static const std::byte payload[] = {std::byte{'h'}, std::byte{'i'}, std::byte{'!'}};
   tcp_repr t;
   t.src_port = 3337;
@@ -86,11 +86,16 @@ byte_vec valid_syn_frame() {
   t.seq = 3626544836;
   t.flags.syn = true;
   t.window = 64240;
-  t.options.mss = 1460;
+  t.options.mss = mss;
   t.options.sack_permitted = true;
   t.options.timestamps = tcp_timestamps{1000, 0};
   t.options.window_scale = 7;
   t.payload = payload;
+  return t;
+}
+
+byte_vec valid_syn_frame() {
+  const tcp_repr t = valid_syn_segment();
   const ipv4_repr ip{.src = ipv4_addr::from_octets(192, 168, 1, 116), .dst = ipv4_addr::from_octets(192, 168, 1, 123)};
   return build_tcp_frame(mac_addr{{2, 0, 0, 0, 1, 0x7b}}, mac_addr{{2, 0, 0, 0, 1, 0x74}}, ip, t);
 }

@@ -57,6 +57,10 @@ byte_vec ext_header(std::uint8_t next, std::uint8_t len8 = 0);
 
 namespace wire_test {
 
+// The TCP part of valid_syn_frame(): SYN 3337 -> 7788, seq 3626544836, window 64240, MSS `mss`,
+// SACK-permitted, TS 1000/0, WS 7, payload "hi!" (static storage).
+synack::wire::tcp_repr valid_syn_segment(std::uint16_t mss = 1460);
+
 // A valid SYN (MSS, SACK-permitted, TS, WS) with a 3-byte payload, 192.168.1.116:3337 ->
 // 192.168.1.123:7788; the base that the malformed-input tables and the fuzzer mutate.
 byte_vec valid_syn_frame();

@@ -36,14 +36,10 @@ tcp_options syn_options(std::uint32_t tsval, std::uint32_t tsecr) {
   return o;
 }
 
+// valid_syn_frame()'s segment without its payload.
 tcp_repr syn_segment() {
-  tcp_repr t;
-  t.src_port = 3337;
-  t.dst_port = 7788;
-  t.seq = 3626544836;
-  t.flags.syn = true;
-  t.window = 64240;
-  t.options = syn_options(1000, 0);
+  tcp_repr t = wire_test::valid_syn_segment();
+  t.payload = {};
   return t;
 }
 

@@ -32,22 +32,8 @@ const byte_vec golden_syn6 = wire_test::from_hex(
     "08 0a 00 00 03 e8 00 00 00 00 01 03 03 07 68 69"
     "21");
 
-const std::byte hi[] = {std::byte{'h'}, std::byte{'i'}, std::byte{'!'}};
-
-tcp_repr golden_tcp() {
-  tcp_repr t;
-  t.src_port = 3337;
-  t.dst_port = 7788;
-  t.seq = 3626544836;
-  t.flags.syn = true;
-  t.window = 64240;
-  t.options.mss = 1440;
-  t.options.sack_permitted = true;
-  t.options.timestamps = tcp_timestamps{1000, 0};
-  t.options.window_scale = 7;
-  t.payload = hi;
-  return t;
-}
+// The golden SYN's segment: valid_syn_frame()'s with MSS 1440.
+tcp_repr golden_tcp() { return wire_test::valid_syn_segment(1440); }
 
 const ipv6_repr golden_ip{.src = client, .dst = server};
 

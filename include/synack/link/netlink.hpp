@@ -119,11 +119,18 @@ class netlink {
   std::vector<char> buffer_;
 };
 
+// The first global-scope IPv6 address of `iface`, in the kernel's order: not link-local (scope
+// link, fe80::/10) nor the loopback ::1 (scope host); addresses6 is already free of tentative,
+// deprecated and DAD-failed ones. ULAs (fc00::/7) count, as the kernel gives them scope global.
+// nullopt when there is none: no link-local fallback, as one cannot be answered from beyond the
+// link. What a dual-stack engine takes as its second family's address, with no destination to
+// ask a route for.
+std::optional<wire::ipv6_addr> first_global_ipv6(const interface_info& iface);
+
 // Our IPv6 source for `dst` leaving by `out` (the route's output interface): the route's preferred
-// source when it has one and leaves by `out`, else the first global address of `out` (addresses6
-// is already free of tentative and deprecated ones), or a link-local one only when `dst` is
-// link-local itself (a link-local source cannot be answered from beyond the link). nullopt when
-// the interface has no usable address for it.
+// source when it has one and leaves by `out`, else first_global_ipv6(out), or a link-local one
+// only when `dst` is link-local itself (a link-local source cannot be answered from beyond the
+// link). nullopt when the interface has no usable address for it.
 std::optional<wire::ipv6_addr> ipv6_source(const interface_info& out, const std::optional<route_info>& route,
                                            wire::ipv6_addr dst);
 

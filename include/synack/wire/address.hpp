@@ -2,8 +2,10 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <iosfwd>
 #include <optional>
@@ -104,16 +106,36 @@ struct ip_addr {
 std::ostream& operator<<(std::ostream& os, const ipv6_addr& a);
 std::ostream& operator<<(std::ostream& os, const ip_addr& a);
 
+namespace detail {
+
+// The address's 16 bytes as two 64-bit words, in host order (memcpy: no alignment or aliasing
+// assumption; compiles to two loads). Only for hashing: the values differ between byte orders.
+struct addr_words {
+  std::uint64_t hi, lo;
+};
+inline addr_words words_of(const ip_addr& a) noexcept {
+  addr_words w;
+  std::memcpy(&w.hi, a.raw.octets.data(), 8);
+  std::memcpy(&w.lo, a.raw.octets.data() + 8, 8);
+  return w;
+}
+// The high word folded into the low one: a multiply (odd: a bijection of hi) and a xor, so
+// for a fixed prefix distinct low halves stay distinct, and the reverse.
+inline std::uint64_t fold(addr_words w) noexcept { return w.hi * 0x9e3779b97f4a7c15ULL ^ w.lo; }
+// SplitMix64's finalizer (Stafford's mix 13): a bijection in which every input bit reaches every
+// output bit. An IPv4 address sits in the top half of `lo` on a little-endian host; the
+// xor-shifts bring it down to the bits a bucket index takes.
+inline std::uint64_t mix64(std::uint64_t z) noexcept {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace detail
+
 struct ip_addr_hash {
   std::size_t operator()(const ip_addr& a) const noexcept {
-    std::uint64_t lo = 0, hi = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-      hi = hi << 8 | a.raw.octets[i];
-      lo = lo << 8 | a.raw.octets[8 + i];
-    }
-    std::uint64_t h = (hi * 0x9e3779b97f4a7c15ULL) ^ lo;
-    h ^= h >> 29;
-    return static_cast<std::size_t>(h * 0xbf58476d1ce4e5b9ULL);
+    return static_cast<std::size_t>(detail::mix64(detail::fold(detail::words_of(a))));
   }
 };
 
@@ -126,12 +148,19 @@ struct four_tuple {
   friend constexpr auto operator<=>(const four_tuple&, const four_tuple&) = default;
 };
 
+// Per received segment (the engine's connection table): both addresses folded, the local one
+// multiplied so the two do not commute (a tuple and its mirror image hash apart), the ports in,
+// then one finalizer. The ports go into the half of `lo` that holds a v4-mapped address's constant
+// ::ffff, so for IPv4 tuples to one local address and port (a server's table) distinct remote
+// addresses and ports give distinct 64-bit values, and so distinct hashes (the finalizer is a
+// bijection).
 struct four_tuple_hash {
   std::size_t operator()(const four_tuple& t) const noexcept {
-    std::uint64_t h = ip_addr_hash{}(t.local_addr) * 31 ^ ip_addr_hash{}(t.remote_addr);
-    h ^= (std::uint64_t{t.local_port} << 16 | t.remote_port) * 0x9e3779b97f4a7c15ULL;
-    h ^= h >> 29;
-    return static_cast<std::size_t>(h * 0xbf58476d1ce4e5b9ULL);
+    constexpr int ports_shift = std::endian::native == std::endian::little ? 0 : 32;
+    std::uint64_t h = detail::fold(detail::words_of(t.local_addr)) * 0xff51afd7ed558ccdULL ^
+                      detail::fold(detail::words_of(t.remote_addr));
+    h ^= (std::uint64_t{t.local_port} << 16 | t.remote_port) << ports_shift;
+    return static_cast<std::size_t>(detail::mix64(h));
   }
 };
 
