@@ -9,10 +9,8 @@
 #   - neighbour discovery by synack: the kernel's neighbour table emptied, synack's own
 #     solicitation to the solicited-node group ff02::1:ffXX:XXXX (33:33:ff:..) with hop limit 255
 #     answered, the probe ok;
-#   - ICMPv6 errors (ip6tables REJECT in the peer): port unreachable -> connection_refused,
-#     adm-prohibited -> the Linux errno, EACCES (permission_denied; IPv4's admin-prohibited gives
-#     host_unreachable), each the same as the kernel's connect() in the same run;
-#   - bench --engine both over IPv6 (kernel and synack in the same run).
+# ICMPv6 errors against the kernel's connect() are test_icmp_errors.ipv6's, bench --engine both
+# test_bench_both.ipv6's, and the rest of the ping tests have their .ipv6 twins.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -86,44 +84,5 @@ for t, lt, fr in _read_pcap(sys.argv[1]):
 check(found, "no neighbour solicitation for %s seen" % sys.argv[2])
 EOF
 ok "synack solicited the peer (ff02::1:ff.. group MAC, hop limit 255) and the probe succeeded"
-
-# ------------------------------------------------------------------------------------------------
-it_section "ICMPv6 errors"
-for how in icmp6-port-unreachable:connection_refused icmp6-adm-prohibited:permission_denied; do
-  rej=${how%%:*}; want=${how#*:}
-  ip netns exec "$NETNS_S" ip6tables -I INPUT -p tcp --dport 8080 --syn -j REJECT --reject-with "$rej"
-  it_synack "rej-$rej" 30 ping "$S6" -p 8080 -c 1 --json --kernel
-  ip netns exec "$NETNS_S" ip6tables -D INPUT -p tcp --dport 8080 --syn -j REJECT --reject-with "$rej"
-  [ "$IT_RC" = 1 ] || fail "$rej: expected exit 1, got $IT_RC"
-  it_py "$IT_OUT" "$want" "$rej" <<'EOF' || fail "$rej: synack and the kernel disagree (see above)"
-import sys
-from it import *
-recs = ndjson(sys.argv[1])
-s, k = probes(recs, 'synack'), probes(recs, 'kernel')
-check(len(s) == 1 and len(k) == 1, "expected one probe per engine")
-check(s[0].get('error') == sys.argv[2], "%s: synack error %r, expected %r" % (sys.argv[3], s[0].get('error'), sys.argv[2]))
-check(s[0].get('error') == k[0].get('error'), "%s: synack %r != kernel %r" % (sys.argv[3], s[0].get('error'), k[0].get('error')))
-ic = s[0].get('icmp') or {}
-check(ic.get('type') == 1, "%s: icmp record %r, expected type 1 (destination unreachable)" % (sys.argv[3], ic))
-EOF
-  ok "$rej: synack reports $want, as the kernel's connect() in the same run"
-done
-
-# ------------------------------------------------------------------------------------------------
-it_section "bench --engine both over IPv6"
-it_synack bench 120 bench "[$S6]:8080" -n 200 -c 16 --engine both --json "$NETNS_TMP/bench.json"
-[ "$IT_RC" = 0 ] || fail "bench over IPv6: exit $IT_RC"
-it_py "$NETNS_TMP/bench.json" "$S6" <<'EOF' || fail "bench checks failed"
-import sys, json
-from it import *
-j = json.load(open(sys.argv[1]))
-check(j.get('target') == '[%s]:8080' % sys.argv[2], "target %r" % j.get('target'))
-E = {e.get('engine'): e for e in j.get('engines', j.get('results', []))}
-for name in ('synack', 'kernel'):
-    e = E.get(name)
-    if check(e is not None, "no %s result in %r" % (name, list(E))):
-        check(e.get('ok') == 200 and e.get('failed') == 0, "%s: ok %r failed %r" % (name, e.get('ok'), e.get('failed')))
-EOF
-ok "bench over IPv6: 200 handshakes each for synack and the kernel in the same run"
 
 echo "PASS $(basename "$0") ($(it_elapsed))"
