@@ -2,7 +2,9 @@
 # Usage and set-up errors exit 2 with a message on stderr; --help works:
 #   - `ping -I nosuch0` (an unknown interface): exit 2, exactly one line on stderr naming it;
 #   - a non-existent option, a missing HOST, a bad --close value, a port out of range, an unknown
-#     subcommand: exit 2 and something on stderr;
+#     subcommand, IPv6 targets written wrong (an unclosed '[', a bad port or junk after ']', a bad
+#     literal, -4 with an IPv6 literal, an unbracketed IPv6 URL, --flow-label towards IPv4): exit 2
+#     and something on stderr;
 #   - without root privileges (uid 65534, no capabilities): exit 2, one line on stderr;
 #   - `synack --help`, `synack ping --help`, `synack rules --help`: exit 0; ping's help names
 #     --count and --close.
@@ -36,6 +38,15 @@ check_usage nohost ping
 check_usage badclose ping "$NETNS_IP_S" -p 8080 -c 1 --close bogus
 check_usage badport ping "$NETNS_IP_S" -p 70000 -c 1
 check_usage badsub no-such-subcommand
+# IPv6 targets written wrong (each names what is wrong; a bare literal is never split into a port)
+check_usage v6_noclose ping "[$NETNS_IP6_S" -p 8080 -c 1
+check_usage v6_badport ping "[$NETNS_IP6_S]:70000" -c 1
+check_usage v6_junk ping "[$NETNS_IP6_S]x8080" -c 1
+check_usage v6_badlit ping "fd00:111::zz" -p 8080 -c 1
+check_usage v6_family ping -4 "$NETNS_IP6_S" -p 8080 -c 1
+grep -q "IPv6 address, but -4" "$IT_ERR" || fail "ping -4 IPv6-LITERAL: the message does not say why: $(cat "$IT_ERR")"
+check_usage v6_url get "http://$NETNS_IP6_S:8080/"
+check_usage v6_trace_fl trace "$NETNS_IP_S" -p 8080 --flow-label 5
 
 # ------------------------------------------------------------------------------------------------
 it_section "--help"
