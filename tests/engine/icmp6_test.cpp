@@ -93,7 +93,7 @@ wire::four_tuple connect6(path& p) {
 // (once; later ones are dropped: B is gone). Returns the tuple; runs 100 ms past the answer.
 wire::four_tuple data_answered_with(path& p, std::uint8_t type, std::uint8_t code, bool& answered) {
   const auto t = connect6(p);
-  p.route = [&p, type, code, &answered](std::span<const std::byte> f, bool to_b) {
+  p.route = [type, code, &answered](std::span<const std::byte> f, bool to_b) {
     if (!to_b) return verdict{};
     if (is_data_from(inspect(f), addr6_a) && !answered) {
       answered = true;
