@@ -268,16 +268,12 @@ std::string error_name(std::error_code ec) {
   return m;
 }
 
-namespace {
-// The sender's family says which table the type and code belong to (ICMPv6 type 1 is destination
-// unreachable, ICMPv4 type 1 is unassigned).
-const char* icmp_description(const tcp::icmp_origin& o) {
-  return o.from.is_v4() ? wire::icmp_describe(o.type, o.code) : wire::icmpv6_describe(o.type, o.code);
+const char* icmp_description(bool v6, std::uint8_t type, std::uint8_t code) {
+  return v6 ? wire::icmpv6_describe(type, code) : wire::icmp_describe(type, code);
 }
-}  // namespace
 
 std::string icmp_text(const tcp::icmp_origin& o) {
-  return fmt::format("ICMP {} from {}", icmp_description(o), o.from.to_string());
+  return fmt::format("ICMP {} from {}", icmp_description(!o.from.is_v4(), o.type, o.code), o.from.to_string());
 }
 
 std::string error_text(std::error_code ec, const std::optional<tcp::icmp_origin>& icmp) {
@@ -290,7 +286,7 @@ nlohmann::json icmp_json(const std::optional<tcp::icmp_origin>& icmp) {
   return {{"from", icmp->from.to_string()},
           {"type", icmp->type},
           {"code", icmp->code},
-          {"description", icmp_description(*icmp)}};
+          {"description", icmp_description(!icmp->from.is_v4(), icmp->type, icmp->code)}};
 }
 
 namespace {

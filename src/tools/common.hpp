@@ -96,6 +96,9 @@ listen_spec parse_listen(const std::string& text, family_preference f = family_p
 // "connection_refused", "timed_out", ... as in the JSON contract.
 std::string error_name(std::error_code ec);
 // What answered with an ICMP error: "ICMP port unreachable from 10.88.2.2".
+// An ICMP type and code in words, from the ICMPv6 table when `v6` (ICMPv6 type 1 is destination
+// unreachable, ICMPv4 type 1 is unassigned).
+const char* icmp_description(bool v6, std::uint8_t type, std::uint8_t code);
 std::string icmp_text(const tcp::icmp_origin& o);
 // The error as the text output shows it: "connection_refused: ICMP port unreachable from
 // 10.88.2.2", or just the name without an ICMP origin.

@@ -108,10 +108,6 @@ std::string unreachable_mark(bool v6, std::uint8_t code) {
 // The TSval of a probe's timestamps option: a per-probe value, the IPv6 probe's second tag.
 std::uint32_t tsval_of(std::uint32_t seq) { return seq ^ 0x5a5a5a5au; }
 
-const char* describe(bool v6, std::uint8_t type, std::uint8_t code) {
-  return v6 ? wire::icmpv6_describe(type, code) : wire::icmp_describe(type, code);
-}
-
 struct probe {
   unsigned ttl = 0;
   std::uint32_t seq = 0;
@@ -456,7 +452,7 @@ private:
           j["icmp"] = {{"type", p.icmp_type}, {"code", p.icmp_code}};
           if (p.reply == reply_kind::unreachable) {
             j["icmp"]["annotation"] = unreachable_mark(v6_, p.icmp_code);
-            j["icmp"]["description"] = describe(v6_, p.icmp_type, p.icmp_code);
+            j["icmp"]["description"] = icmp_description(v6_, p.icmp_type, p.icmp_code);
           }
           j["quoted_ttl"] = *p.quoted_ttl;
           j["quote_tcp_bytes"] = p.quote_tcp_bytes;
@@ -494,7 +490,7 @@ private:
         j["icmp"] = {{"type", end_probe_->icmp_type},
                      {"code", end_probe_->icmp_code},
                      {"annotation", unreachable_mark(v6_, end_probe_->icmp_code)},
-                     {"description", describe(v6_, end_probe_->icmp_type, end_probe_->icmp_code)}};
+                     {"description", icmp_description(v6_, end_probe_->icmp_type, end_probe_->icmp_code)}};
       }
       if (!failure.empty()) j["error"] = failure;
       nlohmann::json changes = nlohmann::json::array();
@@ -513,7 +509,7 @@ private:
     else if (end_probe_)
       std::printf("--- %s unreachable at hop %u: %s %s (%s type %u code %u) from %s\n", dest.c_str(), end_probe_->ttl,
                   unreachable_mark(v6_, end_probe_->icmp_code).c_str(),
-                  describe(v6_, end_probe_->icmp_type, end_probe_->icmp_code), v6_ ? "ICMPv6" : "ICMP",
+                  icmp_description(v6_, end_probe_->icmp_type, end_probe_->icmp_code), v6_ ? "ICMPv6" : "ICMP",
                   end_probe_->icmp_type, end_probe_->icmp_code, end_probe_->from.to_string().c_str());
     else if (!failure.empty())
       std::printf("--- %s not reached: %s\n", dest.c_str(), failure.c_str());
