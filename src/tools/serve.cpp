@@ -163,6 +163,11 @@ public:
         owned = true;
       }
     }
+    if (!eo.this_host && eo.interface == "lo")
+      throw link::setup_error(link::setup_errc::invalid_argument,
+                              addr.to_string() + " is on lo, where synack cannot listen; for this host's own "
+                                                 "clients use --this-host --listen 198.18.0.10:" + std::to_string(port) +
+                                                 " (an address on synack's own tun device; 0.0.0.0 picks one)");
     if (!owned && eo.interface.empty()) {
       throw link::setup_error(link::setup_errc::invalid_argument,
                               addr.to_string() +
