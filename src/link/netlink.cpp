@@ -280,8 +280,8 @@ std::optional<route_info> netlink::route_to(wire::ip_addr dst, int oif) {
   // IPv6 reports a route to one of our addresses as type local with `lo` as the output interface.
   if (type == RTN_LOCAL)
     throw setup_error(setup_errc::own_address,
-                      dst.to_string() + " is an address of this host, which a packet socket cannot reach "
-                                        "(run the target in another network namespace or on another host)");
+                      dst.to_string() + " is an address of this host, which a packet socket on an interface "
+                                        "cannot reach (without -I, synack reaches it through a tun device of its own)");
   if (type != RTN_UNICAST && type != RTN_BROADCAST && type != RTN_MULTICAST) return std::nullopt;
   if (route && route->ifindex == 0) return std::nullopt;
   return route;
