@@ -160,6 +160,7 @@ engine::engine(const options& opts, wire::ip_addr destination)
       tcp_cfg_(opts.tcp),
       tx_buf_(wire::ethernet_header_len + 60 + 65536),
       cookies_(key_for(opts.seed, 2)) {
+  if (opts_.own_address) setup_own_address(destination);  // -> interface, source, no RST guard
   // Interface: the named one, else the one the route to the destination leaves by.
   std::optional<link::route_info> route = netlink_->route_to(destination);
   if (!opts_.interface.empty()) {
@@ -260,6 +261,7 @@ engine::engine(const options& opts, wire::ip_addr destination)
   sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
   icmp_stamp_ = clock_now();
+  if (macvlan_) own_address_ready();
 }
 
 engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const link::link_facts& facts)
@@ -357,6 +359,10 @@ wire::ip_addr engine::next_hop_for(const wire::ip_addr& dst) {
       const auto route = netlink_->route_to(dst);
       if (!route)
         throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() + " (check `ip route`)");
+      if (own_parent_index_ != 0 && route->ifindex != own_parent_index_ && route->ifindex != iface_.index)
+        throw link::setup_error(link::setup_errc::no_route,
+                                dst.to_string() + " is not routed via the own address's link (check `ip route get " +
+                                    dst.to_string() + "`, or pass -I IFACE)");
       if (route->next_hop) hop = *route->next_hop;  // off-link: the gateway's MAC, never the target's
     }
   }
@@ -1347,7 +1353,8 @@ void engine::resolve(const wire::ip_addr& hop, tcp::instant t) {
   auto& n = neighbours_[hop];
   if (n.mac || n.tries > 0) return;
   if (netlink_) {
-    if (auto mac = netlink_->neighbour(iface_.index, hop)) {
+    // Own-address mode: the kernel's neighbours live on the macvlan's parent (same link).
+    if (auto mac = netlink_->neighbour(own_parent_index_ != 0 ? own_parent_index_ : iface_.index, hop)) {
       n.mac = *mac;
       return;
     }
