@@ -49,7 +49,7 @@ void engine::setup_own_address(const wire::ip_addr& destination) {
   if (addr.family() != destination.family())
     refuse(link::setup_errc::invalid_argument,
            "--own-address " + text + " is " + (addr.is_v4() ? "IPv4" : "IPv6") + " but " + destination.to_string() +
-               " is not (give an own address of the destination's family)");
+               " is not (give an own address of the destination's family; for a name, -4 or -6 picks it)");
   if (opts_.source && *opts_.source != addr)
     refuse(link::setup_errc::invalid_argument,
            "--source " + opts_.source->to_string() + " and --own-address " + text +
