@@ -162,6 +162,10 @@ engine::engine(const options& opts, wire::ip_addr destination)
       cookies_(key_for(opts.seed, 2)) {
   // This host: a destination the kernel owns (its route is type local) and no interface named, or
   // options::this_host. ::1 stays out of reach (the kernel drops it from any other device).
+  if (opts_.own_address && opts_.this_host)
+    throw link::setup_error(link::setup_errc::invalid_argument,
+                            "--own-address (a host of its own on a link) and --this-host (a tun device for this host) "
+                            "exclude each other");
   std::optional<link::route_info> route;
   bool own_destination = false;
   const bool unspecified = destination.is_v4() ? destination.v4().value == 0 : destination.v6().is_unspecified();
@@ -174,6 +178,12 @@ engine::engine(const options& opts, wire::ip_addr destination)
     if (e.code() != link::setup_errc::own_address) throw;
     own_destination = true;
   }
+  if (own_destination && opts_.own_address)
+    throw link::setup_error(link::setup_errc::own_address,
+                            destination.to_string() + " is an address of this host, which --own-address cannot reach "
+                                                      "(a macvlan does not hear its parent's own host); leave out "
+                                                      "--own-address: synack then reaches it through a tun device "
+                                                      "of its own");
   if (opts_.this_host || (own_destination && opts_.interface.empty())) {
     open_this_host(destination);
     return;
@@ -182,6 +192,7 @@ engine::engine(const options& opts, wire::ip_addr destination)
     throw link::setup_error(link::setup_errc::own_address,
                             destination.to_string() + " is an address of this host: leave out -I " + opts_.interface +
                                 " (synack then reaches it through a tun device of its own)");
+  if (opts_.own_address) setup_own_address(destination);  // -> interface, source, no RST guard
   // Interface: the named one, else the one the route to the destination leaves by.
   if (!opts_.interface.empty()) {
     iface_ = netlink_->interface_by_name(opts_.interface);
@@ -278,6 +289,7 @@ engine::engine(const options& opts, wire::ip_addr destination)
   sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
   icmp_stamp_ = clock_now();
+  if (macvlan_) own_address_ready();
 }
 
 engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const link::link_facts& facts)
@@ -444,6 +456,10 @@ wire::ip_addr engine::next_hop_for(const wire::ip_addr& dst) {
       const auto route = netlink_->route_to(dst);
       if (!route)
         throw link::setup_error(link::setup_errc::no_route, "no route to " + dst.to_string() + " (check `ip route`)");
+      if (own_parent_index_ != 0 && route->ifindex != own_parent_index_ && route->ifindex != iface_.index)
+        throw link::setup_error(link::setup_errc::no_route,
+                                dst.to_string() + " is not routed via the own address's link (check `ip route get " +
+                                    dst.to_string() + "`, or pass -I IFACE)");
       if (route->next_hop) hop = *route->next_hop;  // off-link: the gateway's MAC, never the target's
     }
   }
@@ -1440,7 +1456,8 @@ void engine::resolve(const wire::ip_addr& hop, tcp::instant t) {
     return;
   }
   if (netlink_) {
-    if (auto mac = netlink_->neighbour(iface_.index, hop)) {
+    // Own-address mode: the kernel's neighbours live on the macvlan's parent (same link).
+    if (auto mac = netlink_->neighbour(own_parent_index_ != 0 ? own_parent_index_ : iface_.index, hop)) {
       n.mac = *mac;
       return;
     }

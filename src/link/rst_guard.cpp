@@ -44,7 +44,8 @@ std::string need_program(const std::string& name) {
   std::string path = find_program(name);
   if (path.empty())
     throw setup_error(setup_errc::iptables_missing,
-                      name + " not found (apt-get install iptables, or pass --no-rst-guard)");
+                      name + " not found (apt-get install iptables, or pass --no-rst-guard, or run with "
+                             "--own-address ADDR: synack as a host of its own on the link needs no firewall rule)");
   return path;
 }
 
@@ -256,7 +257,8 @@ std::vector<std::string> rst_guard::install(wire::ip_family family, const std::s
     if (result.err.find("ermission denied") != std::string::npos)
       throw setup_error(setup_errc::permission, permission_message);
     throw setup_error(setup_errc::iptables_failed, command + " could not add the RST rule: " + first_line(result.err) +
-                                                       " (check `" + command + " -L OUTPUT`, or pass --no-rst-guard)");
+                                                       " (check `" + command + " -L OUTPUT`, or pass --no-rst-guard, or run with "
+                                                       "--own-address ADDR, which needs no firewall rule)");
   }
   return spec;
 }

@@ -65,6 +65,44 @@ void add_common_options(CLI::App& app, common_options& o) {
                "--busy-poll[=US]: while waiting, spin on the receive ring for up to US microseconds before "
                "sleeping in poll(); bare --busy-poll spins for the whole wait (a core stays busy). "
                "Default: no spinning");
+  add_own_address_option(app, o.own_address);
+}
+
+void add_own_address_option(CLI::App& app, std::string& value) {
+  app.add_option("--own-address", value,
+                 "ADDR[/PREFIX]: be a host of its own on the link: synack makes a macvlan (synackm<PID>, a MAC "
+                 "derived from ADDR) on -I IFACE (default: the route's interface; a macvlan named by -I is "
+                 "used as it is), answers ARP/NDP for ADDR itself and installs no firewall rule (the kernel "
+                 "never owns ADDR, so it never resets synack's connections; also the way to run where "
+                 "iptables is missing or forbidden). ADDR: an unused address on the link, of the destination's "
+                 "family. PREFIX: what is on-link (default: the prefix of the interface's address that contains "
+                 "ADDR, else /32 or /128 with the route's gateway). The macvlan is removed at exit "
+                 "(after a SIGKILL: `synack rules clean`). This host itself cannot reach ADDR (a macvlan does "
+                 "not deliver its parent's own traffic); for targets on this host use the this-host mode (a "
+                 "target on this host goes via a tun device automatically)")
+      ->type_name("ADDR[/PREFIX]");
+}
+
+engine::options::own_address_spec parse_own_address(const std::string& text) {
+  engine::options::own_address_spec spec;
+  const auto slash = text.find('/');
+  const std::string addr = text.substr(0, slash);
+  auto a = wire::ip_addr::parse(addr);
+  if (!a)
+    throw link::setup_error(link::setup_errc::invalid_argument,
+                            "--own-address '" + text + "' is not ADDR or ADDR/PREFIX (e.g. 192.0.2.50/24 or 2001:db8::50)");
+  spec.address = *a;
+  if (slash != std::string::npos) {
+    const std::string p = text.substr(slash + 1);
+    unsigned len = 0;
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), len);
+    const unsigned max_len = a->is_v4() ? 32 : 128;
+    if (p.empty() || ec != std::errc{} || ptr != p.data() + p.size() || len > max_len)
+      throw link::setup_error(link::setup_errc::invalid_argument,
+                              "--own-address '" + text + "': bad prefix length (0-" + std::to_string(max_len) + ")");
+    spec.prefix_len = static_cast<std::uint8_t>(len);
+  }
+  return spec;
 }
 
 void keep_capabilities_for_children() noexcept {
@@ -93,6 +131,7 @@ engine::options to_engine_options(const common_options& o) {
   if (!o.ports.empty()) e.ports = link::parse_port_range(o.ports);
   e.rst_guard = !o.no_rst_guard;
   e.this_host = o.this_host;
+  if (!o.own_address.empty()) e.own_address = parse_own_address(o.own_address);
   if (o.busy_poll == "true") {
     e.busy_poll = engine::options::busy_poll_whole_wait;
   } else if (!o.busy_poll.empty()) {

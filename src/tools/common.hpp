@@ -39,12 +39,17 @@ struct common_options {
   std::string pcap;  // --pcap FILE
   std::string busy_poll;  // --busy-poll[=US]: empty (off), "true" (bare: the whole wait) or microseconds
   family_preference family = family_preference::any;  // -4 / -6
+  std::string own_address;  // --own-address ADDR[/PREFIX]
 };
 void add_common_options(CLI::App& app, common_options& o);  // includes add_family_flags
 // -4 / -6 (mutually exclusive): which family a name resolves to.
 void add_family_flags(CLI::App& app, family_preference& f);
 // Throws link::setup_error on a bad value.
 engine::options to_engine_options(const common_options& o);
+// --own-address ADDR[/PREFIX] (issue 15): the option (on `app`, into `value`) with its help text,
+// and its parser (throws link::setup_error invalid_argument naming the fix).
+void add_own_address_option(CLI::App& app, std::string& value);
+engine::options::own_address_spec parse_own_address(const std::string& text);
 
 // With file capabilities (setcap cap_net_raw,cap_net_admin+ep) and no root, the iptables that the
 // RST guard runs would start without them: raise CAP_NET_RAW and CAP_NET_ADMIN into the inheritable

@@ -145,6 +145,9 @@ public:
       owned = true;
       const bool any = addr.is_v4() ? addr.v4().value == 0 : addr.v6().is_unspecified();
       if (!any) eo.source = addr;
+    } else if (eo.own_address) {
+      hint = addr;  // own-address mode: the macvlan's parent is -I or the route's to the address
+      owned = true;
     } else if (addr.is_v4()) {
       if (auto own = interface_owning(addr.v4())) {
         if (eo.interface.empty()) eo.interface = own->name;
@@ -543,6 +546,9 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
       "  synack serve --listen 10.111.0.1:8080 --echo\n"
       "  synack serve --listen 10.111.0.1:8080 --http --backlog 512     then: curl http://10.111.0.1:8080/\n"
       "  synack serve --listen [fd00:111::1]:8080 --echo                IPv6 (and the interface's IPv4 too)\n"
+      "  synack serve --listen :8080 --own-address 10.111.0.50 -I eth0 --echo\n"
+      "                                    a host of its own on eth0's link (macvlan, no firewall rule);\n"
+      "                                    kernel clients on other hosts only, not on this one\n"
       "  kill -USR1 $(pidof synack)                                       the connection table");
   cmd->add_option("--listen", o->listen,
                   "IP:PORT or [IPv6]:PORT to listen on (an address of a local interface; a name resolves with "
@@ -589,6 +595,7 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
                 "2001:2::/48), routed to the tun; no firewall rule. Gone at exit, even after SIGKILL");
   cmd->add_flag("--no-rst-guard", o->common.no_rst_guard,
                 "Install no firewall rule (you keep the kernel from answering with RSTs yourself)");
+  add_own_address_option(*cmd, o->common.own_address);
   cmd->add_flag("--trace", o->common.trace, "Print every segment sent and received and every state change");
   cmd->add_option("--pcap", o->common.pcap, "Write every frame sent and received to FILE (pcap)");
   cmd->callback([&action, o] {
@@ -598,11 +605,18 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 "pick exactly one of --echo, --discard, --http");
       const listen_spec ls = parse_listen(o->listen, o->common.family);
-      if (!ls.addr)
+      std::optional<engine::options::own_address_spec> own;
+      if (!o->common.own_address.empty()) own = parse_own_address(o->common.own_address);
+      if (!ls.addr && !own)
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 "--listen '" + o->listen + "' needs an address (IP:PORT or [IPv6]:PORT)");
-      const wire::ip_addr listen_addr = *ls.addr;
-      const auto kernel = link::kernel_tcp_ports();
+      const wire::ip_addr listen_addr = ls.addr ? *ls.addr : own->address;
+      if (own && listen_addr != own->address)
+        throw link::setup_error(link::setup_errc::invalid_argument,
+                                "--listen " + listen_addr.to_string() + " and --own-address " +
+                                    own->address.to_string() + " differ (serve on the own address, or give just :PORT)");
+      // The kernel's ports matter only on an address the kernel shares with us (not an own address).
+      const auto kernel = own ? std::vector<std::uint16_t>{} : link::kernel_tcp_ports();
       if (std::find(kernel.begin(), kernel.end(), ls.port) != kernel.end())
         throw link::setup_error(link::setup_errc::invalid_argument,
                                 "port " + std::to_string(ls.port) +

@@ -240,4 +240,21 @@ BOOST_AUTO_TEST_CASE(errors) {
                       "is an IPv4 address"));
 }
 
+BOOST_AUTO_TEST_CASE(own_address_parses_addr_and_prefix) {
+  auto a = tools::parse_own_address("10.111.0.50");
+  BOOST_TEST(a.address == ip("10.111.0.50"));
+  BOOST_TEST(!a.prefix_len.has_value());
+  auto b = tools::parse_own_address("10.111.0.50/24");
+  BOOST_TEST(b.prefix_len.value_or(0) == 24);
+  auto c = tools::parse_own_address("fd00:111::50/128");
+  BOOST_TEST(c.address == ip("fd00:111::50"));
+  BOOST_TEST(c.prefix_len.value_or(0) == 128);
+  BOOST_TEST(error_of([] { tools::parse_own_address("10.111.0.50/33"); }).find("bad prefix length (0-32)") !=
+             std::string::npos);
+  BOOST_TEST(error_of([] { tools::parse_own_address("fd00::1/129"); }).find("(0-128)") != std::string::npos);
+  BOOST_TEST(error_of([] { tools::parse_own_address("10.111.0.50/"); }).find("bad prefix") != std::string::npos);
+  BOOST_TEST(error_of([] { tools::parse_own_address("host.example"); }).find("is not ADDR or ADDR/PREFIX") !=
+             std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,6 +21,7 @@
 #include "synack/link/error.hpp"
 #include "synack/link/netlink.hpp"
 #include "synack/link/frame_io.hpp"
+#include "synack/link/macvlan.hpp"
 #include "synack/link/packet_socket.hpp"
 #include "synack/link/ports.hpp"
 #include "synack/link/rst_guard.hpp"
@@ -108,6 +109,19 @@ struct options {
   // then names synack's own address, which the kernel must not own.
   bool this_host = false;
   unsigned this_host_mtu = 65535;  // the tun's MTU: large packets, as lo's 64 KiB MTU gives the kernel
+  // Own-address mode (issue 15, the tools' --own-address ADDR[/PREFIX]): synack is a host of its
+  // own on the link. The engine makes a macvlan (link::macvlan) on the parent (`interface`, else
+  // the route's interface; a macvlan named by `interface` is used as it is), sends from it with
+  // ADDR as its only address, answers ARP/NDP for ADDR itself and installs no RST guard (the
+  // kernel never owns ADDR, so it never answers for synack's connections). prefix_len: what is
+  // on-link around ADDR; default the prefix of the parent's kernel address that contains ADDR,
+  // else /32 (/128): everything else goes the way the kernel routes it from the parent (its
+  // gateway). ADDR must be of the destination's family and not owned by the kernel.
+  struct own_address_spec {
+    wire::ip_addr address;
+    std::optional<std::uint8_t> prefix_len;
+  };
+  std::optional<own_address_spec> own_address;
 };
 
 enum class direction : std::uint8_t { in, out };
@@ -372,6 +386,8 @@ public:
   link::frame_io& link_io() { return *io_; }
   link::port_range ports() const { return ports_; }
   const link::rst_guard* guard() const { return guard_ ? &*guard_ : nullptr; }
+  // Own-address mode: the macvlan synack sends from (made or adopted), else null.
+  const link::macvlan* own_device() const { return macvlan_ ? &*macvlan_ : nullptr; }
 
 private:
   struct entry;
@@ -444,6 +460,15 @@ private:
   void open_this_host(wire::ip_addr destination);  // the netlink constructor's this-host branch
   // The link type (iface_.link_type): Ethernet-like, or an L3 link without link-layer header.
   void check_link_type(const std::string& what_for);
+  // Own-address mode (options::own_address; engine_own_address.cpp): setup_own_address runs first
+  // in the netlink constructor (refuses a kernel-owned ADDR, makes or adopts the macvlan, points
+  // `interface`/`source` at it, turns the RST guard off); own_address_ready runs last (ADDR/PREFIX
+  // as the interface's only address, gratuitous ARP or unsolicited NA).
+  void setup_own_address(const wire::ip_addr& destination);
+  void own_address_ready();
+  std::optional<link::macvlan> macvlan_;  // declared before io_: deleted after the socket closes
+  int own_parent_index_ = 0;              // the macvlan's lower device: its routes and neighbours
+  std::uint8_t own_prefix_len_ = 0;
 
   options opts_;
   std::optional<link::netlink> netlink_;  // none for a link the engine was handed (frame_io ctor)
