@@ -128,6 +128,7 @@ it_capture_stop tunping
 it_py "$NETNS_TMP/tunping.pcap" "$VPN_A" "$VPN_MTU" <<'PY' || fail "the capture on tunA is not what an L3 device carries"
 import sys, struct, array
 from it import *
+from it import _read_pcap
 pcap, src, mtu = sys.argv[1], sys.argv[2], int(sys.argv[3])
 frames = _read_pcap(pcap)
 check(len(frames) > 0, "nothing captured on the tun")
