@@ -160,8 +160,29 @@ engine::engine(const options& opts, wire::ip_addr destination)
       tcp_cfg_(opts.tcp),
       tx_buf_(wire::ethernet_header_len + 60 + 65536),
       cookies_(key_for(opts.seed, 2)) {
+  // This host: a destination the kernel owns (its route is type local) and no interface named, or
+  // options::this_host. ::1 stays out of reach (the kernel drops it from any other device).
+  std::optional<link::route_info> route;
+  bool own_destination = false;
+  const bool unspecified = destination.is_v4() ? destination.v4().value == 0 : destination.v6().is_unspecified();
+  try {
+    // An unspecified hint (0.0.0.0 routes as local) names no destination: -I and --source say.
+    if (unspecified && opts_.interface.empty() && !opts_.this_host)
+      throw link::setup_error(link::setup_errc::no_route, "no destination to find the interface by: pass -I IFACE");
+    if (!unspecified) route = netlink_->route_to(destination);
+  } catch (const link::setup_error& e) {
+    if (e.code() != link::setup_errc::own_address) throw;
+    own_destination = true;
+  }
+  if (opts_.this_host || (own_destination && opts_.interface.empty())) {
+    open_this_host(destination);
+    return;
+  }
+  if (own_destination)
+    throw link::setup_error(link::setup_errc::own_address,
+                            destination.to_string() + " is an address of this host: leave out -I " + opts_.interface +
+                                " (synack then reaches it through a tun device of its own)");
   // Interface: the named one, else the one the route to the destination leaves by.
-  std::optional<link::route_info> route = netlink_->route_to(destination);
   if (!opts_.interface.empty()) {
     iface_ = netlink_->interface_by_name(opts_.interface);
   } else {
@@ -170,15 +191,11 @@ engine::engine(const options& opts, wire::ip_addr destination)
                               "no route to " + destination.to_string() + " (check `ip route`, or pass -I IFACE)");
     iface_ = netlink_->interface_by_index(route->ifindex);
   }
-  if (!iface_.mac)
-    throw link::setup_error(link::setup_errc::unknown_interface,
-                            "interface '" + iface_.name +
-                                "' has no Ethernet address (tun/wireguard/loopback are not supported; pick an "
-                                "Ethernet interface with -I)");
+  check_link_type("");
   if (!iface_.up)
     throw link::setup_error(link::setup_errc::interface_down,
                             "interface '" + iface_.name + "' is down (ip link set " + iface_.name + " up)");
-  mac_ = *iface_.mac;
+  if (iface_.mac) mac_ = *iface_.mac;
 
   // Source address of the destination's family: --source, else the route's preferred source,
   // else the interface's first. The other family: the interface's first usable address, if any.
@@ -256,6 +273,7 @@ engine::engine(const options& opts, wire::ip_addr destination)
   so.tx_timestamps = opts_.tx_timestamps;
   so.tx_keep_going = true;  // one failed frame of a batch does not drop the others
   so.icmp_errors = opts_.icmp;
+  so.l3 = l3_;
   io_ = std::make_unique<link::packet_socket>(so);
   sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
@@ -294,6 +312,74 @@ engine::engine(const options& opts, std::unique_ptr<link::frame_io> io, const li
   ports_ = opts_.ports ? *opts_.ports : link::port_range{61000, 65535};
   port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed), {}, false);
   io_ = std::move(io);
+  sanitize_icmp_limits(opts_);
+  icmp_tokens_ = opts_.icmp_burst;
+  icmp_stamp_ = clock_now();
+}
+
+void engine::check_link_type(const std::string&) {
+  // ARPHRD_* (<linux/if_arp.h>): Ethernet and what stacks on it (VLAN, macvlan, veth, bridge, tap,
+  // vxlan all report ARPHRD_ETHER: their frames arrive untagged); L3 links without a link-layer
+  // header: ARPHRD_NONE (tun: WireGuard, OpenVPN, Tailscale), ARPHRD_RAWIP (cellular modems).
+  switch (iface_.link_type) {
+    case 1:  // ARPHRD_ETHER
+      if (!iface_.mac)
+        throw link::setup_error(link::setup_errc::unsupported_link,
+                                "interface '" + iface_.name + "' is Ethernet but has no address");
+      return;
+    case 65534:  // ARPHRD_NONE
+    case 519:    // ARPHRD_RAWIP
+      l3_ = true;
+      return;
+    default: break;
+  }
+  std::string type;
+  switch (iface_.link_type) {
+    case 772: type = "ARPHRD_LOOPBACK (loopback: leave out -I to reach this host; synack then uses a tun device "
+                     "of its own)"; break;
+    case 768: type = "ARPHRD_TUNNEL (ipip)"; break;
+    case 769: type = "ARPHRD_TUNNEL6 (ip6tnl)"; break;
+    case 776: type = "ARPHRD_SIT (sit)"; break;
+    case 778: type = "ARPHRD_IPGRE (gre)"; break;
+    case 823: type = "ARPHRD_IP6GRE (ip6gre)"; break;
+    case 512: type = "ARPHRD_PPP (ppp)"; break;
+    case 824: type = "ARPHRD_NETLINK (nlmon)"; break;
+    case 801: type = "ARPHRD_IEEE80211 (wireless monitor)"; break;
+    case 803: type = "ARPHRD_IEEE80211_RADIOTAP (wireless monitor)"; break;
+    case 32: type = "ARPHRD_INFINIBAND"; break;
+    case 280: type = "ARPHRD_CAN"; break;
+    default: type = "ARPHRD " + std::to_string(iface_.link_type); break;
+  }
+  throw link::setup_error(link::setup_errc::unsupported_link,
+                          "interface '" + iface_.name + "' has link type " + type +
+                              ", which synack cannot use: it speaks over Ethernet-like links and over L3 links "
+                              "without a link-layer header (tun, WireGuard); pick another interface with -I");
+}
+
+void engine::open_this_host(wire::ip_addr destination) {
+  if (destination.is_v6() && destination.v6().is_loopback())
+    throw link::setup_error(link::setup_errc::own_address,
+                            "::1 cannot be reached from synack's device: the kernel drops ::1 arriving on any device "
+                            "but lo (RFC 4291); use one of this host's other IPv6 addresses, or 127.0.0.1");
+  std::optional<wire::ip_addr> want = opts_.source;
+  link::this_host_link th = link::open_this_host(*netlink_, want, opts_.this_host_mtu);
+  iface_ = th.iface;
+  l3_ = true;
+  this_host_ = true;
+  mac_ = wire::mac_addr{};
+  local4_ = th.address;
+  local6_ = th.address6;
+  local_is_kernel_address_ = false;
+  local6_is_kernel_address_ = false;
+  if (destination.is_v6() && !local6_)
+    throw link::setup_error(link::setup_errc::no_route,
+                            "IPv6 is off in this network namespace: synack's tun device got no IPv6 address");
+  primary_ = destination.is_v6() ? wire::ip_addr{*local6_} : wire::ip_addr{*local4_};
+  configure_tcp();
+  ports_ = opts_.ports ? *opts_.ports : link::default_port_range();
+  // synack's address is its own: no kernel socket shares its ports, no RST guard is needed.
+  port_alloc_ = link::port_allocator(ports_, random_seed(opts_.seed), {}, false);
+  io_ = std::move(th.device);
   sanitize_icmp_limits(opts_);
   icmp_tokens_ = opts_.icmp_burst;
   icmp_stamp_ = clock_now();
@@ -343,6 +429,7 @@ wire::ip_addr engine::local_for(const wire::ip_addr& remote) const {
 wire::ip_addr engine::next_hop_for(const wire::ip_addr& dst) {
   if (auto it = next_hops_.find(dst); it != next_hops_.end()) return it->second;
   wire::ip_addr hop = dst;
+  if (l3_) return hop;  // a point-to-point link: everything goes through it
   if (!on_link(dst)) {
     if (!netlink_) {
       // A link we were handed: its gateway, if it has one.
@@ -367,7 +454,7 @@ wire::ip_addr engine::next_hop_for(const wire::ip_addr& dst) {
 // The route's MTU (`ip route ... mtu N`, or a path MTU the kernel learned) and advmss cap the MSS
 // of connections to it, as Linux's dst metrics do (tcp_connect_init).
 void engine::read_route_metrics(const wire::ip_addr& dst, tcp::instant t) {
-  if (!netlink_) return;
+  if (!netlink_ || this_host_) return;  // this host's routes lead to lo, not through synack's tun
   if (auto r = route_mss_.find(dst); r != route_mss_.end() && r->second.expires > t) return;
   std::uint32_t mss = 0;  // 0: the route sets neither
   try {
@@ -1278,6 +1365,7 @@ void engine::reply_rst(const wire::ip_info& ip, const wire::tcp_repr& seg, tcp::
 }
 
 void engine::handle_arp(const wire::arp_repr& arp) {
+  if (l3_) return;  // an L3 link has no ARP
   // Anyone we are resolving who speaks up (reply, or a request of their own) is resolved.
   if (auto it = neighbours_.find(arp.sender_ip); it != neighbours_.end() && !it->second.mac)
     neighbour_resolved(arp.sender_ip, arp.sender_mac, clock_now());
@@ -1295,6 +1383,7 @@ void engine::handle_arp(const wire::arp_repr& arp) {
 // --- neighbours ------------------------------------------------------------------------------
 
 void engine::handle_ndp(const wire::ip_info& ip, const wire::ndp_repr& nd) {
+  if (l3_) return;  // nor neighbour discovery
   const tcp::instant t = clock_now();
   if (nd.type == wire::icmpv6_type::neighbor_advertisement) {
     // An advertisement for a target we are resolving (RFC 4861 §7.2.5): its link-layer address
@@ -1346,6 +1435,10 @@ void engine::send_ndp(const wire::ndp_repr& nd, const wire::ipv6_addr& dst, cons
 void engine::resolve(const wire::ip_addr& hop, tcp::instant t) {
   auto& n = neighbours_[hop];
   if (n.mac || n.tries > 0) return;
+  if (l3_) {  // no link-layer addresses: the synthetic header's zero address
+    n.mac = wire::mac_addr{};
+    return;
+  }
   if (netlink_) {
     if (auto mac = netlink_->neighbour(iface_.index, hop)) {
       n.mac = *mac;

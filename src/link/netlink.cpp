@@ -5,6 +5,8 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_arp.h>
+#include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -278,8 +280,8 @@ std::optional<route_info> netlink::route_to(wire::ip_addr dst, int oif) {
   // IPv6 reports a route to one of our addresses as type local with `lo` as the output interface.
   if (type == RTN_LOCAL)
     throw setup_error(setup_errc::own_address,
-                      dst.to_string() + " is an address of this host, which a packet socket cannot reach "
-                                        "(run the target in another network namespace or on another host)");
+                      dst.to_string() + " is an address of this host, which a packet socket on an interface "
+                                        "cannot reach (without -I, synack reaches it through a tun device of its own)");
   if (type != RTN_UNICAST && type != RTN_BROADCAST && type != RTN_MULTICAST) return std::nullopt;
   if (route && route->ifindex == 0) return std::nullopt;
   return route;
@@ -312,6 +314,57 @@ std::optional<wire::mac_addr> netlink::neighbour(int ifindex, wire::ip_addr addr
   if (err == ENOENT || err == ENODEV) return std::nullopt;
   if (err != 0) throw_system(err, "netlink RTM_GETNEIGH failed");
   return mac;
+}
+
+int netlink::set_link(int ifindex, std::optional<unsigned> mtu, bool up) {
+  auto* ifi = put_request<ifinfomsg>(buffer_, RTM_NEWLINK, get_one);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  ifi->ifi_change = IFF_UP;
+  ifi->ifi_flags = up ? IFF_UP : 0;
+  if (mtu) mnl_attr_put_u32(header_of(buffer_), IFLA_MTU, *mtu);
+  return transact(header_of(buffer_), [](const nlmsghdr&) {});
+}
+
+int netlink::set_ipv4_devconf(int ifindex, int devconf_id, std::uint32_t value) {
+  auto* ifi = put_request<ifinfomsg>(buffer_, RTM_NEWLINK, get_one);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  nlmsghdr* nlh = header_of(buffer_);
+  nlattr* spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+  nlattr* inet = mnl_attr_nest_start(nlh, AF_INET);
+  nlattr* conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);
+  mnl_attr_put_u32(nlh, static_cast<std::uint16_t>(devconf_id), value);
+  mnl_attr_nest_end(nlh, conf);
+  mnl_attr_nest_end(nlh, inet);
+  mnl_attr_nest_end(nlh, spec);
+  return transact(nlh, [](const nlmsghdr&) {});
+}
+
+int netlink::set_ipv6_addr_gen_none(int ifindex) {
+  auto* ifi = put_request<ifinfomsg>(buffer_, RTM_NEWLINK, get_one);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  nlmsghdr* nlh = header_of(buffer_);
+  nlattr* spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+  nlattr* inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+  mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+  mnl_attr_nest_end(nlh, inet6);
+  mnl_attr_nest_end(nlh, spec);
+  return transact(nlh, [](const nlmsghdr&) {});
+}
+
+int netlink::add_route(wire::ip_addr dst, std::uint8_t prefix_len, int ifindex) {
+  auto* rtm = put_request<rtmsg>(buffer_, RTM_NEWROUTE, get_one | NLM_F_CREATE | NLM_F_EXCL);
+  rtm->rtm_family = dst.is_v4() ? AF_INET : AF_INET6;
+  rtm->rtm_dst_len = prefix_len;
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = RTPROT_STATIC;
+  rtm->rtm_scope = RT_SCOPE_LINK;
+  rtm->rtm_type = RTN_UNICAST;
+  put_ip(header_of(buffer_), RTA_DST, dst);
+  mnl_attr_put_u32(header_of(buffer_), RTA_OIF, static_cast<std::uint32_t>(ifindex));
+  return transact(header_of(buffer_), [](const nlmsghdr&) {});
 }
 
 std::optional<wire::ipv6_addr> first_global_ipv6(const interface_info& iface) {

@@ -49,15 +49,31 @@ std::string interface_name(int ifindex) {
   return name;
 }
 
-sockaddr_ll destination_of(std::span<const std::byte> frame, int ifindex) {
+sockaddr_ll destination_of(std::span<const std::byte> frame, int ifindex, bool l3) {
   // SOCK_RAW sends the frame as is; the address only tells the kernel the device and skb->protocol.
   sockaddr_ll addr{};
   addr.sll_family = AF_PACKET;
   addr.sll_ifindex = ifindex;
-  addr.sll_halen = 6;
   std::memcpy(&addr.sll_protocol, frame.data() + 12, 2);  // already in network order
-  std::memcpy(addr.sll_addr, frame.data(), 6);
+  if (!l3) {
+    addr.sll_halen = 6;
+    std::memcpy(addr.sll_addr, frame.data(), 6);
+  }
   return addr;
+}
+
+// What leaves: the whole frame, or on an L3 link the IP packet after the synthetic header.
+std::span<const std::byte> wire_part(std::span<const std::byte> frame, bool l3) {
+  return l3 ? frame.subspan(eth_header) : frame;
+}
+
+// The synthetic Ethernet header of an L3 packet: zero addresses, the EtherType of its version.
+void put_synthetic_header(std::byte* at, std::byte first_ip_byte) {
+  std::memset(at, 0, eth_header);
+  const unsigned version = std::to_integer<unsigned>(first_ip_byte) >> 4;
+  const std::uint16_t type = version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0;
+  at[12] = std::byte(type >> 8);
+  at[13] = std::byte(type & 0xff);
 }
 
 }  // namespace
@@ -84,7 +100,8 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
     ignore_outgoing_ = ::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
 
     if (opts.filter == rx_filter_mode::synack_tcp) {
-      auto program = rx_filter_program(opts.local_addr, opts.ports, opts.icmp_errors, opts.local_addr6);
+      auto program = rx_filter_program(opts.local_addr, opts.ports, opts.icmp_errors, opts.local_addr6,
+                                        opts.l3 ? 0 : eth_header);
       sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
       if (::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0)
         throw_system(errno, "cannot attach the packet filter");
@@ -111,6 +128,12 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
     std::size_t wanted = std::max<std::size_t>(opts.rx_ring_bytes / frame_size_, 8);
     std::size_t blocks = (wanted + frames_per_block_ - 1) / frames_per_block_;
     frame_count_ = blocks * frames_per_block_;
+    if (opts.l3) {
+      // Headroom for the synthetic Ethernet header between the slot's header and the packet.
+      unsigned reserve = eth_header + 2;
+      if (::setsockopt(fd_, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof reserve) != 0)
+        throw_system(errno, "cannot set PACKET_RESERVE");
+    }
     tpacket_req req{};
     req.tp_block_size = static_cast<unsigned>(block_size_);
     req.tp_block_nr = static_cast<unsigned>(blocks);
@@ -134,7 +157,7 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
       int bytes = 16 << 20;
       if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-      copy_buf_.resize((std::size_t{1} << 16) + 256);
+      copy_buf_.resize((std::size_t{1} << 16) + 256 + eth_header);
     }
 
     if (opts.send_buffer_bytes > 0) {
@@ -161,7 +184,7 @@ packet_socket::packet_socket(const options& opts) : opts_(opts) {
       if (::setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0)
         throw_system(errno, "cannot put '" + name + "' in promiscuous mode");
     }
-    if (opts.local_addr6 && opts.filter == rx_filter_mode::synack_tcp) {
+    if (opts.local_addr6 && opts.filter == rx_filter_mode::synack_tcp && !opts.l3) {
       // Neighbour solicitations for our address go to its solicited-node group, whose Ethernet
       // address the NIC filters out unless someone joined it. The kernel has joined it whenever
       // the address is configured on this interface (it owns the address and answers for it), so
@@ -270,15 +293,28 @@ bool packet_socket::next(rx_frame& frame) noexcept {
     }
     frame.data = {slot + h->tp_mac, h->tp_snaplen};
     frame.original_length = h->tp_len;
+    if (opts_.l3) {
+      // PACKET_RESERVE left room before tp_mac (past the sockaddr_ll) for the synthetic header.
+      if (h->tp_mac < TPACKET2_HDRLEN + eth_header || h->tp_snaplen == 0) {
+        release_current();
+        continue;
+      }
+      put_synthetic_header(slot + h->tp_mac - eth_header, slot[h->tp_mac]);
+      frame.data = {slot + h->tp_mac - eth_header, h->tp_snaplen + eth_header};
+      frame.original_length = h->tp_len + eth_header;
+    }
     frame.checksum_unverified = (status & TP_STATUS_CSUMNOTREADY) != 0;
     frame.checksum_valid = (status & TP_STATUS_CSUM_VALID) != 0;
     frame.truncated = h->tp_snaplen < h->tp_len || (status & TP_STATUS_COPY) != 0;
     if ((status & TP_STATUS_COPY) != 0 && !copy_buf_.empty()) {
       // The whole frame waits on the receive queue; only TP_STATUS_COPY slots put one there, so
       // the queue's head is this slot's frame.
-      ssize_t n = ::recv(fd_, copy_buf_.data(), copy_buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
-      if (n > 0 && static_cast<std::size_t>(n) <= copy_buf_.size() && static_cast<std::size_t>(n) >= h->tp_len) {
-        frame.data = {copy_buf_.data(), static_cast<std::size_t>(n)};
+      const std::size_t head = opts_.l3 ? eth_header : 0;
+      ssize_t n = ::recv(fd_, copy_buf_.data() + head, copy_buf_.size() - head, MSG_DONTWAIT | MSG_TRUNC);
+      if (n > 0 && static_cast<std::size_t>(n) <= copy_buf_.size() - head &&
+          static_cast<std::size_t>(n) >= h->tp_len) {
+        if (opts_.l3) put_synthetic_header(copy_buf_.data(), copy_buf_[head]);
+        frame.data = {copy_buf_.data(), static_cast<std::size_t>(n) + head};
         frame.truncated = false;
       }
     }
@@ -325,8 +361,9 @@ std::error_code packet_socket::take_error() noexcept {
 
 std::error_code packet_socket::send(std::span<const std::byte> frame) noexcept {
   if (frame.size() < eth_header) return std::make_error_code(std::errc::invalid_argument);
-  sockaddr_ll addr = destination_of(frame, opts_.ifindex);
-  ssize_t n = ::sendto(fd_, frame.data(), frame.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr),
+  sockaddr_ll addr = destination_of(frame, opts_.ifindex, opts_.l3);
+  const auto out = wire_part(frame, opts_.l3);
+  ssize_t n = ::sendto(fd_, out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr),
                        sizeof addr);
   if (n < 0) return {errno, std::system_category()};
   ++tx_next_id_;
@@ -381,8 +418,9 @@ std::error_code packet_socket::flush(std::size_t* sent_out) noexcept {
   sockaddr_ll addrs[max_batch];
   for (std::size_t i = 0; i < count; ++i) {
     std::span<const std::byte> frame{batch_.data() + batch_offsets_[i], batch_sizes_[i]};
-    addrs[i] = destination_of(frame, opts_.ifindex);
-    iov[i] = {const_cast<std::byte*>(frame.data()), frame.size()};
+    addrs[i] = destination_of(frame, opts_.ifindex, opts_.l3);
+    const auto out = wire_part(frame, opts_.l3);
+    iov[i] = {const_cast<std::byte*>(out.data()), out.size()};
     msgs[i] = {};
     msgs[i].msg_hdr.msg_name = &addrs[i];
     msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];

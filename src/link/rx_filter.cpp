@@ -7,23 +7,24 @@ namespace synack::link {
 
 namespace {
 
-// Frame offsets (Ethernet II header, then IPv4 or ARP).
+// Frame offsets, from where the IP header begins (after the Ethernet header, or 0 on an L3 link).
+struct offsets {
+  std::uint32_t ip_begin;
+  std::uint32_t ip_frag() const { return ip_begin + 6; }  // flags (MF = 0x2000) + fragment offset
+  std::uint32_t ip_proto() const { return ip_begin + 9; }
+  std::uint32_t ip_dst() const { return ip_begin + 16; }
+  std::uint32_t arp_tpa() const { return ip_begin + 24; }  // Ethernet/IPv4 ARP: target protocol address
+  std::uint32_t quote_begin() const { return ip_begin + 8; }  // the quoted IPv4 header, after X = our IHL
+  // IPv6 (RFC 8200): the fixed 40-byte header, then (for what we keep) TCP or ICMPv6 directly.
+  std::uint32_t ip6_next() const { return ip_begin + 6; }
+  std::uint32_t ip6_dst() const { return ip_begin + 24; }
+  std::uint32_t ip6_payload() const { return ip_begin + 40; }
+  // An ICMPv6 error quotes the offending packet after its 8-byte header.
+  std::uint32_t quote6_begin() const { return ip6_payload() + 8; }
+};
 constexpr std::uint32_t eth_type = 12;
-constexpr std::uint32_t ip_begin = 14;
-constexpr std::uint32_t ip_frag = ip_begin + 6;  // flags (MF = 0x2000) + fragment offset
-constexpr std::uint32_t ip_proto = ip_begin + 9;
-constexpr std::uint32_t ip_dst = ip_begin + 16;
-constexpr std::uint32_t arp_tpa = ip_begin + 24;  // Ethernet/IPv4 ARP: target protocol address
-constexpr std::uint32_t tcp_dport = 2;            // relative to the TCP header
-constexpr std::uint32_t icmp_type = 0;            // relative to the ICMP header
-constexpr std::uint32_t quote_begin = ip_begin + 8;  // the quoted IPv4 header, after X = our IHL
-
-// IPv6 (RFC 8200): the fixed 40-byte header, then (for what we keep) TCP or ICMPv6 directly.
-constexpr std::uint32_t ip6_next = ip_begin + 6;
-constexpr std::uint32_t ip6_dst = ip_begin + 24;
-constexpr std::uint32_t ip6_payload = ip_begin + 40;
-// An ICMPv6 error quotes the offending packet after its 8-byte header.
-constexpr std::uint32_t quote6_begin = ip6_payload + 8;
+constexpr std::uint32_t tcp_dport = 2;  // relative to the TCP header
+constexpr std::uint32_t icmp_type = 0;  // relative to the ICMP header
 
 constexpr std::uint32_t accept_all = 0x40000;  // snap length: the whole frame
 constexpr std::uint32_t drop = 0;
@@ -34,8 +35,8 @@ class assembler {
  public:
   enum label : int {
     next = -1, accept, reject,
-    ipv4, tcp, icmp_quote,                                  // IPv4
-    ipv6, ext6, tcp6, icmp6, nd, nd_group, icmp6_error,     // IPv6
+    ipv4, ipv4_body, tcp, icmp_quote,                       // IPv4
+    ipv6, ipv6_body, ext6, tcp6, icmp6, nd, nd_group, icmp6_error,     // IPv6
     count
   };
 
@@ -88,21 +89,32 @@ class assembler {
 }  // namespace
 
 std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range ports, bool icmp_errors,
-                                           std::optional<wire::ipv6_addr> local6) {
+                                           std::optional<wire::ipv6_addr> local6, std::uint32_t link_header_len) {
   using enum assembler::label;
+  const offsets o{link_header_len};
+  const std::uint32_t ip_begin = o.ip_begin;
   assembler a;
-  a.stmt(BPF_LD | BPF_H | BPF_ABS, eth_type);
-  a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x0806, next, ipv4);  // ARP for our address
-  a.stmt(BPF_LD | BPF_W | BPF_ABS, arp_tpa);
-  a.jump(BPF_JMP | BPF_JEQ | BPF_K, local.value, accept, reject);
+  if (link_header_len == 0) {
+    // An L3 link: the IP version nibble says the family; no ARP.
+    a.stmt(BPF_LD | BPF_B | BPF_ABS, 0);
+    a.stmt(BPF_ALU | BPF_RSH | BPF_K, 4);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 4, ipv4_body, next);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, local6 ? ipv6_body : reject, reject);
+  } else {
+    a.stmt(BPF_LD | BPF_H | BPF_ABS, eth_type);
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x0806, next, ipv4);  // ARP for our address
+    a.stmt(BPF_LD | BPF_W | BPF_ABS, o.arp_tpa());
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, local.value, accept, reject);
+    a.mark(ipv4);  // A still holds the EtherType
+    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, next, local6 ? ipv6 : reject);
+  }
 
-  a.mark(ipv4);  // A still holds the EtherType
-  a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, next, local6 ? ipv6 : reject);
-  a.stmt(BPF_LD | BPF_W | BPF_ABS, ip_dst);
+  a.mark(ipv4_body);
+  a.stmt(BPF_LD | BPF_W | BPF_ABS, o.ip_dst());
   a.jump(BPF_JMP | BPF_JEQ | BPF_K, local.value, next, reject);
-  a.stmt(BPF_LD | BPF_H | BPF_ABS, ip_frag);
+  a.stmt(BPF_LD | BPF_H | BPF_ABS, o.ip_frag());
   a.jump(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, reject, next);  // MF or an offset: a fragment
-  a.stmt(BPF_LD | BPF_B | BPF_ABS, ip_proto);
+  a.stmt(BPF_LD | BPF_B | BPF_ABS, o.ip_proto());
   a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, tcp, icmp_errors ? next : reject);
   if (icmp_errors) {  // destination unreachable (3), time exceeded (11), parameter problem (12)
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 1, next, reject);
@@ -114,16 +126,16 @@ std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range por
     // The quoted datagram (after the 8-byte ICMP header) must be TCP from our address, and its
     // source port (the first bytes after the quoted header, whose IHL is read too) in our range.
     a.mark(icmp_quote);
-    a.stmt(BPF_LD | BPF_W | BPF_IND, quote_begin + 12);  // quoted source address
+    a.stmt(BPF_LD | BPF_W | BPF_IND, o.quote_begin() + 12);  // quoted source address
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, local.value, next, reject);
-    a.stmt(BPF_LD | BPF_B | BPF_IND, quote_begin + 9);   // quoted protocol
+    a.stmt(BPF_LD | BPF_B | BPF_IND, o.quote_begin() + 9);   // quoted protocol
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, next, reject);
-    a.stmt(BPF_LD | BPF_B | BPF_IND, quote_begin);       // quoted version and IHL
+    a.stmt(BPF_LD | BPF_B | BPF_IND, o.quote_begin());       // quoted version and IHL
     a.stmt(BPF_ALU | BPF_AND | BPF_K, 0x0f);
     a.stmt(BPF_ALU | BPF_LSH | BPF_K, 2);
     a.stmt(BPF_ALU | BPF_ADD | BPF_X, 0);                // + our header's length
     a.stmt(BPF_MISC | BPF_TAX, 0);                       // X = both headers' lengths
-    a.stmt(BPF_LD | BPF_H | BPF_IND, quote_begin);       // quoted TCP source port
+    a.stmt(BPF_LD | BPF_H | BPF_IND, o.quote_begin());       // quoted TCP source port
     a.jump(BPF_JMP | BPF_JGE | BPF_K, ports.lo, next, reject);
     a.jump(BPF_JMP | BPF_JGT | BPF_K, ports.hi, reject, accept);
   }
@@ -135,9 +147,12 @@ std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range por
   a.jump(BPF_JMP | BPF_JGT | BPF_K, ports.hi, reject, accept);
 
   if (local6) {
-    a.mark(ipv6);  // A still holds the EtherType
-    a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x86dd, next, reject);
-    a.stmt(BPF_LD | BPF_B | BPF_ABS, ip6_next);
+    if (link_header_len != 0) {
+      a.mark(ipv6);  // A still holds the EtherType
+      a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x86dd, next, reject);
+    }
+    a.mark(ipv6_body);
+    a.stmt(BPF_LD | BPF_B | BPF_ABS, o.ip6_next());
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, tcp6, next);
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 58, icmp6, next);
     // Extension headers before the transport header: passed to the engine when addressed to us
@@ -146,15 +161,15 @@ std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range por
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 43, ext6, next);     // routing
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 60, ext6, reject);   // destination options
     a.mark(ext6);
-    a.match_ipv6(ip6_dst, *local6, accept, reject);
+    a.match_ipv6(o.ip6_dst(), *local6, accept, reject);
 
     a.mark(tcp6);
-    a.match_ipv6(ip6_dst, *local6, next, reject);
-    a.stmt(BPF_LD | BPF_H | BPF_ABS, ip6_payload + tcp_dport);
+    a.match_ipv6(o.ip6_dst(), *local6, next, reject);
+    a.stmt(BPF_LD | BPF_H | BPF_ABS, o.ip6_payload() + tcp_dport);
     a.port_in(ports);
 
     a.mark(icmp6);
-    a.stmt(BPF_LD | BPF_B | BPF_ABS, ip6_payload + icmp_type);
+    a.stmt(BPF_LD | BPF_B | BPF_ABS, o.ip6_payload() + icmp_type);
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 135, nd, next);  // neighbour solicitation
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 136, nd, next);  // neighbour advertisement
     if (icmp_errors) {  // destination unreachable, packet too big, time exceeded, parameter problem
@@ -167,20 +182,20 @@ std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range por
     // Neighbour discovery to our address (unicast NUD probes, solicited advertisements) or to our
     // solicited-node group (address resolution and DAD).
     a.mark(nd);
-    a.match_ipv6(ip6_dst, *local6, accept, nd_group);
+    a.match_ipv6(o.ip6_dst(), *local6, accept, nd_group);
     a.mark(nd_group);
-    a.match_ipv6(ip6_dst, local6->solicited_node(), accept, reject);
+    a.match_ipv6(o.ip6_dst(), local6->solicited_node(), accept, reject);
 
     if (icmp_errors) {
       // Errors come to our unicast address and quote the segment we sent: from our address, next
       // header TCP (a quote with extension headers is dropped), source port in our range. A quote
       // cut before the port makes the load fail, which drops the frame.
       a.mark(icmp6_error);
-      a.match_ipv6(ip6_dst, *local6, next, reject);
-      a.match_ipv6(quote6_begin + 8, *local6, next, reject);  // quoted source address
-      a.stmt(BPF_LD | BPF_B | BPF_ABS, quote6_begin + 6);     // quoted next header
+      a.match_ipv6(o.ip6_dst(), *local6, next, reject);
+      a.match_ipv6(o.quote6_begin() + 8, *local6, next, reject);  // quoted source address
+      a.stmt(BPF_LD | BPF_B | BPF_ABS, o.quote6_begin() + 6);     // quoted next header
       a.jump(BPF_JMP | BPF_JEQ | BPF_K, 6, next, reject);
-      a.stmt(BPF_LD | BPF_H | BPF_ABS, quote6_begin + 40);    // quoted TCP source port
+      a.stmt(BPF_LD | BPF_H | BPF_ABS, o.quote6_begin() + 40);    // quoted TCP source port
       a.port_in(ports);
     }
   }

@@ -92,6 +92,7 @@ engine::options to_engine_options(const common_options& o) {
   }
   if (!o.ports.empty()) e.ports = link::parse_port_range(o.ports);
   e.rst_guard = !o.no_rst_guard;
+  e.this_host = o.this_host;
   if (o.busy_poll == "true") {
     e.busy_poll = engine::options::busy_poll_whole_wait;
   } else if (!o.busy_poll.empty()) {

@@ -34,6 +34,7 @@ struct common_options {
   std::string source;
   std::string ports;
   bool no_rst_guard = false;
+  bool this_host = false;  // --this-host: synack on its own tun device, reachable from this host
   bool trace = false;
   std::string pcap;  // --pcap FILE
   std::string busy_poll;  // --busy-poll[=US]: empty (off), "true" (bare: the whole wait) or microseconds

@@ -504,18 +504,26 @@ void check_one_interface(const get_options& o) {
   for (const auto& url : o.urls) {
     url_parts u = parse_url(url);
     host_port hp = resolve_host(u.host, o.common.family);
-    std::optional<link::route_info> r = nl.route_to(hp.addr);
-    if (!r)
-      throw link::setup_error(link::setup_errc::no_route,
-                              "no route to " + hp.addr.to_string() + " (" + url + "; check `ip route`, or pass -I IFACE)");
+    std::optional<link::route_info> r;
+    int ifindex = -1;  // this host: synack's own tun device
+    try {
+      r = nl.route_to(hp.addr);
+      if (!r)
+        throw link::setup_error(link::setup_errc::no_route, "no route to " + hp.addr.to_string() + " (" + url +
+                                                                "; check `ip route`, or pass -I IFACE)");
+      ifindex = r->ifindex;
+    } catch (const link::setup_error& e) {
+      if (e.code() != link::setup_errc::own_address) throw;
+    }
+    auto name = [&](int index) { return index < 0 ? std::string("synack's tun (this host)") : nl.interface_by_index(index).name; };
     if (!first) {
-      first = r->ifindex;
+      first = ifindex;
       first_url = url;
-    } else if (r->ifindex != *first) {
+    } else if (ifindex != *first) {
       throw link::setup_error(
           link::setup_errc::invalid_argument,
           "all URLs of one run must be reached through the same interface (one stack): " + url + " leaves by " +
-              nl.interface_by_index(r->ifindex).name + ", " + first_url + " by " + nl.interface_by_index(*first).name +
+              name(ifindex) + ", " + first_url + " by " + name(*first) +
               " (run synack get once per interface, or pass -I IFACE)");
     }
   }

@@ -138,7 +138,14 @@ public:
     // the interface is the one owning the address (a route to our own address goes via lo).
     wire::ip_addr hint = wire::ipv4_addr{0xffffffff};
     bool owned = false;
-    if (addr.is_v4()) {
+    if (eo.this_host) {
+      // synack's own tun device: the address is one the kernel does not own (0.0.0.0 or :: picks
+      // one), reachable by this host's kernel clients through the tun's route.
+      hint = addr;
+      owned = true;
+      const bool any = addr.is_v4() ? addr.v4().value == 0 : addr.v6().is_unspecified();
+      if (!any) eo.source = addr;
+    } else if (addr.is_v4()) {
       if (auto own = interface_owning(addr.v4())) {
         if (eo.interface.empty()) eo.interface = own->name;
         hint = own->broadcast;
@@ -156,13 +163,18 @@ public:
         owned = true;
       }
     }
+    if (!eo.this_host && eo.interface == "lo")
+      throw link::setup_error(link::setup_errc::invalid_argument,
+                              addr.to_string() + " is on lo, where synack cannot listen; for this host's own "
+                                                 "clients use --this-host --listen 198.18.0.10:" + std::to_string(port) +
+                                                 " (an address on synack's own tun device; 0.0.0.0 picks one)");
     if (!owned && eo.interface.empty()) {
       throw link::setup_error(link::setup_errc::invalid_argument,
                               addr.to_string() +
                                   " is not an address of any interface here (pass -I IFACE to serve on an "
                                   "address the kernel does not own; synack then answers ARP or NDP for it)");
     }
-    eo.source = addr;
+    if (!eo.this_host) eo.source = addr;
     eo.ports = link::port_range{port, port};
     // A server's ring absorbs bursts (many clients each sending a first window at once): 4,096
     // slots of 2 KiB (a GRO/TSO super-frame larger than a slot is read whole from the socket's
@@ -177,6 +189,7 @@ public:
     if (o.retries) eo.tcp.data_retries = *o.retries;
     if (!o.common.pcap.empty()) pcap_.emplace(o.common.pcap);
     eng_.emplace(eo, hint);
+    if (eo.this_host) addr_ = eng_->local_address();  // the address picked when --listen said 0.0.0.0 or ::
     eng_->on_event([this](const wire::four_tuple& t, const tcp::event& ev) { on_event(t, ev); });
     eng_->on_acceptable([this](std::uint16_t) { accept_more(); });
     if (o.common.trace)
@@ -570,6 +583,10 @@ void add_serve_command(CLI::App& app, std::function<int()>& action) {
                   "of 1024), e.g. 256M; 0 = unlimited (default)")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("-I,--interface", o->common.interface, "Interface (default: the one that owns the address)");
+  cmd->add_flag("--this-host", o->common.this_host,
+                "Serve this host's own kernel clients: synack gets a tun device of its own and the --listen address "
+                "(one the kernel does not own, e.g. 198.18.0.10; 0.0.0.0 or [::] picks one in 198.18.0.0/15 or "
+                "2001:2::/48), routed to the tun; no firewall rule. Gone at exit, even after SIGKILL");
   cmd->add_flag("--no-rst-guard", o->common.no_rst_guard,
                 "Install no firewall rule (you keep the kernel from answering with RSTs yourself)");
   cmd->add_flag("--trace", o->common.trace, "Print every segment sent and received and every state change");

@@ -52,6 +52,7 @@ std::uint32_t run(const std::vector<sock_filter>& prog, const std::vector<std::u
       case BPF_LDX | BPF_B | BPF_MSH: x = 4 * (load(i.k, 1, ok) & 0xf); break;
       case BPF_ALU | BPF_AND | BPF_K: a &= i.k; break;
       case BPF_ALU | BPF_LSH | BPF_K: a <<= i.k; break;
+      case BPF_ALU | BPF_RSH | BPF_K: a >>= i.k; break;
       case BPF_ALU | BPF_ADD | BPF_X: a += x; break;
       case BPF_MISC | BPF_TAX: x = a; break;
       case BPF_JMP | BPF_JA: pc += i.k; break;
@@ -451,6 +452,44 @@ BOOST_AUTO_TEST_CASE(icmpv6_errors_about_other_traffic_are_dropped) {
   BOOST_TEST(!accepted6(make_icmp6({.quoted_next = 0}), true));   // extension headers in the quote
   BOOST_TEST(!accepted6(make_icmp6({.cut = 7}), true));           // cut inside the source port
   BOOST_TEST(!accepted6(make_icmp6({.cut = 48}), true));          // nothing quoted at all
+}
+
+// An L3 link (tun, WireGuard: ARPHRD_NONE) hands the filter the IP header at offset 0. Every
+// frame of the Ethernet cases, stripped of its header, gets the same verdict from the L3 program;
+// ARP (meaningless there) and packets of another IP version are dropped.
+BOOST_AUTO_TEST_CASE(l3_links_get_the_ethernet_verdicts_at_offset_zero_and_no_arp) {
+  for (const bool icmp : {false, true}) {
+    const auto eth = rx_filter_program(local, ports, icmp, local6);
+    const auto l3 = rx_filter_program(local, ports, icmp, local6, 0);
+    const auto l3_v4_only = rx_filter_program(local, ports, icmp, std::nullopt, 0);
+    check_structure(l3);
+    check_structure(l3_v4_only);
+    const std::vector<std::vector<std::uint8_t>> frames = {
+        make({}), make({.dport = 61999}), make({.dport = 60999}), make({.dst = other}), make({.proto = 17}),
+        make({.ihl = 7}), make({.dport = 61500, .ihl = 15}), make({.frag = 0x2000}), make({.frag = 0x0001}),
+        make_icmp({}), make_icmp({.type = 11}), make_icmp({.type = 8}), make_icmp({.quoted_src = other}),
+        make_icmp({.sport = 60999}), make_icmp({.cut = 7}),
+        make6({}), make6({.dport = 62000}), make6({.dst = other6}), make6({.next = 17}), make6({.next = 0, .ext = 8}),
+        make6({.next = 44, .ext = 8}), make_icmp6({}), make_icmp6({.type = 135}), make_icmp6({.quoted_src = other6}),
+        make_icmp6({.type = 128})};
+    std::size_t accepted_count = 0;
+    for (const auto& f : frames) {
+      const std::vector<std::uint8_t> ip(f.begin() + 14, f.end());
+      const bool want = run(eth, f) != 0;
+      BOOST_TEST((run(l3, ip) != 0) == want);
+      accepted_count += want;
+      // Without an IPv6 address every IPv6 packet is dropped, IPv4 verdicts unchanged.
+      BOOST_TEST((run(l3_v4_only, ip) != 0) == (want && (ip[0] >> 4) == 4));
+    }
+    BOOST_TEST(accepted_count >= 6u);  // the comparison covers acceptance, not only drops
+    BOOST_TEST(run(l3, make({})) == 0u);  // an Ethernet frame read as IP: version 0, dropped
+    const auto arp = make_arp(local);
+    BOOST_TEST(run(l3, std::vector<std::uint8_t>(arp.begin() + 14, arp.end())) == 0u);
+    const auto plain = make({});
+    auto v5 = std::vector<std::uint8_t>(plain.begin() + 14, plain.end());
+    v5[0] = 0x55;
+    BOOST_TEST(run(l3, v5) == 0u);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,6 +24,7 @@
 #include "synack/link/packet_socket.hpp"
 #include "synack/link/ports.hpp"
 #include "synack/link/rst_guard.hpp"
+#include "synack/link/tun.hpp"
 #include "synack/engine/timer_wheel.hpp"
 #include "synack/tcp/config.hpp"
 #include "synack/tcp/connection.hpp"
@@ -100,6 +101,13 @@ struct options {
   // Seeds the ISN and SYN cookie secrets and the local port order, for a replayable run
   // (simulations). Empty: fresh random bytes per engine (getrandom), as a real stack must have.
   std::optional<std::uint64_t> seed;
+  // This host (issue 15): synack as a separate host reachable from this one, through a tun device
+  // it creates (link/tun.hpp: its own address, routed to the tun; no firewall rule). Chosen by
+  // itself for a destination on this host (127.0.0.0/8 or an address the kernel owns) when no
+  // interface is named; `this_host` forces it (a server for this host's kernel clients). `source`
+  // then names synack's own address, which the kernel must not own.
+  bool this_host = false;
+  unsigned this_host_mtu = 65535;  // the tun's MTU: large packets, as lo's 64 KiB MTU gives the kernel
 };
 
 enum class direction : std::uint8_t { in, out };
@@ -344,6 +352,10 @@ public:
   // Every connection's counters summed (those already retired included).
   tcp_totals tcp_statistics() const;
   const link::interface_info& interface() const { return iface_; }
+  // On synack's own tun device for this host (options::this_host, or a destination on this host).
+  bool on_this_host() const { return this_host_; }
+  // The link has no link-layer header (a tun, WireGuard; this host's tun too).
+  bool l3_link() const { return l3_; }
   // The path MTU learned from ICMP for `dst` (kept options::pmtu_expires), if any: new connections
   // to it start with the MSS it allows.
   std::optional<std::uint16_t> cached_path_mtu(wire::ip_addr dst) const;
@@ -429,6 +441,9 @@ private:
     return a.is_v4() ? (local4_ && a.v4() == *local4_) : (local6_ && a.v6() == *local6_);
   }
   void configure_tcp();  // tcp_cfg_ from options::tcp and the link's MTU and receive ring
+  void open_this_host(wire::ip_addr destination);  // the netlink constructor's this-host branch
+  // The link type (iface_.link_type): Ethernet-like, or an L3 link without link-layer header.
+  void check_link_type(const std::string& what_for);
 
   options opts_;
   std::optional<link::netlink> netlink_;  // none for a link the engine was handed (frame_io ctor)
@@ -436,6 +451,11 @@ private:
   std::optional<wire::ipv6_addr> gateway6_;
   std::uint8_t prefix6_len_ = 64;           // frame_io ctor: local6_/prefix6_len_ is on-link
   link::interface_info iface_;
+  // An L3 link (tun, WireGuard: ARPHRD_NONE): frames carry a synthetic Ethernet header (the
+  // carrier adds and strips it), every destination is reached through the link itself (no
+  // gateway, no ARP or NDP: neighbours resolve at once to the zero address).
+  bool l3_ = false;
+  bool this_host_ = false;  // on synack's own tun (open_this_host): routes of the host do not apply
   wire::mac_addr mac_;
   std::optional<wire::ipv4_addr> local4_;  // our IPv4 address, if we have one
   std::optional<wire::ipv6_addr> local6_;  // our IPv6 address, if we have one

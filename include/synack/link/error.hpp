@@ -18,6 +18,7 @@ enum class setup_errc {
   iptables_missing,   // iptables / iptables-save not installed
   iptables_failed,    // iptables ran and said no
   invalid_argument,   // a malformed option value (e.g. a port range)
+  unsupported_link,   // an interface whose link type synack cannot use (named in the message)
   system,             // any other failing system call
 };
 

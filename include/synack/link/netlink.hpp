@@ -103,6 +103,20 @@ class netlink {
   // are looked up in the neighbour-discovery table (the same NUD states).
   std::optional<wire::mac_addr> neighbour(int ifindex, wire::ip_addr addr);
 
+  // Changes (each returns 0 or the kernel's errno; nothing throws but a dead socket). For devices
+  // synack creates itself (its tun, its macvlan): they go with the device.
+  // RTM_NEWLINK on an existing device: its MTU (when given) and IFF_UP.
+  int set_link(int ifindex, std::optional<unsigned> mtu, bool up);
+  // One IPv4 per-device setting (IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF), e.g.
+  // IPV4_DEVCONF_ROUTE_LOCALNET or IPV4_DEVCONF_FORWARDING from <linux/ip.h>: the
+  // /proc/sys/net/ipv4/conf/DEV/ knobs without /proc.
+  int set_ipv4_devconf(int ifindex, int devconf_id, std::uint32_t value);
+  // IFLA_INET6_ADDR_GEN_MODE none: no link-local address, so no router solicitations or DAD.
+  int set_ipv6_addr_gen_none(int ifindex);
+  // A route `dst/prefix_len dev ifindex scope link` in the main table (NLM_F_EXCL: EEXIST when the
+  // prefix is routed already).
+  int add_route(wire::ip_addr dst, std::uint8_t prefix_len, int ifindex);
+
  private:
   using callback = std::function<void(const nlmsghdr&)>;
   // Sends `request` and hands each reply message of the same sequence to `on_message`; returns 0

@@ -74,6 +74,12 @@ class packet_socket final : public frame_io {
     // kernel reports when each frame sent leaves for the driver; read with drain_tx_timestamps().
     // Best effort: tx_timestamps() says whether the kernel took it.
     bool tx_timestamps = false;
+    // An L3 interface (ARPHRD_NONE: tun, WireGuard; frames start at the IP header). The socket
+    // keeps the frame_io contract anyway: received packets get a synthetic Ethernet header (zero
+    // addresses, the EtherType of the IP version) written into the ring slot's headroom, and sent
+    // frames lose their first 14 bytes, the EtherType becoming sll_protocol (WireGuard drops a
+    // packet whose protocol is 0). No ARP, no multicast membership.
+    bool l3 = false;
   };
 
   // Throws setup_error: permission (EPERM), unknown_interface (ENODEV), interface_down, system.

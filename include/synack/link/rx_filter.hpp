@@ -40,8 +40,11 @@
 
 namespace synack::link {
 
-// Without local6 the program is exactly the IPv4-only one.
+// Without local6 the program is exactly the IPv4-only one. `link_header_len` is where the IP
+// header starts: 14 after an Ethernet header, 0 on an L3 link (ARPHRD_NONE: tun, WireGuard), where
+// the version nibble stands in for the EtherType and there is no ARP.
 std::vector<sock_filter> rx_filter_program(wire::ipv4_addr local, port_range ports, bool icmp_errors = false,
-                                           std::optional<wire::ipv6_addr> local6 = {});
+                                           std::optional<wire::ipv6_addr> local6 = {},
+                                           std::uint32_t link_header_len = 14);
 
 }  // namespace synack::link
