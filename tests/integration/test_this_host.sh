@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # This host (issue 15): targets on 127.0.0.0/8 and on the host's own addresses, with no -I. synack
-# makes its own non-persistent tun device synack<PID> with an address the kernel does not own
+# makes its own non-persistent tun device (synack0, synack1, ...) with an address the kernel does not own
 # (198.18.0.0/15, RFC 2544; IPv6: an address of no interface), a host route to it via the tun and
 # route_localnet=1 on the tun only; no firewall rule (the kernel never owns synack's address, so it
 # never resets its connections). Everything happens inside the client namespace of the pair ("this
@@ -15,7 +15,7 @@
 #   4. get: 20 MiB byte-exact (sha256) from 127.0.0.1, the own IPv4 and the own IPv6 address;
 #   5. serve --this-host --listen 198.18.A.B:PORT --echo with concurrent kernel clients of the same
 #      namespace (threads and processes, random bytes per connection, every byte checked; one
-#      client bound to 127.0.0.1): while it runs the tun synack<PID> exists with route_localnet=1
+#      client bound to 127.0.0.1): while it runs one synackN tun exists with route_localnet=1
 #      (lo and all keep 0), the route to 198.18.A.B goes through it, iptables-save/ip6tables-save
 #      show no synack rule; SIGTERM: exit 0, the tun and its route gone;
 #   6. the tun is gone after SIGINT (ping -c 0) and after SIGKILL (serve) too, without
@@ -60,6 +60,13 @@ synack_tuns() {
   ip -n "$HOST" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^synack[0-9]+$' || true
 }
 no_tun() { [ -z "$(synack_tuns)" ]; }
+# the_tun: the name of the one synack tun (the test runs one synack at a time); fails otherwise.
+the_tun() {
+  local t
+  t=$(synack_tuns)
+  [ -n "$t" ] && [ "$(grep -c . <<<"$t")" = 1 ] || return 1
+  echo "$t"
+}
 # expect_no_tun WHAT: no synack tun left (bounded: the kernel deletes it when the fd closes).
 expect_no_tun() {
   netns_wait_until 5 "synack's tun to disappear" no_tun \
@@ -186,9 +193,8 @@ expect_no_rules "after get"
 
 it_section "serve --this-host --listen $SRV_IP:$SERVE_PORT --echo, kernel clients of this host"
 SERVE_LISTEN="$SRV_IP:$SERVE_PORT" serve_start srv --this-host --echo
-TUN="synack$SERVE_PID"
-netns_wait_until 5 "tun $TUN" eval "synack_tuns | grep -qx '$TUN'" \
-  || fail "no tun device $TUN while serve runs (synack tuns: $(synack_tuns))"
+TUN=$(the_tun) || fail "not exactly one synack tun device while serve runs: '$(synack_tuns)'"
+grep -q "via $TUN " "$SERVE_OUT" || fail "serve's listening line does not name $TUN: $(head -n 1 "$SERVE_OUT")"
 ip -n "$HOST" -d link show "$TUN" | grep -q 'tun type tun' || fail "$TUN is not a tun: $(ip -n "$HOST" -d link show "$TUN")"
 ip -n "$HOST" -d link show "$TUN" | grep -q 'persist on' && fail "$TUN is persistent (it would outlive synack)"
 rl=$(ip netns exec "$HOST" sysctl -n "net.ipv4.conf.$TUN.route_localnet")
@@ -226,18 +232,18 @@ it_section "the tun goes on SIGINT and SIGKILL too"
 it_synack_bg sigint ping "127.0.0.1:$LISTEN_PORT" -c 0 -i 0.05 --close rst
 pid=$IT_BG_PID
 netns_wait_until 10 "3 probes" eval "[ \$(grep -c '^seq=' '$NETNS_TMP/sigint.out') -ge 3 ]" || fail "ping -c 0: no probes"
-synack_tuns | grep -qx "synack$pid" || fail "no tun synack$pid while ping -c 0 runs: $(synack_tuns)"
+TUN=$(the_tun) || fail "not exactly one synack tun while ping -c 0 runs: '$(synack_tuns)'"
 expect_no_rules "while ping -c 0 runs"
 kill -INT "$pid"
 it_wait_bg sigint "$pid" "$STOP_S"
 [ "$IT_RC" = 0 ] || fail "ping -c 0 after SIGINT: expected exit 0, got $IT_RC"
 expect_no_tun "after SIGINT"
-ok "SIGINT: exit 0, synack$pid gone ($(grep 'probes sent' "$NETNS_TMP/sigint.out"))"
+ok "SIGINT: exit 0, $TUN gone ($(grep 'probes sent' "$NETNS_TMP/sigint.out"))"
 
 it_synack_bg sigkill serve --this-host --listen "$SRV_IP2:$SERVE_PORT" --echo
 pid=$IT_BG_PID
 netns_wait_until 15 "serve to listen" grep -q "listening on" "$NETNS_TMP/sigkill.out" || fail "serve did not start"
-netns_wait_until 5 "tun synack$pid" eval "synack_tuns | grep -qx synack$pid" || fail "no tun synack$pid"
+TUN=$(the_tun) || fail "not exactly one synack tun while serve runs: '$(synack_tuns)'"
 printf 'hello' | ip netns exec "$HOST" timeout 10 socat -t 5 - "TCP:$SRV_IP2:$SERVE_PORT" >"$NETNS_TMP/sigkill.echo" \
   || fail "socat to $SRV_IP2:$SERVE_PORT failed"
 [ "$(cat "$NETNS_TMP/sigkill.echo")" = hello ] || fail "echo before SIGKILL: got '$(cat "$NETNS_TMP/sigkill.echo")'"
@@ -245,10 +251,10 @@ kill -KILL "$pid"
 it_wait_bg sigkill "$pid" 10
 [ "$IT_RC" = 137 ] || fail "serve after SIGKILL: expected status 137, got $IT_RC"
 expect_no_tun "after SIGKILL (no rules clean run)"
-ip -n "$HOST" route get "$SRV_IP2" 2>/dev/null | grep -q "dev synack$pid" && fail "the route to $SRV_IP2 survived SIGKILL"
+ip -n "$HOST" route get "$SRV_IP2" 2>/dev/null | grep -q "dev $TUN" && fail "the route to $SRV_IP2 via $TUN survived SIGKILL"
 expect_no_rules "after SIGKILL"
 ping_check after-kill "127.0.0.1:$LISTEN_PORT" fin
-ok "SIGKILL: synack$pid and its route gone without rules clean; the next run works"
+ok "SIGKILL: $TUN and its route gone without rules clean; the next run works"
 
 it_section "IPv6: ::1 refused (exit 2), this host's other IPv6 addresses work"
 it_synack v6lo 15 ping "[::1]:$LISTEN_PORT" -c 1
@@ -267,29 +273,26 @@ EXDIR="$(dirname "$SYNACK")/examples"
 if [ -x "$EXDIR/example_callback_client" ] && [ -x "$EXDIR/example_coro_client" ]; then
   for ex in callback_client coro_client; do
     name="asio-$ex"
-    echo "example_$ex 127.0.0.1 $HTTP_PORT /asio.bin" >"$NETNS_TMP/$name.cmd"
+    # callback_client GETs asio.bin (4 MiB, compared byte for byte); coro_client GETs / (index.html).
+    if [ "$ex" = callback_client ]; then args=(127.0.0.1 "$HTTP_PORT" /asio.bin); else args=(127.0.0.1 "$HTTP_PORT" 10000); fi
+    echo "example_$ex ${args[*]}" >"$NETNS_TMP/$name.cmd"
     IT_CTX_RUNS+=("$name")
     rc=0
-    if [ "$ex" = callback_client ]; then
-      timeout -k 5 60 ip netns exec "$HOST" "$EXDIR/example_$ex" 127.0.0.1 "$HTTP_PORT" /asio.bin \
-        >"$NETNS_TMP/$name.out" 2>"$NETNS_TMP/$name.err" </dev/null || rc=$?
-    else  # coro_client GETs / (the directory listing): check it names asio.bin
-      timeout -k 5 60 ip netns exec "$HOST" "$EXDIR/example_$ex" 127.0.0.1 "$HTTP_PORT" 10000 \
-        >"$NETNS_TMP/$name.out" 2>"$NETNS_TMP/$name.err" </dev/null || rc=$?
-    fi
+    timeout -k 5 60 ip netns exec "$HOST" "$EXDIR/example_$ex" "${args[@]}" \
+      >"$NETNS_TMP/$name.raw" 2>"$NETNS_TMP/$name.err" </dev/null || rc=$?
     echo "$rc" >"$NETNS_TMP/$name.rc"
+    sed -n '1,/^\r*$/p' "$NETNS_TMP/$name.raw" >"$NETNS_TMP/$name.out"   # the headers (a dump shows them)
+    echo "   \$ example_$ex ${args[*]} -> exit $rc ($(tr '\n' ' ' <"$NETNS_TMP/$name.err"))"
     [ "$rc" = 0 ] || fail "example_$ex 127.0.0.1: exit $rc: $(head -c 400 "$NETNS_TMP/$name.err")"
-    it_py "$NETNS_TMP/$name.out" "$NETNS_TMP/www/asio.bin" "$ex" <<'PY' || fail "example_$ex 127.0.0.1: response checks failed"
+    it_py "$NETNS_TMP/$name.raw" "$NETNS_TMP/www" "$ex" <<'PY' || fail "example_$ex 127.0.0.1: response checks failed"
 import sys
 from it import *
-raw = open(sys.argv[1], 'rb').read(); want = open(sys.argv[2], 'rb').read(); ex = sys.argv[3]
+raw = open(sys.argv[1], 'rb').read(); www = sys.argv[2]; ex = sys.argv[3]
+want = open(www + ('/asio.bin' if ex == 'callback_client' else '/index.html'), 'rb').read()
 head, sep, body = raw.partition(b'\r\n\r\n')
 check(sep and head.startswith(b'HTTP/1.') and b' 200 ' in head.split(b'\r\n')[0], "%s: no 200 response: %r" % (ex, raw[:200]))
-if ex == 'callback_client':
-    check(body == want, "%s: body of %d bytes differs from asio.bin (%d bytes)" % (ex, len(body), len(want)))
-else:
-    check(b'asio.bin' in body, "%s: the listing does not name asio.bin: %r" % (ex, body[:300]))
-done("%s: %d-byte body%s" % (ex, len(body), " byte-exact" if ex == 'callback_client' else " (listing)"))
+check(body == want, "%s: body of %d bytes differs from the file's %d bytes (%r...)" % (ex, len(body), len(want), body[:80]))
+done("%s: %d-byte body byte-exact" % (ex, len(body)))
 PY
     expect_no_tun "after example_$ex"
   done
