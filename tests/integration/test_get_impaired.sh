@@ -6,7 +6,9 @@
 # IPv6 run is a representative subset, to keep the suite's time: the same impairments, but 20 MiB
 # (GET_SIZE_MB) from nginx over HTTP and over HTTPS only (one plain and one TLS byte-exact transfer
 # through the box); python3 -m http.server's plain run and the 50 MiB size are the IPv4 run's (and
-# 50 MiB over IPv6 on a clean link is test_get_clean's twin).
+# 50 MiB over IPv6 on a clean link is test_get_clean's twin). In the sanitizer stage
+# (IT_INSTRUMENTED=1, set by scripts/test.sh) the IPv4 run moves 20 MiB per server too: that stage
+# looks for memory errors in the same code paths, the volume is stage 1's.
 #
 # it-families: 4 6
 set -Eeuo pipefail
@@ -15,6 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=get_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/get_lib.sh"
 [ "${IT_FAMILY:-4}" = 6 ] && GET_SIZE_MB=${GET_IMPAIRED_MB6:-20}
+[ "${IT_INSTRUMENTED:-0}" = 1 ] && GET_SIZE_MB=${GET_IMPAIRED_MB6:-20}
 it_init_impaired "$1" --loss 2% --reorder 10% --duplicate 1% --delay 10 --seed 7 --json
 netns_require_tools nginx openssl sha256sum
 
