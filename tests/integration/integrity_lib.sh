@@ -14,12 +14,13 @@ integrity_offloads() {
 
 # integrity_run LABEL PORT N SIZE PROCS [ON_FAIL]: N clients (one thread each, PROCS processes)
 # released together against ${INTEGRITY_HOST:-$IT_IP_C}:PORT (the family's address; INTEGRITY_HOST
-# names another, e.g. $NETNS_IP_C on an IPv6 twin's dual-stack server); every echo byte-exact, no foreign bytes, or fail
+# names another, e.g. $NETNS_IP_C on an IPv6 twin's dual-stack server; the clients run in
+# ${INTEGRITY_NS:-$NETNS_S}: INTEGRITY_NS=$NETNS_C for clients on synack's own host, issue 15); every echo byte-exact, no foreign bytes, or fail
 # (after running the command ON_FAIL, e.g. a function that prints the server's counters).
 integrity_run() {
   local label=$1 port=$2 n=$3 size=$4 procs=$5 on_fail=${6:-true} got rc=0
   [ -f "$NETNS_TMP/integrity_clients.py" ] || cp "$IT_DIR/integrity_clients.py" "$NETNS_TMP/"
-  got=$(ip netns exec "$NETNS_S" timeout $((INTEGRITY_TIMEOUT * 3 + 60)) python3 "$NETNS_TMP/integrity_clients.py" \
+  got=$(ip netns exec "${INTEGRITY_NS:-$NETNS_S}" timeout $((INTEGRITY_TIMEOUT * 3 + 60)) python3 "$NETNS_TMP/integrity_clients.py" \
     "${INTEGRITY_HOST:-${IT_IP_C:-$NETNS_IP_C}}" "$port" "$n" "$size" --procs "$procs" --timeout "$INTEGRITY_TIMEOUT") || rc=$?
   echo "   $label: $got"
   it_py "$got" "$n" "$label" <<'PY' || { $on_fail; fail "$label"; }
