@@ -27,6 +27,8 @@ pkgs=(
   libmnl-dev
   libboost1.81-dev libboost-test1.81-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpcap-dev
+  # zlib: bench --hdr (HdrHistogram's deflated histogram encoding).
+  zlib1g-dev
   iptables iproute2 procps kmod ethtool
   # ping -M do / -t in the routed lab's test (tests/integration/test_lab_routed.sh).
   iputils-ping

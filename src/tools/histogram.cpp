@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include <zlib.h>
 
 namespace synack::tools {
 
@@ -104,6 +108,97 @@ nlohmann::json latency_histogram::summary_json() const {
   return {{"min_us", min_us()},           {"avg_us", mean_us()},          {"p50_us", percentile_us(50)},
           {"p90_us", percentile_us(90)},  {"p99_us", percentile_us(99)},  {"max_us", max_us()},
           {"mdev_us", mdev_us()}};
+}
+
+namespace {
+
+void put_be32(std::string& out, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+}
+void put_be64(std::string& out, std::uint64_t v) {
+  for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+}
+// HdrHistogram's ZigZag LEB128-64b9B: 7 bits a byte, least significant first, at most 9 bytes (the
+// ninth carries 8 bits). Counts here never need the ninth byte's extra bit, but it costs nothing.
+void put_zigzag(std::string& out, std::int64_t value) {
+  std::uint64_t v = (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
+  for (int i = 0; i < 8; ++i) {
+    if (v < 0x80) {
+      out.push_back(static_cast<char>(v));
+      return;
+    }
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v & 0xff));
+}
+
+std::string base64(const std::string& in) {
+  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    std::uint32_t n = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                      (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
+                      std::uint32_t{static_cast<unsigned char>(in[i + 2])};
+    for (int s = 18; s >= 0; s -= 6) out.push_back(table[(n >> s) & 63]);
+  }
+  if (i < in.size()) {
+    std::uint32_t n = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
+    if (i + 1 < in.size()) n |= std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
+    out.push_back(table[(n >> 18) & 63]);
+    out.push_back(table[(n >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? table[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string latency_histogram::hdr_compressed_base64() const {
+  // The counts up to the bucket of the largest value recorded (all of them empty: none).
+  std::string payload;
+  const std::size_t limit = count_ ? index_of(max_ns_) + 1 : 0;
+  for (std::size_t i = 0; i < limit;) {
+    const std::uint64_t c = counts_[i++];
+    if (c != 0) {
+      put_zigzag(payload, static_cast<std::int64_t>(c));
+      continue;
+    }
+    std::int64_t zeros = 1;
+    while (i < limit && counts_[i] == 0) {
+      ++zeros;
+      ++i;
+    }
+    put_zigzag(payload, zeros > 1 ? -zeros : 0);
+  }
+  std::string plain;
+  put_be32(plain, 0x1c849303u | 0x10u);                      // V2 encoding cookie
+  put_be32(plain, static_cast<std::uint32_t>(payload.size()));  // payload length
+  put_be32(plain, 0);                                         // normalizingIndexOffset
+  put_be32(plain, 2);                                         // numberOfSignificantValueDigits
+  put_be64(plain, 1);                                         // lowestDiscernibleValue
+  put_be64(plain, max_value);                                 // highestTrackableValue
+  double ratio = 1.0;                                         // integerToDoubleValueConversionRatio
+  std::uint64_t ratio_bits = 0;
+  std::memcpy(&ratio_bits, &ratio, sizeof ratio);
+  put_be64(plain, ratio_bits);
+  plain += payload;
+
+  uLongf deflated_len = compressBound(static_cast<uLong>(plain.size()));
+  std::string deflated(deflated_len, '\0');
+  if (compress2(reinterpret_cast<Bytef*>(deflated.data()), &deflated_len,
+                reinterpret_cast<const Bytef*>(plain.data()), static_cast<uLong>(plain.size()),
+                Z_DEFAULT_COMPRESSION) != Z_OK)
+    throw std::runtime_error("zlib compress2 failed");
+  deflated.resize(deflated_len);
+  std::string out;
+  put_be32(out, 0x1c849304u | 0x10u);  // V2 compressed encoding cookie
+  put_be32(out, static_cast<std::uint32_t>(deflated.size()));
+  out += deflated;
+  return base64(out);
 }
 
 }  // namespace synack::tools

@@ -11,6 +11,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,16 @@ class latency_histogram {
 
   // {"min_us","avg_us","p50_us","p90_us","p99_us","max_us","mdev_us"}.
   nlohmann::json summary_json() const;
+
+  // HdrHistogram's compressed V2 encoding of this histogram, base64 (what HistogramLogWriter puts
+  // in an interval line, "HISTF..."). The bucket layout above is HdrHistogram's for
+  // lowestDiscernibleValue 1, highestTrackableValue 2^44-1 and 2 significant digits (256 sub-buckets,
+  // 4,864 counts), so the counts carry over one to one; values are nanoseconds. The encoding: a
+  // 40-byte big-endian header (cookie 0x1c849313, payload length, normalizing offset 0, digits 2,
+  // lowest 1, highest, conversion ratio 1.0), then the counts up to the max value's bucket as
+  // ZigZag LEB128 (a run of k > 1 empty buckets as -k), all zlib-deflated behind cookie 0x1c849314
+  // (0x1c849304 | 0x10, as HdrHistogram writes it; readers mask 0xf0) and the deflated length.
+  std::string hdr_compressed_base64() const;
 
   // Bucket layout, exposed for tests.
   static constexpr unsigned sub_bits = 8;  // 256 linear buckets, then 128 per octave
