@@ -894,11 +894,31 @@ void engine::retire(decltype(conns_)::iterator it) {
       l->second.stats.accept_queue = q.size();
     }
   }
+  if (e.child != entry::child_state::none) {
+    if (auto l = listeners_.find(tuple.local_port); l != listeners_.end() && l->second.last_cookie) {
+      const tcp::instant now = clock_now();
+      const auto lifetime = tcp::syn_cookie::period * tcp::syn_cookie::max_age;
+      if (now - *l->second.last_cookie < lifetime) remember_closed(tuple, now + lifetime);
+    }
+  }
   if (e.dirty) dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), &e), dirty_.end());
   wheel_.cancel(e.timer);
   retired_tcp_.add(e.conn.stats());
   if (!icmp_origins_.empty()) icmp_origins_.erase(tuple);
   conns_.erase(it);
+}
+
+void engine::remember_closed(const wire::four_tuple& t, tcp::instant until) {
+  const tcp::instant now = clock_now();
+  while (!recently_closed_order_.empty() &&
+         (recently_closed_order_.size() >= max_recently_closed || recently_closed_order_.front().second <= now)) {
+    const auto& [old, when] = recently_closed_order_.front();
+    if (auto it = recently_closed_.find(old); it != recently_closed_.end() && it->second == when)
+      recently_closed_.erase(it);
+    recently_closed_order_.pop_front();
+  }
+  recently_closed_[t] = until;
+  recently_closed_order_.emplace_back(t, until);
 }
 
 void engine::transmit(entry& e, tcp::instant t) {
@@ -1613,6 +1633,7 @@ std::uint32_t ms_clock(tcp::instant t) {  // the connection's TSval clock
 
 void engine::listener_syn(listener& l, const wire::four_tuple& tuple, const tcp::segment& syn, tcp::instant t) {
   ++l.stats.syn_received;
+  if (!recently_closed_.empty()) recently_closed_.erase(tuple);  // a new incarnation: its cookie counts
   if (table_full()) {
     // No room for another connection (options::max_connections): no child and no cookie (its ACK
     // would need a table entry too). The peer retransmits its SYN and gets in once one closes.
@@ -1664,6 +1685,10 @@ void engine::listener_syn(listener& l, const wire::four_tuple& tuple, const tcp:
 
 void engine::listener_cookie_ack(listener& l, const wire::four_tuple& tuple, const tcp::segment& ack,
                                  tcp::instant t) {
+  if (auto rc = recently_closed_.find(tuple); rc != recently_closed_.end() && rc->second > t) {
+    ++l.stats.cookies_rejected;  // a late segment of a connection that ended: not a handshake
+    return;
+  }
   const auto d = cookies_.validate(tuple, ack, t);
   if (!d) {
     ++l.stats.cookies_rejected;

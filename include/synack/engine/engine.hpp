@@ -548,6 +548,15 @@ private:
   const link::rx_frame* rx_frame_ = nullptr;
   std::unordered_map<std::uint16_t, listener> listeners_;  // by local port
   tcp::syn_cookie cookies_;
+  // Cookie replays: an ACK whose sequence and acknowledgement numbers both moved on by the same
+  // amount checks out as its connection's handshake cookie (an echo's late ACK of our FIN, after
+  // our LAST_ACK closed, made a phantom ESTABLISHED connection). Children of a listener that sent
+  // cookies recently are remembered here for a cookie's lifetime once retired; a cookie ACK for a
+  // remembered tuple is rejected, a SYN for it forgets it. Bounded: the oldest go first.
+  std::unordered_map<wire::four_tuple, tcp::instant, wire::four_tuple_hash> recently_closed_;
+  std::deque<std::pair<wire::four_tuple, tcp::instant>> recently_closed_order_;
+  static constexpr std::size_t max_recently_closed = 65536;
+  void remember_closed(const wire::four_tuple& t, tcp::instant until);
   accept_handler on_acceptable_;
   std::vector<std::uint16_t> acceptable_;  // ports whose accept queue grew, announced by flush()
 };
