@@ -21,6 +21,7 @@
 #include <string>
 #include <utility>
 
+#include "detail.hpp"
 #include "synack/link/error.hpp"
 #include "synack/link/rx_filter.hpp"
 
@@ -67,14 +68,6 @@ std::span<const std::byte> wire_part(std::span<const std::byte> frame, bool l3) 
   return l3 ? frame.subspan(eth_header) : frame;
 }
 
-// The synthetic Ethernet header of an L3 packet: zero addresses, the EtherType of its version.
-void put_synthetic_header(std::byte* at, std::byte first_ip_byte) {
-  std::memset(at, 0, eth_header);
-  const unsigned version = std::to_integer<unsigned>(first_ip_byte) >> 4;
-  const std::uint16_t type = version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0;
-  at[12] = std::byte(type >> 8);
-  at[13] = std::byte(type & 0xff);
-}
 
 }  // namespace
 
@@ -299,7 +292,7 @@ bool packet_socket::next(rx_frame& frame) noexcept {
         release_current();
         continue;
       }
-      put_synthetic_header(slot + h->tp_mac - eth_header, slot[h->tp_mac]);
+      detail::put_synthetic_header(slot + h->tp_mac - eth_header, slot[h->tp_mac]);
       frame.data = {slot + h->tp_mac - eth_header, h->tp_snaplen + eth_header};
       frame.original_length = h->tp_len + eth_header;
     }
@@ -313,7 +306,7 @@ bool packet_socket::next(rx_frame& frame) noexcept {
       ssize_t n = ::recv(fd_, copy_buf_.data() + head, copy_buf_.size() - head, MSG_DONTWAIT | MSG_TRUNC);
       if (n > 0 && static_cast<std::size_t>(n) <= copy_buf_.size() - head &&
           static_cast<std::size_t>(n) >= h->tp_len) {
-        if (opts_.l3) put_synthetic_header(copy_buf_.data(), copy_buf_[head]);
+        if (opts_.l3) detail::put_synthetic_header(copy_buf_.data(), copy_buf_[head]);
         frame.data = {copy_buf_.data(), static_cast<std::size_t>(n) + head};
         frame.truncated = false;
       }

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "detail.hpp"
 #include "synack/link/error.hpp"
 
 namespace synack::link {
@@ -19,13 +20,6 @@ namespace {
 
 constexpr std::size_t eth_header = 14;
 
-void put_synthetic_header(std::byte* at, std::byte first_ip_byte) {
-  std::memset(at, 0, eth_header);
-  const unsigned version = std::to_integer<unsigned>(first_ip_byte) >> 4;
-  const std::uint16_t type = version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0;
-  at[12] = std::byte(type >> 8);
-  at[13] = std::byte(type & 0xff);
-}
 
 }  // namespace
 
@@ -56,7 +50,7 @@ bool tun_device::read_one() const noexcept {
   if (pending_ != 0) return true;
   const ssize_t n = ::read(fd_, buf_.data() + eth_header, buf_.size() - eth_header);
   if (n <= 0) return false;
-  put_synthetic_header(buf_.data(), buf_[eth_header]);
+  detail::put_synthetic_header(buf_.data(), buf_[eth_header]);
   pending_ = static_cast<std::size_t>(n) + eth_header;
   return true;
 }
