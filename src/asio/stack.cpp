@@ -424,7 +424,10 @@ void socket_state::start_connect(connect_op_base* op, const net::ip::tcp::endpoi
   apply_options(options_, cfg);
   // Unless the user sized it, the window stays within what the receive ring holds between two
   // drains (slots x MSS): a larger window only overflows the ring (loss, RTOs).
-  if (!options_.receive_buffer) cfg.recv_buffer = std::min(cfg.recv_buffer, stack_->ring_window(cfg.mss));
+  if (!options_.receive_buffer) {
+    cfg.recv_buffer = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.recv_buffer, stack_->ring_window(cfg.mss)));
+    cfg.recv_buffer_initial = std::min(cfg.recv_buffer_initial, cfg.recv_buffer);
+  }
   try {
     tuple_ = stack_->engine().connect(asio::to_wire(peer.address()), peer.port(), cfg);
   } catch (const link::setup_error& e) {

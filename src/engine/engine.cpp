@@ -109,7 +109,7 @@ bool in_prefix(const wire::ipv6_addr& a, const wire::ipv6_addr& prefix, unsigned
 // One connection and what the engine knows about it beyond the TCP core.
 struct engine::entry {
   entry(const tcp::config& cfg, const tcp::isn_generator& isns, wire::four_tuple t, std::size_t& budget)
-      : conn(cfg, isns, t), key(t), reserved(cfg.send_buffer + cfg.recv_buffer), budget_used(&budget) {
+      : conn(cfg, isns, t), key(t), reserved(std::size_t{cfg.send_buffer} + cfg.recv_buffer), budget_used(&budget) {
     timer.owner = this;
     *budget_used += reserved;
   }
@@ -405,7 +405,8 @@ void engine::configure_tcp() {
   // a larger window only lets a fast peer overflow the ring (its frames are lost, it retransmits).
   // Connections given their own config (the Asio front end's connect) size it themselves.
   std::size_t slots = std::max<std::size_t>(opts_.rx_ring_bytes / std::max<std::size_t>(opts_.rx_frame_size, 2048), 8);
-  tcp_cfg_.recv_buffer = std::min(tcp_cfg_.recv_buffer, slots * tcp_cfg_.mss);
+  tcp_cfg_.recv_buffer = static_cast<std::uint32_t>(std::min<std::size_t>(tcp_cfg_.recv_buffer, slots * tcp_cfg_.mss));
+  tcp_cfg_.recv_buffer_initial = std::min(tcp_cfg_.recv_buffer_initial, tcp_cfg_.recv_buffer);
 }
 
 engine::~engine() = default;
@@ -1019,6 +1020,12 @@ void tcp_totals::add(const tcp::connection_stats& s) {
   blackholes_detected += s.blackholes_detected;
 }
 
+std::size_t engine::buffer_memory() const {
+  std::size_t total = 0;
+  for (const auto& [tuple, e] : conns_) total += e->conn.buffer_memory();
+  return total;
+}
+
 tcp_totals engine::tcp_statistics() const {
   tcp_totals t = retired_tcp_;
   for (const auto& [tuple, e] : conns_) t.add(e->conn.stats());
@@ -1031,14 +1038,14 @@ std::optional<tcp::config> engine::grant_buffers(const tcp::config& want) {
   const std::size_t budget = opts_.max_buffered_bytes;
   if (budget == 0) return want;
   const std::size_t used = buffer_reserved_;
-  const std::size_t full = want.send_buffer + want.recv_buffer;
+  const std::size_t full = std::size_t{want.send_buffer} + want.recv_buffer;
   // Full buffers while the total stays within half the budget; then the minimum (4 x MSS each
   // way, a small window) while that fits; then nothing (the SYN is dropped).
   if (used + full <= budget / 2) return want;
   const std::size_t floor = std::size_t{4} * std::max<std::size_t>(want.mss, 536);
   tcp::config small = want;
-  small.send_buffer = std::min(want.send_buffer, floor);
-  small.recv_buffer = std::min(want.recv_buffer, floor);
+  small.send_buffer = static_cast<std::uint32_t>(std::min<std::size_t>(want.send_buffer, floor));
+  small.recv_buffer = static_cast<std::uint32_t>(std::min<std::size_t>(want.recv_buffer, floor));
   if (used + small.send_buffer + small.recv_buffer > budget) return std::nullopt;
   if (small.send_buffer < want.send_buffer || small.recv_buffer < want.recv_buffer) ++stats_.buffers_shrunk;
   return small;

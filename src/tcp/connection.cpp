@@ -10,8 +10,12 @@ namespace synack::tcp {
 namespace {
 
 config sanitize(config c) {
-  c.recv_buffer = std::clamp<std::size_t>(c.recv_buffer, 1, config::max_buffer);
-  c.send_buffer = std::clamp<std::size_t>(c.send_buffer, 1, config::max_buffer);
+  constexpr auto biggest = static_cast<std::uint32_t>(config::max_buffer);
+  c.recv_buffer = std::clamp<std::uint32_t>(c.recv_buffer, 1, biggest);
+  c.send_buffer = std::clamp<std::uint32_t>(c.send_buffer, 1, biggest);
+  // The initial limits never exceed the maxima (equal: no autotuning on that side).
+  c.recv_buffer_initial = std::clamp<std::uint32_t>(c.recv_buffer_initial, 1, c.recv_buffer);
+  c.send_buffer_initial = std::clamp<std::uint32_t>(c.send_buffer_initial, 1, c.send_buffer);
   if (c.window_scale) {
     // RFC 7323 §2.3: at most 14. Raised if the buffer needs more (as Linux picks the shift from
     // the buffer size), so the whole receive buffer can be offered.
@@ -41,8 +45,8 @@ connection::connection(const config& cfg, const isn_generator& isns, wire::four_
     : cfg_(sanitize(cfg)),
       isns_(&isns),
       rtt_({cfg_.rto_initial, cfg_.rto_min, cfg_.rto_max, cfg_.clock_granularity}),
-      send_buf_(cfg_.send_buffer),
-      recv_buf_(cfg_.recv_buffer),
+      send_buf_(cfg_.send_buffer_initial),
+      recv_buf_(cfg_.recv_buffer_initial),
       tuple_(tuple) {
   cc_.reset(cfg_.congestion_control, effective_mss(), cfg_.initial_window);
   update_rcv_wnd();
@@ -78,7 +82,7 @@ void connection::accept_cookie(instant now, const segment& syn, seq iss, const s
   // The SYN-ACK left statelessly: account for it as sent without sending it again.
   while (poll_transmit(now)) {
   }
-  rtt_seq_.reset();  // when the SYN-ACK really left is unknown: no sample from it (nor on Linux)
+  rtt_timing_ = false;  // when the SYN-ACK really left is unknown: no sample from it (nor on Linux)
   on_segment(now, ack);
 }
 
@@ -88,6 +92,9 @@ void connection::reset_for_open() {
   const config& cfg = cfg_;
   send_buf_.clear();
   recv_buf_.clear();
+  send_buf_.set_capacity(cfg.send_buffer_initial);
+  recv_buf_.set_capacity(cfg.recv_buffer_initial);
+  rcvq_space_ = 0;
   tcb_ = {};
   snd_max_ = {};
   max_snd_wnd_ = 0;
@@ -102,7 +109,7 @@ void connection::reset_for_open() {
   rst_pending_ = rst_with_ack_ = false;
   rcv_adv_ = {};
   ooo_.clear();
-  peer_fin_seq_.reset();
+  peer_fin_known_ = false;
   rcv_unacked_ = 0;
   rcv_mss_ = std::min<std::uint32_t>(536, cfg.mss);
   cc_.reset(cfg.congestion_control, effective_mss(), cfg.initial_window);
@@ -120,7 +127,7 @@ void connection::reset_for_open() {
   soft_error_ = 0;
   error_from_icmp_ = false;
   syn_retransmitted_ = false;
-  rtt_seq_.reset();
+  rtt_timing_ = false;
   challenge_count_ = 0;
   invalid_ack_sent_ = false;
   send_was_full_ = readable_queued_ = false;
@@ -228,6 +235,8 @@ std::size_t connection::send(std::span<const std::byte> data) {
 std::size_t connection::receive(std::span<std::byte> out) {
   const std::size_t n = recv_buf_.read(out);
   if (n == 0) return 0;
+  // Drained: the storage goes back (out-of-order bytes past the end keep it).
+  if (ooo_.empty()) recv_buf_.trim(recv_buf_.size());
   // Window update once the right edge can move by a useful amount (RFC 9293 §3.8.6.2.2, receiver
   // side SWS avoidance: min(half the buffer, one MSS); window_field() applies it), so a sender
   // stalled on a small window restarts without waiting for its persist timer.
@@ -390,7 +399,7 @@ void connection::retransmit_smaller(instant) {
   dupacks_ = 0;
   recover_ = snd_max_;
   high_rxt_ = tcb_.snd_una;
-  rtt_seq_.reset();  // Karn
+  rtt_timing_ = false;  // Karn
   tcb_.snd_nxt = tcb_.snd_una;
 }
 
@@ -522,7 +531,7 @@ void connection::on_retransmit_timeout(instant now) {
   }
   if (retries_ < 0xffff) ++retries_;
   rtt_.backoff();     // RFC 6298 §5.5
-  rtt_seq_.reset();   // Karn: no sample from anything sent before the retransmission
+  rtt_timing_ = false;   // Karn: no sample from anything sent before the retransmission
   // Go-back-N from the oldest unacknowledged sequence number, paced by the loss window and slow
   // start (RFC 5681 §3.1): one segment now, more as ACKs arrive.
   if (handshake) {

@@ -68,7 +68,7 @@ inline void connection::arrive_syn_sent(instant now, const segment& seg) {
     // Simultaneous open: SYN_RCVD, and our SYN goes out again as a SYN-ACK with the same ISS.
     // It is an answer, not a retransmission: snd_max_ rewinds too, and Karn forbids timing it.
     tcb_.snd_nxt = snd_max_ = tcb_.iss;
-    rtt_seq_.reset();
+    rtt_timing_ = false;
     retries_ = 0;
     set_state(state::syn_received);
     return;
@@ -350,17 +350,20 @@ void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::u
   if (tcb_.snd_una == tcb_.iss && (state_ == state::syn_sent || state_ == state::syn_received))
     --acked;  // our SYN
   const std::size_t data = std::min<std::size_t>(acked, send_buf_.size());
-  if (data > 0) send_buf_.consume(data);  // (an ACK of our SYN or FIN alone releases no bytes)
+  if (data > 0) {  // (an ACK of our SYN or FIN alone releases no bytes)
+    send_buf_.consume(data);
+    send_buf_.trim(send_buf_.size());  // storage back as it drains
+  }
   tcb_.snd_una = ack;
   if (tcb_.snd_nxt < ack) tcb_.snd_nxt = ack;
   if (echoed && *echoed != 0) {
     // RFC 7323 §4.1: TSecr times even a retransmitted segment (the echo says which copy was
     // answered), so Karn's restriction does not apply. Linux ignores a zero TSecr; so do we.
     rtt_.sample(std::chrono::milliseconds{ms_clock(now) - *echoed});
-    rtt_seq_.reset();
-  } else if (rtt_seq_ && *rtt_seq_ <= ack) {  // Karn: rtt_seq_ is cleared on retransmission
+    rtt_timing_ = false;
+  } else if (rtt_timing_ && rtt_seq_ <= ack) {  // Karn: rtt_seq_ is cleared on retransmission
     rtt_.sample(now - rtt_start_);
-    rtt_seq_.reset();
+    rtt_timing_ = false;
   }
   retries_ = 0;
   una_since_ = now;
@@ -388,10 +391,52 @@ void connection::acknowledge_new_data(instant now, seq ack, std::optional<std::u
     timers_.disarm(timer_kind::retransmit);
   else
     arm_retransmit(now);
+  if (data_phase(state_) && !in_recovery_) tune_send_buffer();
   if (data > 0 && send_was_full_) {
     send_was_full_ = false;
     push_event({event::kind::writable, state_, state_, {}});
   }
+}
+
+// Send buffer autotuning (Linux tcp_sndbuf_expand): room for twice the congestion window (at
+// least the initial window's ten segments), for the fast recovery that may follow, up to
+// config::send_buffer. It only grows; the storage behind it follows what is queued.
+inline void connection::tune_send_buffer() {
+  if (cfg_.send_buffer_initial >= cfg_.send_buffer) return;
+  const std::uint64_t segs = std::max<std::uint64_t>(cc_.cwnd(), std::uint64_t{10} * cc_.smss());
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(2 * segs, cfg_.send_buffer));
+  if (want > send_buf_.capacity()) send_buf_.set_capacity(want);
+}
+
+// Receive window autotuning (Linux tcp_rcv_space_adjust, "dynamic right-sizing"): once per round
+// trip, if the application read more than in the round trip before, the limit becomes what keeps
+// that rate going with room for loss: 2 x the bytes read + 16 MSS, plus twice the growth while
+// the rate still climbs (a sender in slow start doubles each round trip), up to
+// config::recv_buffer. It only grows (the window we offered never moves left); the storage behind
+// it holds only what is unread. The round trip is our smoothed RTT (on a receiver, the
+// handshake's sample at least), never below the 1 ms of our timestamp clock.
+inline void connection::tune_receive_buffer(instant now) {
+  if (cfg_.recv_buffer_initial >= cfg_.recv_buffer) return;
+  const std::uint32_t now_ms = ms_clock(now);
+  const seq copied_seq = tcb_.rcv_nxt - static_cast<std::uint32_t>(recv_buf_.size());
+  if (rcvq_space_ == 0) {  // the first data: the measurement starts (Linux tcp_init_buffer_space)
+    rcvq_space_ = std::min<std::uint32_t>(std::uint32_t{10} * cfg_.mss, static_cast<std::uint32_t>(recv_buf_.capacity()));
+    rcvq_seq_ = copied_seq;
+    rcvq_stamp_ = now_ms;
+    return;
+  }
+  const auto rtt_ms = std::chrono::duration_cast<std::chrono::milliseconds>(rtt_.srtt().value_or(rtt_.rto())).count();
+  if (now_ms - rcvq_stamp_ < static_cast<std::uint32_t>(std::max<std::int64_t>(rtt_ms, 1))) return;
+  const std::uint32_t copied = static_cast<std::uint32_t>(copied_seq - rcvq_seq_);
+  if (copied > rcvq_space_) {
+    std::uint64_t rcvwin = 2 * std::uint64_t{copied} + 16 * std::uint64_t{cfg_.mss};
+    rcvwin += 2 * (rcvwin * (copied - rcvq_space_) / rcvq_space_);
+    const std::size_t limit = static_cast<std::size_t>(std::min<std::uint64_t>(rcvwin, cfg_.recv_buffer));
+    if (limit > recv_buf_.capacity()) recv_buf_.set_capacity(limit);
+    rcvq_space_ = copied;
+  }
+  rcvq_seq_ = copied_seq;
+  rcvq_stamp_ = now_ms;
 }
 
 // The peer's TSecr, if timestamps are in use.
@@ -454,7 +499,7 @@ void connection::enter_recovery(instant) {
   cc_.set_cwnd(opts_.sack_permitted ? ssthresh : ssthresh + 3 * cc_.smss());
   rexmit_owed_ = true;  // the first unacknowledged segment goes now, whatever cwnd says
   high_rxt_ = tcb_.snd_una;
-  rtt_seq_.reset();     // the hole delays the cumulative ACK: no sample from it
+  rtt_timing_ = false;     // the hole delays the cumulative ACK: no sample from it
 }
 
 // A cumulative ACK during recovery.
@@ -520,6 +565,7 @@ void connection::process_text(instant now, const segment& seg) {
     filled = true;
   }
   stats_.bytes_received += n;
+  if (n > 0) tune_receive_buffer(now);
   update_rcv_wnd();
   if (n > 0) push_event({event::kind::readable, state_, state_, {}});
   // RFC 5681 §4.2: data that fills (part of) a gap is ACKed at once; so is data that did not fit.
@@ -536,17 +582,20 @@ inline void connection::process_fin(instant now, const segment& seg) {
   if (peer_fin_) return;
   if (seg.fin) {
     const seq fin_at = seg.seq_num + static_cast<std::uint32_t>(seg.payload.size());
-    if (tcb_.rcv_nxt <= fin_at) peer_fin_seq_ = fin_at;
+    if (tcb_.rcv_nxt <= fin_at) {
+      peer_fin_seq_ = fin_at;
+      peer_fin_known_ = true;
+    }
     if (tcb_.rcv_nxt < fin_at) ack_owed_ = true;  // a duplicate ACK says what we miss
   }
-  if (peer_fin_seq_ && *peer_fin_seq_ == tcb_.rcv_nxt) take_fin(now);
+  if (peer_fin_known_ && peer_fin_seq_ == tcb_.rcv_nxt) take_fin(now);
 }
 
 inline void connection::take_fin(instant now) {
   tcb_.rcv_nxt += 1;
   update_rcv_wnd();
   peer_fin_ = true;
-  peer_fin_seq_.reset();
+  peer_fin_known_ = false;
   ack_owed_ = true;  // a FIN is ACKed at once
   push_event({event::kind::eof, state_, state_, {}});
   switch (state_) {

@@ -269,13 +269,14 @@ inline void connection::after_transmit(instant now, const segment& s) {
   if (s.seq_num < snd_max_) {
     ++stats_.retransmits;
     if (s.syn) ++stats_.syn_retransmits;
-    if (rtt_seq_ && s.seq_num < *rtt_seq_) rtt_seq_.reset();
+    if (rtt_timing_ && s.seq_num < rtt_seq_) rtt_timing_ = false;
   }
   const seq data_begin = s.seq_num + (s.syn ? 1u : 0u);
   const seq data_end = data_begin + static_cast<std::uint32_t>(s.payload.size());
   if (data_end > snd_max_) stats_.bytes_sent += static_cast<std::uint32_t>(data_end - std::max(data_begin, snd_max_));
-  if (!rtt_seq_ && s.seq_num >= snd_max_ && !in_recovery_) {
+  if (!rtt_timing_ && s.seq_num >= snd_max_ && !in_recovery_) {
     rtt_seq_ = end;
+    rtt_timing_ = true;
     rtt_start_ = now;
   }
   if (s.seq_num == tcb_.snd_nxt) tcb_.snd_nxt = end;  // not for a recovery retransmission

@@ -492,7 +492,7 @@ private:
       const tcp::state st = c.current_state();
       const auto& tcb = c.tcb();
       std::size_t send_q = static_cast<std::uint32_t>(tcb.snd_nxt - tcb.snd_una);
-      if (c.send_space() > 0) send_q = std::max(send_q, c.settings().send_buffer - c.send_space());
+      send_q = std::max(send_q, c.send_queued());
       const auto rtt = c.srtt();
       ++by_state[state_name(st)];
       if (st == tcp::state::listen) return;  // a child between requests (about to be retired)

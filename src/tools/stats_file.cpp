@@ -85,6 +85,7 @@ nlohmann::json stats_json(const engine::engine& eng, const engine::listener_stat
   j["limits"] = {{"max_connections", eng.settings().max_connections},
                  {"max_buffered_bytes", eng.settings().max_buffered_bytes},
                  {"buffered_bytes_reserved", eng.buffered_bytes_reserved()},
+                 {"buffer_memory", eng.buffer_memory()},
                  {"syn_dropped_table_full", s.syn_dropped_table_full},
                  {"syn_dropped_buffers_full", s.syn_dropped_buffers_full},
                  {"buffers_shrunk", s.buffers_shrunk},

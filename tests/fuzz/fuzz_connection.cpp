@@ -48,8 +48,8 @@ void check(const connection& c, const config& cfg) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   reader in{data, size};
   config cfg;
-  cfg.recv_buffer = 4096 + in.u8() * 64;
-  cfg.send_buffer = 4096 + in.u8() * 64;
+  cfg.recv_buffer = static_cast<std::uint32_t>(4096 + in.u8() * 64);
+  cfg.send_buffer = static_cast<std::uint32_t>(4096 + in.u8() * 64);
   cfg.delayed_ack = std::chrono::milliseconds{in.u8() % 2 ? 40 : 0};
   cfg.timestamps = in.u8() % 2;
   cfg.sack_permitted = in.u8() % 2;

@@ -624,7 +624,7 @@ struct coalesced_fixture : script {
   static constexpr std::size_t buffer = 256 * 1024;
   coalesced_fixture()
       : script(with([](config& c) {
-          c.recv_buffer = buffer;
+          c.recv_buffer = c.recv_buffer_initial = buffer;  // fixed (no autotuning)
           c.delayed_ack = 40ms;
         })) {
     conn().connect(at(0ms), seq{iss});

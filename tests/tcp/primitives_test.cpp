@@ -222,24 +222,7 @@ BOOST_AUTO_TEST_CASE(byte_ring_is_bounded) {
   BOOST_TEST(r.write(bytes({7})) == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(byte_ring_wraps_and_peek_stops_at_the_wrap) {
-  byte_ring r(4);
-  r.write(bytes({1, 2, 3}));
-  r.consume(2);
-  r.write(bytes({4, 5, 6}));  // storage: [5 6 3 4], front at index 2
-  BOOST_TEST(r.size() == 4u);
-  const auto first = r.peek(0, 4);
-  BOOST_TEST(first.size() == 2u);  // 3 4, then the wrap
-  BOOST_TEST(static_cast<int>(first[0]) == 3);
-  const auto second = r.peek(2, 4);
-  BOOST_TEST(second.size() == 2u);
-  BOOST_TEST(static_cast<int>(second[1]) == 6);
-  std::array<std::byte, 8> out{};
-  BOOST_TEST(r.read(out) == 4u);
-  BOOST_TEST(static_cast<int>(out[0]) == 3);
-  BOOST_TEST(static_cast<int>(out[3]) == 6);
-  BOOST_TEST(r.empty());
-}
+// (The ring's storage, wrap and growth: tests/tcp/autotune_test.cpp.)
 
 BOOST_AUTO_TEST_CASE(bounded_queue_refuses_when_full) {
   bounded_queue<int, 2> q;

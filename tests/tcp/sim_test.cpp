@@ -83,8 +83,8 @@ struct endpoint {
 config make_sim_config(std::uint64_t seed) {
   config c;
   if (seed % 3 == 0) {
-    c.recv_buffer = 1000 + seed % 3000;
-    c.send_buffer = 2000 + seed % 5000;
+    c.recv_buffer = static_cast<std::uint32_t>(1000 + seed % 3000);
+    c.send_buffer = static_cast<std::uint32_t>(2000 + seed % 5000);
     c.timestamps = false;
     if (seed % 2 != 0) c.window_scale.reset();  // even seeds: windows in units of 128 bytes
     c.sack_permitted = false;

@@ -103,8 +103,12 @@ inline tcp::keepalive_config keepalive_of(const socket_options& o) {
 // Fills a new connection's settings.
 inline void apply_options(const socket_options& o, tcp::config& cfg) {
   if (o.mss && *o.mss < cfg.mss) cfg.mss = *o.mss;
-  if (o.receive_buffer) cfg.recv_buffer = std::clamp<std::size_t>(*o.receive_buffer, 1024, tcp::config::max_buffer);
-  if (o.send_buffer) cfg.send_buffer = std::clamp<std::size_t>(*o.send_buffer, 1024, tcp::config::max_buffer);
+  // A size set by the user is fixed, as SO_RCVBUF / SO_SNDBUF turn Linux's autotuning off.
+  constexpr auto biggest = static_cast<std::size_t>(tcp::config::max_buffer);
+  if (o.receive_buffer)
+    cfg.recv_buffer = cfg.recv_buffer_initial = static_cast<std::uint32_t>(std::clamp<std::size_t>(*o.receive_buffer, 1024, biggest));
+  if (o.send_buffer)
+    cfg.send_buffer = cfg.send_buffer_initial = static_cast<std::uint32_t>(std::clamp<std::size_t>(*o.send_buffer, 1024, biggest));
   cfg.nodelay = o.no_delay;
   cfg.keepalive = keepalive_of(o);
   cfg.user_timeout = o.user_timeout;

@@ -361,6 +361,9 @@ public:
   std::size_t connection_count() const { return conns_.size(); }
   // Send + receive buffer caps of every connection now (options::max_buffered_bytes bounds it).
   std::size_t buffered_bytes_reserved() const { return buffer_reserved_; }
+  // Buffer storage every connection holds now (what the buffers cost, as opposed to their caps:
+  // they grow with what is queued and are given back when drained). Walks the table.
+  std::size_t buffer_memory() const;
   const options& settings() const { return opts_; }
   const engine_stats& stats() const { return stats_; }
   // Every connection's counters summed (those already retired included).

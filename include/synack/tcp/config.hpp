@@ -54,14 +54,22 @@ struct config {
   // base_mss (1024) and probes search upward for the largest size that gets through.
   bool mtu_probing = true;
 
-  // --- buffers (each allocated once, on first use; the connection's memory is bounded by them) --
-  // 4 MiB each: a window of 4 MiB keeps ~1.6 Gbit/s going over a 20 ms round trip (a veth with
-  // 10 ms delay each way); Linux's tcp_rmem/tcp_wmem maxima are 6 and 4 MiB. The storage is
-  // reserved on the first byte and its pages are touched only as data passes through, so an idle
-  // connection costs nothing here and a small transfer only what it used (rounded to pages).
-  // Out-of-order data is kept inside the receive buffer (reassembly costs no extra bytes).
-  std::size_t recv_buffer = 4 * 1024 * 1024;  // receive window = free space in this buffer
-  std::size_t send_buffer = 4 * 1024 * 1024;  // unacknowledged + unsent data
+  // --- buffers (issue 16: they cost what they hold, and their limits grow with the load) --------
+  // Each buffer's storage is allocated with its first byte, grows with what is queued and given
+  // back when drained (byte_ring), so an idle connection holds none. Their *limits* start at the
+  // initial values and are autotuned up to the maxima, as Linux's tcp_rmem / tcp_wmem [default,
+  // max] are: the receive limit (= the window offered) from what the application read per round
+  // trip (Linux tcp_rcv_space_adjust: 2 x that + 16 MSS, more while it grows), the send limit to
+  // twice the congestion window (Linux tcp_sndbuf_expand). An initial value equal to its maximum
+  // turns autotuning off for that side (what SO_RCVBUF / SO_SNDBUF do on Linux).
+  // Maxima: 4 MiB each keeps ~1.6 Gbit/s going over a 20 ms round trip (Linux: 6 and 4 MiB).
+  // Initial: a 64 KiB window (Linux offers about half of tcp_rmem[1] = 128 KiB: the other half is
+  // its per-packet overhead, which this buffer does not have) and 16 KiB to send (tcp_wmem[1]).
+  // (32 bits each: the limit is max_buffer, 1 GiB; every connection holds a copy of the config.)
+  std::uint32_t recv_buffer = 4 * 1024 * 1024;  // the most the receive window grows to
+  std::uint32_t send_buffer = 4 * 1024 * 1024;  // the most unacknowledged + unsent data
+  std::uint32_t recv_buffer_initial = 64 * 1024;
+  std::uint32_t send_buffer_initial = 16 * 1024;
   static constexpr std::size_t max_buffer = std::size_t{1} << 30;  // RFC 7323 window limit
 
   // --- retransmission (RFC 6298 with Linux's bounds) ------------------------------------------------

@@ -242,6 +242,9 @@ public:
   // Bytes in the send buffer: queued but not yet sent, or sent and not yet acknowledged (what
   // SIOCOUTQ reports for a kernel socket).
   std::size_t send_queued() const { return send_buf_.size(); }
+  // Bytes of buffer storage the connection holds now (send + receive): what it costs, as opposed
+  // to its limits (issue 16).
+  std::size_t buffer_memory() const { return send_buf_.memory() + recv_buf_.memory(); }
   // Graceful close of our sending direction: FIN after queued data (half-close; receiving goes
   // on). In LISTEN or SYN_SENT: straight to CLOSED. In SYN_RCVD the FIN waits for ESTABLISHED.
   void close();
@@ -473,6 +476,8 @@ private:
   static constexpr std::uint32_t timestamp_option_space = 12;  // TSopt (10) + 2 NOPs, as Linux lays it out
   static constexpr std::uint32_t min_send_mss = 48;            // Linux TCP_MIN_SND_MSS
   inline std::uint32_t send_mss() const;   // what fits beside the SACK blocks we would send now
+  inline void tune_send_buffer();          // autotuning (issue 16): the limits grow with the load
+  inline void tune_receive_buffer(instant now);
   inline std::size_t sack_option_blocks() const;
   // Bytes in flight: RFC 6675 pipe during SACK recovery, else SND.NXT - SND.UNA (after a timeout's
   // rewind, only what has been resent counts: the rest is presumed lost).
@@ -518,13 +523,18 @@ private:
   seq snd_max_;                     // one past the highest sequence number ever sent
   std::uint32_t max_snd_wnd_ = 0;   // MAX.SND.WND of RFC 5961 §5
   std::optional<seq> fin_seq_;      // sequence number of our FIN once close() queued it
-  std::optional<seq> peer_fin_seq_; // the peer's FIN, received ahead of missing data
-  std::optional<seq> rtt_seq_;      // timed segment (Karn): sample when this is acknowledged
+  seq peer_fin_seq_;                // the peer's FIN, received ahead of missing data (if peer_fin_known_)
+  seq rtt_seq_;                     // timed segment (Karn): sample when this is acknowledged (if rtt_timing_)
   std::uint32_t ts_recent_ = 0;     // RFC 7323 TS.Recent
   seq last_ack_sent_;
   seq rcv_adv_;                     // RCV.NXT + RCV.WND as last advertised (never moves left)
   std::uint32_t rcv_unacked_ = 0;   // in-order bytes not yet ACKed (delayed ACK)
   std::uint32_t rcv_mss_ = 536;     // largest segment seen: "full-sized" for delayed ACKs
+  // Receive autotuning (Linux rcvq_space): bytes read in the last measured round trip (0: not
+  // measuring yet), where it started (RCV.NXT minus the unread bytes) and when (ms clock).
+  std::uint32_t rcvq_space_ = 0;
+  seq rcvq_seq_;
+  std::uint32_t rcvq_stamp_ = 0;
   seq recover_;                     // RFC 6582 "recover": SND.MAX when recovery / the RTO began
   seq high_rxt_;                    // RFC 6675 HighRxt
   // (16 bits: the limits they are compared with are clamped to 65,535 by the config's sanitizer,
@@ -571,6 +581,9 @@ private:
   bool orphaned_ : 1 = false;           // orphan(): FIN_WAIT_2 may time out
   bool error_from_icmp_ : 1 = false;    // error_ came from ICMP (at once or at a timeout)
   bool mtup_enabled_ : 1 = false;       // RFC 4821 search on (a black hole was detected)
+  // (Validity bits of two sequence numbers above: 8 bytes less than two std::optionals.)
+  bool peer_fin_known_ : 1 = false;     // peer_fin_seq_ holds a FIN that came ahead of a hole
+  bool rtt_timing_ : 1 = false;         // rtt_seq_ is being timed
 };
 
 }  // namespace synack::tcp
