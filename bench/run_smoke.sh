@@ -31,6 +31,7 @@ expected = {
     "handshake_p50_busy_poll": "us", "handshake_p50": "us", "handshake_p99": "us",
     "handshake_close_per_s": "conn/s", "bulk_throughput_one_connection": "Mbit/s",
     "idle_conn_memory": "bytes", "core_instructions_per_handshake_close": "instructions",
+    "http_keepalive_memory_growth": "KiB", "echo_1000x64k_memory": "KiB",
 }
 no_kernel = {"core_instructions_per_handshake_close"}  # callgrind counts synack's core only
 def number(v):

@@ -259,7 +259,6 @@ struct pair_link {
 config linux_like() {
   config c;  // the defaults: 64 KiB / 16 KiB initial, 4 MiB maxima
   c.delayed_ack = duration::zero();
-  if (std::getenv("AT_NEWRENO")) c.congestion_control = congestion_algorithm::newreno;
   return c;
 }
 
