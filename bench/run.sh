@@ -106,8 +106,8 @@ SRC2=10.111.0.4   # a second source address: one synack engine holds at most ~64
 ip -n "$NETNS_C" addr add "$SRC2/$NETNS_PLEN" dev "$NETNS_IF_C"
 # Client side: the kernel's ephemeral ports 1024-40999, so synack's default range (above it) is
 # 41000-65535 and neither runs short in the rate row; no TIME_WAIT sockets for the kernel (else
-# its 40k ports run out within a second at the kernel's rate; synack's TIME_WAIT is bench's
-# 2 x --msl = 0.2 s). Peer side: deep accept and SYN queues.
+# its 40k ports run out within a second at the kernel's rate; synack's bench follows the same
+# sysctl, so it keeps none either: --max-time-wait). Peer side: deep accept and SYN queues.
 ip netns exec "$NETNS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 40999"
 ip netns exec "$NETNS_C" sysctl -qw net.ipv4.tcp_max_tw_buckets=0
 ip netns exec "$NETNS_S" sysctl -qw net.core.somaxconn=65535

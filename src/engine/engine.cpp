@@ -819,10 +819,30 @@ void engine::flush(tcp::instant t) {
     e->dirty = false;
     if (e->child != entry::child_state::none) update_child(*e);
     if (e->started) transmit(*e, t);
+    bool overflow = false;
     while (auto ev = e->conn.poll_event()) {
       if (ev->what == tcp::event::kind::error && e->conn.error_from_icmp())
         if (auto o = icmp_origins_.find(e->key); o != icmp_origins_.end()) ev->icmp = o->second;
+      if (ev->what == tcp::event::kind::state_changed) {
+        if (ev->to == tcp::state::time_wait) {
+          // Linux tcp_time_wait(): beyond tcp_max_tw_buckets the socket is destroyed instead
+          // (its last ACK went out above, in transmit()). One with bytes its owner has not read
+          // yet keeps its TIME_WAIT (retiring it would lose them; Linux's owner still holds them).
+          if (time_wait_count_ >= opts_.max_time_wait && e->conn.available() == 0)
+            overflow = true;
+          else
+            ++time_wait_count_;
+        } else if (ev->from == tcp::state::time_wait && !overflow) {
+          --time_wait_count_;
+        }
+      }
       events_.emplace_back(e->key, *ev);
+    }
+    if (overflow && e->conn.current_state() == tcp::state::time_wait) {
+      ++stats_.time_wait_overflow;
+      events_.emplace_back(e->key, tcp::event{tcp::event::kind::closed, tcp::state::time_wait, tcp::state::closed, {}});
+      overflowed_.push_back(e->key);  // retired below: dirty_ is still being walked
+      continue;
     }
     wheel_.schedule(e->timer, e->conn.next_deadline());
     if (e->reserved != 0 && e->conn.current_state() == tcp::state::time_wait) {
@@ -832,6 +852,12 @@ void engine::flush(tcp::instant t) {
     }
   }
   dirty_.clear();
+  for (const auto& key : overflowed_)
+    if (auto it = conns_.find(key); it != conns_.end() && it->second->conn.current_state() == tcp::state::time_wait) {
+      ++time_wait_count_;  // never counted: retire() takes it off again
+      retire(it);
+    }
+  overflowed_.clear();
 }
 
 void engine::dispatch() {
@@ -884,6 +910,7 @@ void engine::dispatch() {
 void engine::retire(decltype(conns_)::iterator it) {
   const wire::four_tuple tuple = it->first;
   entry& e = *it->second;
+  if (e.conn.current_state() == tcp::state::time_wait) --time_wait_count_;  // counted by flush()
   if (e.child == entry::child_state::none) {
     port_alloc_.release(tuple.local_port);
   } else if (e.child == entry::child_state::queued) {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -56,7 +57,19 @@ struct bench_options {
   std::string hdr_file;
   double timeout_s = 3.0;
   double msl_s = 0.1;
+  // --max-time-wait: synack's TIME_WAIT cap (engine::options::max_time_wait); -1: this network
+  // namespace's net.ipv4.tcp_max_tw_buckets, the rule the kernel's run of the same bench obeys.
+  long long max_time_wait = -1;
 };
+
+// The kernel's TIME_WAIT cap in this network namespace (net.ipv4.tcp_max_tw_buckets); unlimited
+// when it cannot be read.
+std::size_t kernel_max_time_wait() {
+  std::ifstream f("/proc/sys/net/ipv4/tcp_max_tw_buckets");
+  long long v = -1;
+  if (f >> v && v >= 0) return static_cast<std::size_t>(v);
+  return std::numeric_limits<std::size_t>::max();
+}
 
 class pacer;
 
@@ -288,6 +301,11 @@ void report_echo_failure(const std::string& engine, const std::string& who, cons
 result run_synack(const bench_options& o, const host_port& hp, std::uint16_t port) {
   engine::options eo = to_engine_options(o.common);
   eo.tcp.msl = std::chrono::duration_cast<tcp::duration>(std::chrono::duration<double>(o.msl_s));
+  // The same TIME_WAIT rule as the kernel's run: bench/run.sh sets tcp_max_tw_buckets=0 in the
+  // client namespace (else the kernel's ports run out within a second), and a synack keeping its
+  // TIME_WAITs meanwhile had ports / (2 x MSL) as its ceiling (4,535 ports above the default
+  // ephemeral range: ~22,700 conn/s, whatever -c).
+  eo.max_time_wait = o.max_time_wait >= 0 ? static_cast<std::size_t>(o.max_time_wait) : kernel_max_time_wait();
   // Many small frames arrive at once (a SYN-ACK per connection in flight): small ring slots and
   // many of them. The default (128 slots of 64 KiB, room for GRO super-frames) overflowed at
   // -c 256 and every lost SYN-ACK cost a 1 s SYN retransmission. Handshakes and short responses
@@ -1011,6 +1029,11 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
                   "Write the latency histograms to FILE as an HdrHistogram interval log (.hlog; see below)");
   cmd->add_option("-W,--timeout", o->timeout_s, "Seconds a connection may take (default 3)")->check(CLI::PositiveNumber);
   cmd->add_option("--msl", o->msl_s, "synack's maximum segment lifetime; TIME_WAIT lasts 2*MSL (default 0.1)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-time-wait", o->max_time_wait,
+                  "At most N synack connections in TIME_WAIT; beyond it a closing connection ends at once, as "
+                  "Linux's beyond net.ipv4.tcp_max_tw_buckets (default: that sysctl of this namespace, the "
+                  "kernel run's rule)")
       ->check(CLI::NonNegativeNumber);
   add_common_options(*cmd, o->common);
   cmd->callback([&action, o] {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,12 @@ struct options {
   // smaller ones (an eighth of what is left, at least 4 x MSS each way: a smaller window); when
   // not even that fits its SYN is dropped (counted) and connect() throws.
   std::size_t max_buffered_bytes = 0;
+  // At most this many connections in TIME_WAIT (Linux net.ipv4.tcp_max_tw_buckets): a connection
+  // that would enter TIME_WAIT beyond it is closed at once instead (its last ACK is sent first;
+  // event closed; its port is free again; counted in time_wait_overflow), as Linux destroys the
+  // socket when its TIME_WAIT table is full. Default: unlimited. `synack bench` sets it from its
+  // namespace's tcp_max_tw_buckets, so both engines of a run keep TIME_WAIT under the same rule.
+  std::size_t max_time_wait = std::numeric_limits<std::size_t>::max();
   // The engine's clock: every instant the engine takes itself (in connect, send, receive, close,
   // ARP, ...) comes from here. Empty: steady_clock (engine::now()). A simulation injects a
   // virtual clock and passes the same instants to process().
@@ -179,6 +186,9 @@ struct engine_stats {
   std::uint64_t connections_timed_out = 0;  // timed_out: retransmissions (or probes) unanswered
   std::uint64_t connections_refused = 0;    // connection_refused
   std::uint64_t connections_failed_other = 0;
+  // Connections closed instead of entering TIME_WAIT: options::max_time_wait were in it already
+  // (Linux TCPTimeWaitOverflow).
+  std::uint64_t time_wait_overflow = 0;
   // ICMP errors (issue 13), every one counted once by its outcome after icmp_received.
   std::uint64_t icmp_received = 0;        // errors quoting TCP (parsed; malformed ones are in `dropped`)
   std::uint64_t icmp_matched = 0;         // acted on by a connection (error, remembered error, PMTU)
@@ -359,6 +369,8 @@ public:
   std::error_code send_segment(wire::ip_addr dst, const wire::tcp_repr& seg, const raw_ip_fields& ip);
 
   std::size_t connection_count() const { return conns_.size(); }
+  // Connections in TIME_WAIT now (options::max_time_wait bounds it).
+  std::size_t time_wait_count() const { return time_wait_count_; }
   // Send + receive buffer caps of every connection now (options::max_buffered_bytes bounds it).
   std::size_t buffered_bytes_reserved() const { return buffer_reserved_; }
   // Buffer storage every connection holds now (what the buffers cost, as opposed to their caps:
@@ -492,6 +504,7 @@ private:
   bool local6_is_kernel_address_ = true;   // for local6_ (... and neighbour solicitations)
   link::port_range ports_;
   link::port_allocator port_alloc_;
+  std::size_t time_wait_count_ = 0;  // entries whose entry into TIME_WAIT flush() has seen
   std::unique_ptr<link::frame_io> io_;  // the packet socket, or the link we were handed
   std::optional<link::rst_guard> guard_;
   tcp::isn_generator isns_;
@@ -511,6 +524,7 @@ private:
   std::size_t buffer_reserved_ = 0;  // before conns_: entries give their share back as they die
   std::unordered_map<wire::four_tuple, std::unique_ptr<entry>, wire::four_tuple_hash> conns_;
   std::vector<entry*> dirty_;
+  std::vector<wire::four_tuple> overflowed_;  // flush(): over max_time_wait, retired after the walk
   timer_wheel wheel_{clock_now()};             // one timer per connection: its next_deadline()
   std::vector<wheel_hook*> due_;          // scratch for fire_timers
   std::unordered_map<wire::ip_addr, neighbour, wire::ip_addr_hash> neighbours_;   // by next-hop address
